@@ -1,0 +1,20 @@
+# Source this file (bash) to use the project's venv and its built messages:
+#   source scripts/env.sh
+# With an apt-installed ROS 2, source /opt/ros/<distro>/setup.bash first.
+_seg_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_seg_install="${SEG_INSTALL_DIR:-$_seg_root/.build/install}"
+if [ -d "$_seg_root/.venv" ]; then
+  export VIRTUAL_ENV="$_seg_root/.venv"
+  export PATH="$VIRTUAL_ENV/bin:$PATH"
+  export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+fi
+if [ -f "$_seg_install/seg_perception/share/seg_perception/local_setup.bash" ]; then
+  _seg_prefix="$_seg_install/seg_perception"
+  _seg_pyver="$(python3 -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
+  export AMENT_PREFIX_PATH="$_seg_prefix:${AMENT_PREFIX_PATH:-}"
+  export LD_LIBRARY_PATH="$_seg_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The source tree first: its seg_perception/ merges the generated msg package in.
+  export PYTHONPATH="$_seg_root:$_seg_prefix/lib/$_seg_pyver/site-packages${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+unset _seg_root _seg_install _seg_prefix _seg_pyver

@@ -1,0 +1,57 @@
+"""Pinhole back-projection and projection (metres, camera optical frame)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..frames import CameraIntrinsics
+
+__all__ = ["depth_to_points", "depth_to_xyz_image", "project_points"]
+
+
+def _pixel_rays(intrinsics: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(u - cx) / fx`` and per-row ``(v - cy) / fy``, float32."""
+    u = (np.arange(intrinsics.width, dtype=np.float32) - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
+    v = (np.arange(intrinsics.height, dtype=np.float32) - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
+    return u, v
+
+
+def depth_to_xyz_image(depth: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Organised point image ``float32[H, W, 3]``; invalid pixels (depth 0) give (0, 0, 0).
+
+    ``z = depth``, ``x = (u - cx) z / fx``, ``y = (v - cy) z / fy``.
+    """
+    u, v = _pixel_rays(intrinsics)
+    z = depth.astype(np.float32, copy=False)
+    xyz = np.empty(depth.shape + (3,), np.float32)
+    np.multiply(z, u[None, :], out=xyz[:, :, 0])
+    np.multiply(z, v[:, None], out=xyz[:, :, 1])
+    xyz[:, :, 2] = z
+    return xyz
+
+
+def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Back-project valid pixels (optionally only inside ``mask``).
+
+    Returns:
+        points: ``float32[M, 3]`` metres, camera optical frame.
+        pixels: ``int64[M]`` flat pixel indices ``v * W + u`` of each point,
+            so callers can look up colours or labels without copies of images.
+    """
+    valid = depth > 0
+    if mask is not None:
+        valid &= mask
+    pixels = np.flatnonzero(valid)
+    rows, cols = np.divmod(pixels, intrinsics.width)
+    z = depth.reshape(-1)[pixels].astype(np.float32, copy=False)
+    u, v = _pixel_rays(intrinsics)
+    points = np.stack([u[cols] * z, v[rows] * z, z], axis=1)
+    return points, pixels
+
+
+def project_points(points: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
+    """``float64[M, 2]`` pixel coordinates ``(u, v)`` of ``float[M, 3]`` points (z > 0)."""
+    pts = np.asarray(points, np.float64)
+    z = pts[:, 2]
+    return np.stack([intrinsics.fx * pts[:, 0] / z + intrinsics.cx,
+                     intrinsics.fy * pts[:, 1] / z + intrinsics.cy], axis=1)

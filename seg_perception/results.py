@@ -1,0 +1,224 @@
+"""Plain result types returned by segmenters, the 3D stage and the pipeline.
+
+Masks live in the colour camera's pixel grid; 3D quantities are metres in the
+camera optical frame of the input :class:`~seg_perception.frames.RGBDFrame`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "InstanceMasks",
+    "ObjectGeometry",
+    "Plane",
+    "Scene",
+    "SceneObject",
+    "SemanticMap",
+    "LAYOUT_CLASSES",
+]
+
+# Class names of the geometric layout segmenter, index = label value.
+LAYOUT_CLASSES: tuple[str, ...] = ("unknown", "support_surface", "floor", "wall", "object")
+
+
+def _boxes_from_masks(masks: np.ndarray) -> np.ndarray:
+    """``float32[N, 4]`` xyxy pixel boxes (x2, y2 exclusive) of boolean masks."""
+    n = masks.shape[0]
+    boxes = np.zeros((n, 4), np.float32)
+    if n == 0:
+        return boxes
+    rows = masks.any(axis=2)
+    cols = masks.any(axis=1)
+    for i in range(n):  # N is the number of objects, not pixels
+        ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
+        if ys.size:
+            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+    return boxes
+
+
+@dataclass(frozen=True, eq=False)
+class InstanceMasks:
+    """Instances found in one frame.
+
+    Attributes:
+        masks: ``bool[N, H, W]``, one full-frame mask per instance.
+        scores: ``float32[N]`` in [0, 1].
+        class_ids: ``int32[N]`` indices into the segmenter's class list.
+        class_names: ``N`` names, one per instance.
+        boxes: ``float32[N, 4]`` ``(x1, y1, x2, y2)`` pixels, x2/y2 exclusive.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    class_names: tuple[str, ...]
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.masks.shape[0]
+        if not (len(self.scores) == len(self.class_ids) == len(self.class_names)
+                == len(self.boxes) == n):
+            raise ValueError("InstanceMasks fields must all have N entries")
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.masks.shape[1]), int(self.masks.shape[2])
+
+    @classmethod
+    def empty(cls, height: int, width: int) -> "InstanceMasks":
+        return cls(np.zeros((0, height, width), bool), np.zeros(0, np.float32),
+                   np.zeros(0, np.int32), (), np.zeros((0, 4), np.float32))
+
+    @classmethod
+    def from_masks(cls, masks: np.ndarray, scores: Sequence[float] | np.ndarray | None = None,
+                   class_ids: Sequence[int] | np.ndarray | None = None,
+                   class_names: Sequence[str] | None = None) -> "InstanceMasks":
+        """Build from boolean masks; boxes are computed, defaults are score 1, class 0 'object'."""
+        masks = np.asarray(masks, dtype=bool)
+        n = masks.shape[0]
+        scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
+        class_ids = np.zeros(n, np.int32) if class_ids is None else np.asarray(class_ids, np.int32)
+        names = ("object",) * n if class_names is None else tuple(class_names)
+        return cls(masks, scores, class_ids, names, _boxes_from_masks(masks))
+
+    @classmethod
+    def from_label_image(cls, labels: np.ndarray, class_name: str = "object") -> "InstanceMasks":
+        """One instance per non-zero label value (ascending), score 1."""
+        ids = np.unique(labels)
+        ids = ids[ids != 0]
+        masks = labels[None, :, :] == ids[:, None, None]
+        return cls.from_masks(masks, class_names=(class_name,) * len(ids))
+
+    def label_image(self) -> np.ndarray:
+        """``uint16[H, W]``: 0 = background, ``i + 1`` = instance ``i``.
+
+        Where masks overlap the higher-scoring instance wins.
+        """
+        h, w = self.shape
+        labels = np.zeros((h, w), np.uint16)
+        for i in np.argsort(self.scores, kind="stable"):  # low to high: best written last
+            labels[self.masks[i]] = i + 1
+        return labels
+
+    def select(self, keep: np.ndarray | Sequence[int]) -> "InstanceMasks":
+        """The instances at ``keep`` (indices or a boolean array)."""
+        keep = np.asarray(keep)
+        idx = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(int)
+        return InstanceMasks(self.masks[idx], self.scores[idx], self.class_ids[idx],
+                             tuple(self.class_names[i] for i in idx), self.boxes[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class SemanticMap:
+    """Per-pixel classes.
+
+    Attributes:
+        labels: ``uint8[H, W]`` class index per pixel.
+        class_names: name of each class index.
+        confidence: optional ``float32[H, W]`` probability of the chosen class.
+    """
+
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    confidence: np.ndarray | None = None
+
+    def mask_of(self, name: str) -> np.ndarray:
+        """``bool[H, W]`` pixels of class ``name`` (all False if the class is unknown)."""
+        if name not in self.class_names:
+            return np.zeros(self.labels.shape, bool)
+        return self.labels == self.class_names.index(name)
+
+
+@dataclass(frozen=True)
+class Plane:
+    """Plane ``n . p + d = 0`` with unit normal ``n`` (camera frame, metres).
+
+    The normal points towards the camera side, so ``signed_distance`` is
+    positive for points above a table seen from above.
+    """
+
+    normal: tuple[float, float, float]
+    offset: float
+
+    def signed_distance(self, points: np.ndarray) -> np.ndarray:
+        """``float32[...]`` distance in metres of ``float[..., 3]`` points."""
+        return points @ np.asarray(self.normal, np.float32) + np.float32(self.offset)
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """``float64[4]`` ``(a, b, c, d)``."""
+        return np.array([*self.normal, self.offset], np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectGeometry:
+    """3D description of one object, metres, in the frame of its points.
+
+    Attributes:
+        points: ``float32[M, 3]`` the object's cleaned, downsampled points.
+        colors: ``uint8[M, 3]`` RGB per point, or None.
+        centroid: ``float64[3]`` mean of ``points``.
+        box_center: ``float64[3]`` centre of the oriented bounding box.
+        box_rotation: ``float64[3, 3]`` box axes as columns (a right-handed rotation).
+        box_extent: ``float64[3]`` full box size along each axis (not half sizes).
+        principal_axes: ``float64[3, 3]`` PCA axes as columns, major to minor.
+        top_normal: ``float64[3]`` unit normal of the object's top surface
+            (the support plane's normal when known).
+    """
+
+    points: np.ndarray
+    colors: np.ndarray | None
+    centroid: np.ndarray
+    box_center: np.ndarray
+    box_rotation: np.ndarray
+    box_extent: np.ndarray
+    principal_axes: np.ndarray
+    top_normal: np.ndarray
+
+    @property
+    def num_points(self) -> int:
+        return int(self.points.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class SceneObject:
+    """One object of a processed frame, as published to planners.
+
+    ``index`` is the object's position in :attr:`Scene.instances`; ``track_id``
+    is stable across frames when a tracker runs (-1 otherwise).
+    """
+
+    index: int
+    class_id: int
+    class_name: str
+    score: float
+    box_2d: np.ndarray
+    mask: np.ndarray
+    geometry: ObjectGeometry | None
+    track_id: int = -1
+    age: int = 0
+
+    def with_track(self, track_id: int, age: int) -> "SceneObject":
+        return replace(self, track_id=track_id, age=age)
+
+
+@dataclass(eq=False)
+class Scene:
+    """Everything the pipeline found in one frame.
+
+    ``timings_ms`` maps stage name (``instance``, ``semantic``, ``geometry``,
+    ``total``) to wall time in milliseconds.
+    """
+
+    frame: "RGBDFrame"  # noqa: F821 - forward ref, avoids an import cycle
+    instances: InstanceMasks
+    semantic: SemanticMap | None
+    objects: list[SceneObject]
+    support_plane: Plane | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
