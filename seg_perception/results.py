@@ -6,9 +6,13 @@ camera optical frame of the input :class:`~seg_perception.frames.RGBDFrame`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported for annotations only: geometry imports this module
+    from .frames import RGBDFrame
+    from .geometry.grasp import TopDownGrasp
 
 __all__ = [
     "InstanceMasks",
@@ -203,6 +207,7 @@ class SceneObject:
     geometry: ObjectGeometry | None
     track_id: int = -1
     age: int = 0
+    grasp: "TopDownGrasp | None" = None
 
     def with_track(self, track_id: int, age: int) -> "SceneObject":
         return replace(self, track_id=track_id, age=age)
@@ -216,7 +221,7 @@ class Scene:
     ``total``) to wall time in milliseconds.
     """
 
-    frame: "RGBDFrame"  # noqa: F821 - forward ref, avoids an import cycle
+    frame: "RGBDFrame"
     instances: InstanceMasks
     semantic: SemanticMap | None
     objects: list[SceneObject]

@@ -1,0 +1,171 @@
+"""The whole per-frame computation: instances, scene layout, per-object 3D, tracking.
+
+Example:
+    >>> from seg_perception.sim.synthetic import render_scene, preset_objects
+    >>> scene = Pipeline().process(render_scene(preset_objects("separated")).frame)
+    >>> len(scene.objects)
+    3
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+
+
+from .config import PipelineConfig
+from .frames import RGBDFrame
+from .results import InstanceMasks, Plane, Scene, SceneObject
+from .segmenters import build_instance_segmenter, build_semantic_segmenter
+from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
+
+__all__ = ["Pipeline"]
+
+NO_SEMANTIC = ("", "none")
+
+
+def _builder_kwargs(weights: str, device: str, fp16: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"device": device}
+    if weights:
+        kwargs["weights"] = weights
+    if fp16:
+        kwargs["fp16"] = True
+    return kwargs
+
+
+class Pipeline:
+    """Runs the configured segmenters and the 3D stage on RGB-D frames.
+
+    Backends are built from ``config`` unless passed in. Thresholds that do not
+    need a model reload (score, depth range, 3D filters, tracking) can be changed
+    while running with :meth:`update_config`; it is thread safe.
+    """
+
+    def __init__(self, config: PipelineConfig | None = None, *,
+                 instance_segmenter: InstanceSegmenter | None = None,
+                 semantic_segmenter: SemanticSegmenter | None = None) -> None:
+        self._config = config or PipelineConfig()
+        cfg = self._config
+        device = cfg.device
+        if instance_segmenter is None or (semantic_segmenter is None
+                                          and cfg.semantic_backend not in NO_SEMANTIC):
+            from .devices import resolve_device
+            device = resolve_device(cfg.device, strict=cfg.strict_device)
+        self.device = device
+        self.instance_segmenter: InstanceSegmenter = instance_segmenter or build_instance_segmenter(
+            cfg.instance_backend, **_builder_kwargs(cfg.instance_weights, device, cfg.fp16))
+        if semantic_segmenter is not None:
+            self.semantic_segmenter: SemanticSegmenter | None = semantic_segmenter
+        elif cfg.semantic_backend in NO_SEMANTIC:
+            self.semantic_segmenter = None
+        else:
+            self.semantic_segmenter = build_semantic_segmenter(
+                cfg.semantic_backend, **_builder_kwargs(cfg.semantic_weights, device, cfg.fp16))
+        self._lock = threading.Lock()
+        self._tracker = None
+        self._reset_tracker()
+
+    @property
+    def config(self) -> PipelineConfig:
+        return self._config
+
+    def update_config(self, **changes: Any) -> PipelineConfig:
+        """Change run-time settings; raises ConfigError (and changes nothing) if invalid."""
+        with self._lock:
+            new = self._config.updated(**changes)
+            tracking_changed = any(k.startswith("track") for k in changes)
+            self._config = new
+            if tracking_changed:
+                self._reset_tracker()
+            return new
+
+    def _reset_tracker(self) -> None:
+        cfg = self._config
+        if not cfg.tracking:
+            self._tracker = None
+            return
+        from .tracking.tracker import ObjectTracker, TrackerConfig
+        self._tracker = ObjectTracker(TrackerConfig(max_distance=cfg.track_max_distance,
+                                                    max_missed=cfg.track_max_missed))
+
+    @property
+    def tracker(self):  # noqa: ANN201 - ObjectTracker | None, imported lazily
+        return self._tracker
+
+    def process(self, frame: RGBDFrame) -> Scene:
+        """Segment one frame and describe every object in 3D."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        with self._lock:
+            cfg = self._config
+            tracker = self._tracker
+        with _timed(timings, "instance"):
+            instances, plane = self._segment_instances(frame)
+            instances = instances.select(instances.scores >= cfg.score_threshold)
+        semantic = None
+        if self.semantic_segmenter is not None:
+            with _timed(timings, "semantic"):
+                semantic = self._segment_semantic(frame, plane)
+        objects = self._describe(frame, instances, plane, cfg, timings)
+        if tracker is not None:
+            with _timed(timings, "tracking"):
+                objects = tracker.update(objects, frame.stamp_ns)
+        timings["total"] = (time.perf_counter() - start) * 1e3
+        return Scene(frame=frame, instances=instances, semantic=semantic, objects=objects,
+                     support_plane=plane, timings_ms=timings)
+
+    def process_batch(self, frames: Sequence[RGBDFrame]) -> list[Scene]:
+        """Process frames in order (tracking sees them as a sequence)."""
+        return [self.process(frame) for frame in frames]
+
+    def _segment_instances(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
+        segment_with_plane = getattr(self.instance_segmenter, "segment_with_plane", None)
+        if segment_with_plane is not None:
+            return segment_with_plane(frame)
+        return self.instance_segmenter.segment(frame), None
+
+    def _segment_semantic(self, frame: RGBDFrame, plane: Plane | None):  # noqa: ANN202
+        # The layout segmenter can reuse the support plane the instance stage found.
+        with_plane = getattr(self.semantic_segmenter, "segment_with_plane", None)
+        if with_plane is not None and plane is not None:
+            return with_plane(frame, plane)
+        return self.semantic_segmenter.segment(frame)
+
+    def _describe(self, frame: RGBDFrame, instances: InstanceMasks, plane: Plane | None,
+                  cfg: PipelineConfig, timings: dict[str, float]) -> list[SceneObject]:
+        geometries: list[Any] = [None] * len(instances)
+        grasps: list[Any] = [None] * len(instances)
+        if cfg.compute_geometry and len(instances):
+            from .geometry.grasp import top_down_grasp
+            from .geometry.object3d import Object3DConfig, compute_objects
+            with _timed(timings, "geometry"):
+                if plane is None:
+                    from .geometry.plane import estimate_support_plane
+                    plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
+                obj_cfg = Object3DConfig(
+                    erosion_px=cfg.mask_erosion_px, min_depth=cfg.min_depth,
+                    max_depth=cfg.max_depth, voxel_size=cfg.voxel_size,
+                    outlier_neighbors=cfg.outlier_neighbors,
+                    outlier_std_ratio=cfg.outlier_std_ratio, min_points=cfg.min_object_points)
+                geometries = compute_objects(frame, instances, plane, obj_cfg)
+                grasps = [top_down_grasp(g) if g is not None else None for g in geometries]
+        return [
+            SceneObject(index=i, class_id=int(instances.class_ids[i]),
+                        class_name=instances.class_names[i], score=float(instances.scores[i]),
+                        box_2d=instances.boxes[i], mask=instances.masks[i],
+                        geometry=geometries[i], grasp=grasps[i])
+            for i in range(len(instances))
+        ]
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1e3
+
+

@@ -1,0 +1,1 @@
+"""Executable ROS 2 nodes (each module has a ``main``)."""

@@ -1,0 +1,310 @@
+"""perception_node: RGB-D camera topics in, objects / masks / clouds / markers out.
+
+A lifecycle node: parameters are read and models loaded on *configure*,
+subscriptions start on *activate*. With ``autostart`` (default) it configures
+and activates itself. Frames are processed on a worker thread; the
+subscription callbacks only hand the newest synchronised set to it, so a slow
+model drops stale frames instead of queueing them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from ...config import PIPELINE_PARAMS, PipelineConfig
+from ...errors import SegPerceptionError
+from ...pipeline import Pipeline
+from ...visualize import overlay_scene
+from ..conversions import numpy_to_image, scene_to_objects_msg, stamp_to_ns
+from ..frame_input import frame_from_messages
+from ..markers import scene_to_markers
+from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
+from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
+from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
+from ..runtime import LatestSlot, NodeStats, ThrottledReporter
+from ..sync import make_synchronizer
+
+__all__ = ["PerceptionNode", "main"]
+
+# Frames whose stamp jumps back by more than this restart tracking (bag loop,
+# simulator reset) instead of being skipped.
+_TIME_RESET_NS = 2_000_000_000
+
+
+class PerceptionNode(LifecycleNode):
+    """See the module docstring; parameters: :data:`seg_perception.ros.params.PERCEPTION_PARAMS`."""
+
+    def __init__(self, node_name: str = "perception_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        declare_specs(self, PERCEPTION_PARAMS)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._pipeline: Pipeline | None = None
+        self._pubs: dict[str, Any] = {}
+        self._subs: list[Any] = []
+        self._sync_impl = ""
+        self._slot: LatestSlot[tuple[Any, Any, Any]] = LatestSlot()
+        self._worker: threading.Thread | None = None
+        self._running = threading.Event()
+        self._stats = NodeStats()
+        self._warn = ThrottledReporter(self.get_logger().warning)
+        self._state_note = "unconfigured"
+        self._last_stamp_ns: int | None = None
+        self._node_cfg: dict[str, Any] = {}
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        period = float(self.get_parameter("diagnostics_period").value)
+        self._diag_timer = self.create_timer(period, self.publish_diagnostics)
+
+    # -- lifecycle -----------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        try:
+            pipeline_values = read_specs(self, PIPELINE_PARAMS)
+            self._node_cfg = read_specs(self, NODE_PARAMS)
+            self._pipeline = Pipeline(PipelineConfig.from_mapping(pipeline_values))
+        except Exception as exc:  # any load failure must leave the node up and saying why
+            self._state_note = f"configure failed: {exc}"
+            self.get_logger().error(self._state_note)
+            self._stats.error(self._state_note)
+            self._pipeline = None
+            return TransitionCallbackReturn.FAILURE
+        self._create_publishers()
+        self._state_note = (f"configured: {self._pipeline.config.instance_backend} on "
+                            f"{self._pipeline.device}")
+        self.get_logger().info(self._state_note)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        cfg = self._node_cfg
+        self._subs, self._sync_impl = make_synchronizer(
+            self, [Image, Image, CameraInfo],
+            [cfg["color_topic"], cfg["depth_topic"], cfg["camera_info_topic"]],
+            SENSOR_QOS, self._on_synced, cfg["sync_slop"], cfg["sync_queue_size"])
+        self._slot.reopen()
+        self._running.set()
+        self._worker = threading.Thread(target=self._work, name="seg_perception_worker",
+                                        daemon=True)
+        self._worker.start()
+        self._state_note = "active"
+        self.get_logger().info(
+            f"active: {cfg['color_topic']}, {cfg['depth_topic']}, {cfg['camera_info_topic']} "
+            f"(sync: {self._sync_impl})")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._state_note = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        self._state_note = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def shutdown_worker(self) -> None:
+        """Stop subscriptions and the worker thread (also used on process exit)."""
+        self._stop_inputs()
+
+    def _stop_inputs(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+        self._running.clear()
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _release(self) -> None:
+        for pub in self._pubs.values():
+            self.destroy_publisher(pub)
+        self._pubs = {}
+        device = self._pipeline.device if self._pipeline is not None else "cpu"
+        self._pipeline = None
+        if device.startswith("cuda"):
+            import torch
+            torch.cuda.empty_cache()
+
+    def _create_publishers(self) -> None:
+        from ...msg import ObjectInstanceArray  # generated from msg/ at build time
+
+        outputs = {
+            "publish_objects": ("objects", ObjectInstanceArray),
+            "publish_instance_labels": ("instance_labels", Image),
+            "publish_semantic_labels": ("semantic_labels", Image),
+            "publish_overlay": ("overlay", Image),
+            "publish_cloud": ("objects_cloud", PointCloud2),
+            "publish_markers": ("markers", MarkerArray),
+        }
+        for param, (topic, msg_type) in outputs.items():
+            if self._node_cfg[param]:
+                self._pubs[topic] = self.create_publisher(msg_type, f"~/{topic}",
+                                                          RELIABLE_OUTPUT_QOS)
+
+    # -- parameters ----------------------------------------------------------
+    def _on_set_parameters(self, params: list[Any]) -> Any:
+        result = validate_changes(params, configured=self._pipeline is not None)
+        if not result.successful or self._pipeline is None:
+            return result
+        pipeline_names = {s.name for s in PIPELINE_PARAMS}
+        changes = {p.name: p.value for p in params if p.name in pipeline_names}
+        try:
+            if changes:
+                self._pipeline.update_config(**changes)
+        except SegPerceptionError as exc:
+            result.successful, result.reason = False, str(exc)
+            return result
+        for p in params:
+            if p.name in self._node_cfg:
+                self._node_cfg[p.name] = p.value
+        return result
+
+    # -- data path -----------------------------------------------------------
+    def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
+        self._stats.input()
+        if self._slot.put((color, depth, info)):
+            self._stats.drop()
+
+    def _work(self) -> None:
+        while self._running.is_set():
+            item = self._slot.take(timeout=0.2)
+            if item is not None and self._running.is_set():
+                self._process(*item)
+
+    def _skip(self, category: str, message: str) -> None:
+        self._stats.skip(category, message)
+        self._warn(category, f"skipping frame: {message}")
+
+    def _process(self, color: Image, depth: Image, info: CameraInfo) -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        try:
+            frame = frame_from_messages(color, depth, info, self._node_cfg["max_image_pixels"])
+        except SegPerceptionError as exc:
+            self._skip(type(exc).__name__, str(exc))
+            return
+        except Exception as exc:  # malformed message content: name it, keep going
+            self._skip("malformed_message", f"malformed image message: {exc}")
+            return
+        if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
+            if self._last_stamp_ns - frame.stamp_ns > _TIME_RESET_NS:
+                self.get_logger().warning("time jumped backwards: restarting tracking")
+                pipeline.update_config(tracking=pipeline.config.tracking)
+            else:
+                self._skip("stamp_backwards",
+                           f"stamp {frame.stamp_ns} ns is not newer than the last frame's "
+                           f"{self._last_stamp_ns} ns (camera clock going backwards?)")
+                return
+        self._last_stamp_ns = frame.stamp_ns
+        try:
+            scene = pipeline.process(frame)
+            self._publish(scene, color.header)
+        except Exception as exc:  # a model failing on one frame must not stop the robot
+            message = f"processing failed: {type(exc).__name__}: {exc}"
+            self._stats.error(message)
+            self._warn("processing_error", message)
+            return
+        latency_ms = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6
+        self._stats.output(latency_ms)
+
+    def _publish(self, scene: Any, header: Any) -> None:
+        pubs, pipeline = self._pubs, self._pipeline
+        if "objects" in pubs:
+            pubs["objects"].publish(scene_to_objects_msg(
+                scene, header, backend=pipeline.config.instance_backend, device=pipeline.device,
+                with_clouds=self._node_cfg["publish_object_clouds"]))
+        if "instance_labels" in pubs:
+            pubs["instance_labels"].publish(instance_label_image(scene, header))
+        if "semantic_labels" in pubs:
+            msg = semantic_label_image(scene, header)
+            if msg is not None:
+                pubs["semantic_labels"].publish(msg)
+        # The overlay and cloud cost real time: only build them for a listener.
+        if "overlay" in pubs and pubs["overlay"].get_subscription_count() > 0:
+            pubs["overlay"].publish(numpy_to_image(overlay_scene(scene), "rgb8", header))
+        if "objects_cloud" in pubs and pubs["objects_cloud"].get_subscription_count() > 0:
+            pubs["objects_cloud"].publish(scene_to_cloud(scene, header))
+        if "markers" in pubs:
+            pubs["markers"].publish(scene_to_markers(scene, header))
+
+    # -- diagnostics ---------------------------------------------------------
+    def diagnostics_status(self) -> DiagnosticStatus:
+        snap = self._stats.snapshot()
+        pipeline = self._pipeline
+        status = DiagnosticStatus(name=f"{self.get_name()}: segmentation",
+                                  hardware_id=pipeline.device if pipeline else "none")
+        if pipeline is None and self._state_note.startswith("configure failed"):
+            status.level, status.message = DiagnosticStatus.ERROR, self._state_note
+        elif snap["last_problem"] and (snap["skipped_frames"] or snap["errors"]):
+            status.level, status.message = DiagnosticStatus.WARN, snap["last_problem"]
+        else:
+            status.level, status.message = DiagnosticStatus.OK, self._state_note
+        values = {
+            "state": self._state_note,
+            "backend": pipeline.config.instance_backend if pipeline else "",
+            "semantic_backend": pipeline.config.semantic_backend if pipeline else "",
+            "device": pipeline.device if pipeline else "",
+            "sync": self._sync_impl,
+            **{k: (f"{v:.2f}" if isinstance(v, float) else str(v)) for k, v in snap.items()},
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        return status
+
+    def publish_diagnostics(self) -> None:
+        msg = DiagnosticArray()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.status = [self.diagnostics_status()]
+        self._diag_pub.publish(msg)
+
+    @property
+    def stats(self) -> NodeStats:
+        return self._stats
+
+    @property
+    def configured(self) -> bool:
+        """True while a pipeline (models) is loaded."""
+        return self._pipeline is not None
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        return self._pipeline
+
+
+def start_node(node: PerceptionNode) -> None:
+    """Configure and activate when ``autostart`` is set (the default)."""
+    if node.get_parameter("autostart").value:
+        node.trigger_configure()
+        if node.configured:
+            node.trigger_activate()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    try:
+        start_node(node)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

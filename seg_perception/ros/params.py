@@ -1,0 +1,100 @@
+"""ROS parameters of the perception node, declared from the same specs as the core config.
+
+Every parameter gets a ``ParameterDescriptor`` (description, range, read-only
+hint), so ``ros2 param describe`` explains it, and one on-set callback refuses
+invalid values with the reason from :func:`seg_perception.config.validate_value`.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                ParameterType, SetParametersResult)
+
+from ..config import PIPELINE_PARAMS, ParamSpec, validate_value
+from ..errors import ConfigError
+
+__all__ = ["NODE_PARAMS", "PERCEPTION_PARAMS", "declare_specs", "read_specs", "validate_changes"]
+
+# Topic defaults match the RealSense ROS 2 driver's aligned streams.
+NODE_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("color_topic", "/camera/camera/color/image_raw", "Colour image topic",
+              read_only=True),
+    ParamSpec("depth_topic", "/camera/camera/aligned_depth_to_color/image_raw",
+              "Depth image aligned to colour (16UC1 mm or 32FC1 m)", read_only=True),
+    ParamSpec("camera_info_topic", "/camera/camera/color/camera_info",
+              "CameraInfo of the colour stream", read_only=True),
+    ParamSpec("sync_slop", 0.03, "Largest stamp difference of a colour/depth/info set, seconds",
+              min_value=0.0, max_value=1.0, read_only=True),
+    ParamSpec("sync_queue_size", 10, "Unmatched messages kept per input topic",
+              min_value=1, max_value=100, read_only=True),
+    ParamSpec("max_image_pixels", 4096 * 3072, "Frames larger than this are skipped (pixels)",
+              min_value=1, max_value=100_000_000),
+    ParamSpec("publish_objects", True, "Publish ~/objects (seg_perception/ObjectInstanceArray)"),
+    ParamSpec("publish_instance_labels", True, "Publish ~/instance_labels (16UC1, 0 = none)"),
+    ParamSpec("publish_semantic_labels", True, "Publish ~/semantic_labels (mono8 class index)"),
+    ParamSpec("publish_overlay", True, "Publish ~/overlay (rgb8 picture for people)"),
+    ParamSpec("publish_cloud", True, "Publish ~/objects_cloud (PointCloud2 with label field)"),
+    ParamSpec("publish_markers", True, "Publish ~/markers (RViz boxes and names)"),
+    ParamSpec("publish_object_clouds", True,
+              "Fill each object's own cloud in ~/objects (off saves bandwidth)"),
+    ParamSpec("autostart", True,
+              "Configure and activate on start-up (false: wait for lifecycle transitions)",
+              read_only=True),
+    ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages",
+              min_value=0.1, max_value=60.0, read_only=True),
+)
+
+PERCEPTION_PARAMS: tuple[ParamSpec, ...] = PIPELINE_PARAMS + NODE_PARAMS
+_SPECS = {s.name: s for s in PERCEPTION_PARAMS}
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    text = spec.description
+    if spec.choices:
+        text += f" (one of: {', '.join(spec.choices)})"
+    if spec.read_only:
+        text += " [applied on configure]"
+    desc = ParameterDescriptor(description=text)
+    if spec.type is float and spec.min_value is not None and spec.max_value is not None:
+        desc.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
+    elif spec.type is int and spec.min_value is not None and spec.max_value is not None:
+        desc.integer_range = [IntegerRange(
+            from_value=int(spec.min_value), to_value=int(spec.max_value), step=0)]
+    return desc
+
+
+def declare_specs(node: Any, specs: Iterable[ParamSpec] = PERCEPTION_PARAMS,
+                  overrides: Mapping[str, Any] | None = None) -> None:
+    """Declare one ROS parameter per spec (value from ``overrides`` or the default)."""
+    overrides = overrides or {}
+    for spec in specs:
+        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), _descriptor(spec))
+
+
+def read_specs(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
+    """Current values of the given parameters, validated."""
+    return {s.name: validate_value(s, node.get_parameter(s.name).value) for s in specs}
+
+
+_PY_TYPES = {ParameterType.PARAMETER_BOOL: bool, ParameterType.PARAMETER_INTEGER: int,
+             ParameterType.PARAMETER_DOUBLE: float, ParameterType.PARAMETER_STRING: str}
+
+
+def validate_changes(params: Iterable[Any], configured: bool) -> SetParametersResult:
+    """The on-set callback's answer: refuse out-of-range values and, while a model is
+    loaded, changes that need a reconfigure."""
+    for param in params:
+        spec = _SPECS.get(param.name)
+        if spec is None:
+            continue
+        if spec.read_only and configured:
+            return SetParametersResult(successful=False, reason=(
+                f"'{param.name}' is applied on configure: deactivate and clean up the node, "
+                "set it, then configure again"))
+        try:
+            validate_value(spec, param.value)
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+    return SetParametersResult(successful=True)

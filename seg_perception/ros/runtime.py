@@ -1,0 +1,136 @@
+"""Run-time plumbing of the nodes: a latest-frame mailbox and rate/latency statistics."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+__all__ = ["LatestSlot", "NodeStats", "ThrottledReporter"]
+
+T = TypeVar("T")
+
+
+class LatestSlot(Generic[T]):
+    """A one-item mailbox between a subscription callback and a worker thread.
+
+    ``put`` replaces an item the worker has not taken yet (latest wins), so a
+    slow model drops stale frames instead of queueing them without bound.
+    """
+
+    def __init__(self) -> None:
+        self._item: T | None = None
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put(self, item: T) -> bool:
+        """Store ``item``; True if it replaced (dropped) an unprocessed one."""
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> T | None:
+        """The latest item, waiting up to ``timeout`` s; None on timeout or close."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def reopen(self) -> None:
+        with self._cond:
+            self._closed = False
+            self._item = None
+
+
+class NodeStats:
+    """Counts and sliding-window rates for diagnostics (thread safe)."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self._window = window_s
+        self._lock = threading.Lock()
+        self._inputs: deque[float] = deque()
+        self._outputs: deque[float] = deque()
+        self._latency_ms: deque[float] = deque(maxlen=200)
+        self.dropped = 0
+        self.skipped: Counter[str] = Counter()
+        self.errors = 0
+        self.processed = 0
+        self.last_problem = ""
+
+    def _trim(self, q: deque[float], now: float) -> None:
+        while q and q[0] < now - self._window:
+            q.popleft()
+
+    def input(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._inputs.append(now)
+            self._trim(self._inputs, now)
+
+    def output(self, latency_ms: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._outputs.append(now)
+            self._trim(self._outputs, now)
+            self._latency_ms.append(latency_ms)
+            self.processed += 1
+
+    def drop(self) -> None:
+        with self._lock:
+            self.dropped += 1
+
+    def skip(self, category: str, message: str) -> None:
+        with self._lock:
+            self.skipped[category] += 1
+            self.last_problem = message
+
+    def error(self, message: str) -> None:
+        with self._lock:
+            self.errors += 1
+            self.last_problem = message
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            self._trim(self._inputs, now)
+            self._trim(self._outputs, now)
+            lat = np.asarray(self._latency_ms) if self._latency_ms else np.zeros(1)
+            return {
+                "input_rate_hz": len(self._inputs) / self._window,
+                "output_rate_hz": len(self._outputs) / self._window,
+                "latency_p50_ms": float(np.percentile(lat, 50)),
+                "latency_p95_ms": float(np.percentile(lat, 95)),
+                "processed_frames": self.processed,
+                "dropped_frames": self.dropped,
+                "skipped_frames": sum(self.skipped.values()),
+                "skipped_by_reason": dict(self.skipped),
+                "errors": self.errors,
+                "last_problem": self.last_problem,
+            }
+
+
+class ThrottledReporter:
+    """Logs each problem category at most once per ``period_s`` (others are counted)."""
+
+    def __init__(self, log: Any, period_s: float = 5.0) -> None:
+        self._log = log
+        self._period = period_s
+        self._last: dict[str, float] = {}
+
+    def __call__(self, category: str, message: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(category, -1e9) < self._period:
+            return False
+        self._last[category] = now
+        self._log(message)
+        return True

@@ -1,0 +1,1 @@
+"""Implementations of the `seg-perception` sub-commands (see seg_perception.cli)."""
