@@ -1,0 +1,52 @@
+import threading
+import time
+
+from seg_perception.ros.runtime import LatestSlot, NodeStats, ThrottledReporter
+
+
+def test_latest_slot_keeps_only_the_newest():
+    slot = LatestSlot()
+    assert slot.put(1) is False
+    assert slot.put(2) is True  # 1 was dropped
+    assert slot.take(0) == 2
+    assert slot.take(0.01) is None
+
+
+def test_latest_slot_wakes_a_waiting_worker_and_closes():
+    slot = LatestSlot()
+    got = []
+    worker = threading.Thread(target=lambda: got.append(slot.take(5.0)))
+    worker.start()
+    time.sleep(0.05)
+    slot.put("frame")
+    worker.join(2)
+    assert got == ["frame"]
+    waiter = threading.Thread(target=lambda: got.append(slot.take(5.0)))
+    waiter.start()
+    slot.close()
+    waiter.join(2)
+    assert not waiter.is_alive() and got[-1] is None
+
+
+def test_stats_snapshot():
+    stats = NodeStats(window_s=5.0)
+    for _ in range(10):
+        stats.input()
+    for latency in (10.0, 20.0, 30.0):
+        stats.output(latency)
+    stats.drop()
+    stats.skip("InvalidFrameError", "depth has no valid pixels")
+    snap = stats.snapshot()
+    assert snap["input_rate_hz"] == 2.0 and snap["output_rate_hz"] == 0.6
+    assert snap["latency_p50_ms"] == 20.0
+    assert snap["dropped_frames"] == 1 and snap["skipped_frames"] == 1
+    assert snap["last_problem"] == "depth has no valid pixels"
+
+
+def test_throttled_reporter_per_category():
+    lines = []
+    report = ThrottledReporter(lines.append, period_s=60)
+    assert report("a", "first a")
+    assert not report("a", "second a")
+    assert report("b", "first b")
+    assert lines == ["first a", "first b"]
