@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import yaml
 
 __all__ = ["EXECUTABLES", "LAUNCH_ARGUMENTS", "LaunchArgument", "NodeSpec", "default_config_file",
-           "node_specs", "run_nodes"]
+           "launch_description", "node_specs", "run_nodes", "start_nodes", "stop_nodes"]
 
 PACKAGE = "seg_perception"
 
@@ -128,15 +128,34 @@ def _command(spec: NodeSpec, param_dir: Path) -> list[str]:
     return cmd
 
 
+def start_nodes(specs: Sequence[NodeSpec], env: dict[str, str] | None = None,
+                **popen: Any) -> list[subprocess.Popen]:
+    """Start every node as a process (``python -m <module> --ros-args ...``)."""
+    param_dir = Path(tempfile.mkdtemp(prefix="seg_perception_bringup_"))
+    return [subprocess.Popen(_command(s, param_dir), env={**os.environ, **(env or {})}, **popen)
+            for s in specs]
+
+
+def stop_nodes(procs: Sequence[subprocess.Popen], timeout_s: float = 10.0) -> None:
+    """SIGINT (clean rclpy shutdown) each process, kill those that do not exit in time."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def run_nodes(specs: Sequence[NodeSpec], duration_s: float | None = None,
               env: dict[str, str] | None = None) -> int:
-    """Start every node as a process, wait (Ctrl-C or ``duration_s``), stop them all.
+    """Start the nodes, wait (Ctrl-C or ``duration_s``), stop them all.
 
     Returns the first non-zero exit code of a node that died on its own, else 0.
     """
-    param_dir = Path(tempfile.mkdtemp(prefix="seg_perception_bringup_"))
-    procs = [subprocess.Popen(_command(s, param_dir), env={**os.environ, **(env or {})})
-             for s in specs]
+    procs = start_nodes(specs, env)
     start, code = time.monotonic(), 0
     try:
         while duration_s is None or time.monotonic() - start < duration_s:
@@ -148,14 +167,7 @@ def run_nodes(specs: Sequence[NodeSpec], duration_s: float | None = None,
     except KeyboardInterrupt:
         pass
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_nodes(procs)
     return code
 
 
