@@ -14,12 +14,14 @@ demo: setup
 	@$(RUN) seg-perception demo $(DEMO_ARGS)
 
 test: setup
+	@bash scripts/build_test_interfaces.sh
 	@$(RUN) python -m pytest $(PYTEST_ARGS)
 
 test-core: setup
 	@$(RUN) python -m pytest test/core $(PYTEST_ARGS)
 
 test-ros: setup
+	@bash scripts/build_test_interfaces.sh
 	@$(RUN) python -m pytest test/ros $(PYTEST_ARGS)
 
 bench: setup

@@ -10,6 +10,7 @@ from setuptools import find_packages, setup
 CONSOLE_SCRIPTS = [
     "perception_node=seg_perception.ros.nodes.perception_node:main",
     "sim_camera_node=seg_perception.ros.nodes.sim_camera_node:main",
+    "moveit_bridge_node=seg_perception.ros.nodes.moveit_bridge_node:main",
     "seg-perception=seg_perception.cli:main",
 ]
 

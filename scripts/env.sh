@@ -16,5 +16,18 @@ if [ -f "$_seg_install/seg_perception/share/seg_perception/local_setup.bash" ]; 
   # The source tree first: its seg_perception/ merges the generated msg package in.
   export PYTHONPATH="$_seg_root:$_seg_prefix/lib/$_seg_pyver/site-packages${PYTHONPATH:+:$PYTHONPATH}"
 fi
+# Test-only interface copies (scripts/build_test_interfaces.sh: moveit_msgs where
+# MoveIt is not installable); the folder exists only when they were built.
+_seg_test_install="$_seg_root/.build/test_install"
+if [ -d "$_seg_test_install" ]; then
+  _seg_pyver="$(python3 -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
+  for _seg_prefix in "$_seg_test_install"/*/; do
+    _seg_prefix="${_seg_prefix%/}"
+    [ -d "$_seg_prefix/share" ] || continue
+    export AMENT_PREFIX_PATH="$_seg_prefix${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+    export LD_LIBRARY_PATH="$_seg_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$_seg_prefix/lib/$_seg_pyver/site-packages"
+  done
+fi
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
-unset _seg_root _seg_install _seg_prefix _seg_pyver
+unset _seg_root _seg_install _seg_prefix _seg_pyver _seg_test_install

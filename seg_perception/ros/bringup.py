@@ -28,6 +28,7 @@ PACKAGE = "seg_perception"
 EXECUTABLES: dict[str, str] = {
     "perception_node": "seg_perception.ros.nodes.perception_node",
     "sim_camera_node": "seg_perception.ros.nodes.sim_camera_node",
+    "moveit_bridge_node": "seg_perception.ros.nodes.moveit_bridge_node",
 }
 
 
@@ -54,6 +55,10 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("namespace", "", "Namespace of the perception node"),
     LaunchArgument("sim", "false", "Also start the simulated RGB-D camera",
                    choices=("true", "false")),
+    LaunchArgument("moveit", "false", "Also start moveit_bridge_node (collision objects on "
+                   "/collision_object)", choices=("true", "false")),
+    LaunchArgument("planning_frame", "", "Frame of the collision objects (empty: the "
+                   "camera frame); needs tf2 or a static transform in the bridge's parameters"),
     LaunchArgument("sim_rate", "5.0", "Frame rate of the simulated camera, Hz"),
     LaunchArgument("sim_seed", "0", "Random seed of the simulated scene"),
 )
@@ -88,7 +93,8 @@ def node_specs(camera_namespace: str = "/camera/camera", config_file: str = "",
                instance_backend: str = "", instance_weights: str = "",
                semantic_backend: str = "", device: str = "", namespace: str = "",
                sim: str | bool = False, sim_rate: str | float = 5.0,
-               sim_seed: str | int = 0) -> list[NodeSpec]:
+               sim_seed: str | int = 0, moveit: str | bool = False,
+               planning_frame: str = "") -> list[NodeSpec]:
     """The nodes of ``perception.launch.py`` (and, with ``sim``, of ``sim.launch.py``).
 
     All values may be strings, as launch arguments are.
@@ -106,6 +112,13 @@ def node_specs(camera_namespace: str = "/camera/camera", config_file: str = "",
             overrides[key] = value
     specs = [NodeSpec("perception_node", "perception_node", namespace,
                       parameters=(config_file or default_config_file(), overrides))]
+    if str(moveit).lower() in ("true", "1"):
+        node_ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+        bridge: dict[str, Any] = {"objects_topic": f"{node_ns}/perception_node/objects"}
+        if planning_frame:
+            bridge.update(planning_frame=planning_frame, use_tf=True)
+        specs.append(NodeSpec("moveit_bridge_node", "moveit_bridge_node", namespace,
+                              parameters=(bridge,)))
     if str(sim).lower() in ("true", "1"):
         specs.append(NodeSpec("sim_camera_node", "sim_camera_node", "", parameters=(
             {"camera_namespace": ns, "rate": float(sim_rate), "seed": int(sim_seed)},)))

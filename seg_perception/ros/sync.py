@@ -77,9 +77,12 @@ class ApproximateTimeSync:
 def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str], qos: Any,
                       callback: Callable[..., Any], slop_s: float, queue_size: int,
                       callback_group: Any = None, prefer_message_filters: bool = True,
+                      on_message: Callable[[int], None] | None = None,
                       ) -> tuple[list[Any], str]:
     """Subscribe to ``topics`` and call ``callback`` with synchronised messages.
 
+    ``on_message(index)`` is called for every message received on input
+    ``index`` (before matching), so a caller can tell which input is silent.
     Returns the subscriptions (destroy them to stop) and which implementation
     is used (``"message_filters"`` or ``"seg_perception"``).
     """
@@ -91,6 +94,9 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
         else:
             subs = [message_filters.Subscriber(node, t, name, qos_profile=qos)
                     for t, name in zip(msg_types, topics)]
+            if on_message is not None:
+                for i, sub in enumerate(subs):
+                    sub.registerCallback(lambda _msg, i=i: on_message(i))
             sync = message_filters.ApproximateTimeSynchronizer(subs, queue_size, slop_s)
             sync.registerCallback(callback)
             return [s.sub for s in subs], "message_filters"
@@ -99,6 +105,8 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
 
     def handler(index: int) -> Callable[[Any], None]:
         def on_msg(msg: Any) -> None:
+            if on_message is not None:
+                on_message(index)
             stamp = msg.header.stamp
             sync.add(index, msg, stamp.sec * 1_000_000_000 + stamp.nanosec)
         return on_msg

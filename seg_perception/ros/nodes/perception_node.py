@@ -59,6 +59,8 @@ class PerceptionNode(LifecycleNode):
         self._state_note = "unconfigured"
         self._last_stamp_ns: int | None = None
         self._node_cfg: dict[str, Any] = {}
+        self._input_seen = [0.0, 0.0, 0.0]
+        self._activated_at = 0.0
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         period = float(self.get_parameter("diagnostics_period").value)
         self._diag_timer = self.create_timer(period, self.publish_diagnostics)
@@ -86,7 +88,10 @@ class PerceptionNode(LifecycleNode):
         self._subs, self._sync_impl = make_synchronizer(
             self, [Image, Image, CameraInfo],
             [cfg["color_topic"], cfg["depth_topic"], cfg["camera_info_topic"]],
-            SENSOR_QOS, self._on_synced, cfg["sync_slop"], cfg["sync_queue_size"])
+            SENSOR_QOS, self._on_synced, cfg["sync_slop"], cfg["sync_queue_size"],
+            on_message=self._on_input)
+        self._input_seen = [0.0, 0.0, 0.0]
+        self._activated_at = time.monotonic()
         self._slot.reopen()
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="seg_perception_worker",
@@ -172,6 +177,28 @@ class PerceptionNode(LifecycleNode):
         return result
 
     # -- data path -----------------------------------------------------------
+    def _on_input(self, index: int) -> None:
+        self._input_seen[index] = time.monotonic()
+
+    def input_problem(self, silence_s: float = 3.0) -> str:
+        """Names an input topic that is silent while the node is active ('' if all is well)."""
+        if not self._subs:
+            return ""
+        now = time.monotonic()
+        if now - self._activated_at < silence_s:
+            return ""
+        names = ("color_topic", "depth_topic", "camera_info_topic")
+        silent = [i for i in range(3) if now - self._input_seen[i] > silence_s]
+        if not silent:
+            return ""
+        topics = ", ".join(f"'{self._node_cfg[names[i]]}'" for i in silent)
+        if len(silent) == 3:
+            return f"no messages on {topics}: is the camera driver running, are the topics right?"
+        if silent == [2]:
+            return (f"no camera_info yet on {topics}: frames cannot be used without "
+                    "intrinsics; does the driver publish camera_info?")
+        return f"no messages on {topics} while other inputs arrive: check the topic names"
+
     def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
         self._stats.input()
         if self._slot.put((color, depth, info)):
@@ -244,10 +271,13 @@ class PerceptionNode(LifecycleNode):
     def diagnostics_status(self) -> DiagnosticStatus:
         snap = self._stats.snapshot()
         pipeline = self._pipeline
+        silent = self.input_problem()
         status = DiagnosticStatus(name=f"{self.get_name()}: segmentation",
                                   hardware_id=pipeline.device if pipeline else "none")
         if pipeline is None and self._state_note.startswith("configure failed"):
             status.level, status.message = DiagnosticStatus.ERROR, self._state_note
+        elif silent:
+            status.level, status.message = DiagnosticStatus.WARN, silent
         elif snap["last_problem"] and (snap["skipped_frames"] or snap["errors"]):
             status.level, status.message = DiagnosticStatus.WARN, snap["last_problem"]
         else:
@@ -264,6 +294,9 @@ class PerceptionNode(LifecycleNode):
         return status
 
     def publish_diagnostics(self) -> None:
+        problem = self.input_problem()
+        if problem:
+            self._warn("silent_input", problem)
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [self.diagnostics_status()]
