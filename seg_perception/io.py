@@ -11,9 +11,10 @@ import numpy as np
 
 from .errors import InvalidFrameError
 from .frames import CameraIntrinsics, RGBDFrame
-from .results import Scene
+from .results import InstanceMasks, Scene, SemanticMap
 
-__all__ = ["iter_image_folder", "save_ply", "scene_summary", "write_json"]
+__all__ = ["LabeledFrame", "iter_image_folder", "iter_labeled_folder", "save_ply", "scene_summary",
+           "write_json"]
 
 _RGB_NAMES = re.compile(r"^(?P<stem>.+?)[_-]?(rgb|color|colour)$", re.IGNORECASE)
 
@@ -81,6 +82,124 @@ def iter_image_folder(folder: str | Path, intrinsics: CameraIntrinsics | None = 
         frame = RGBDFrame.create(rgb, depth, intr, stamp_ns=index,
                                  depth_scale=depth_scale if depth.dtype == np.uint16 else None)
         yield FolderFrame(name, frame)
+
+
+@dataclass(frozen=True, eq=False)
+class LabeledFrame:
+    """One frame of a labelled RGB-D folder (see :func:`iter_labeled_folder`).
+
+    Carries the attributes :func:`seg_perception.evaluation.evaluate_dataset` reads, with
+    the same meaning as on :class:`~seg_perception.sim.dataset.CocoRGBDSample`.
+
+    Attributes:
+        name: the frame's name in ``frames.json``.
+        frame: RGB-D input (depth in metres, 0 = no measurement).
+        instances: ground truth, one mask per non-zero label value (ascending), class
+            ``object``, score 1.
+        instance_ids: ``int64[N]`` each mask's value in ``instance_labels``.
+        kinds: object kind per mask (``"object"``: the folder format has no kinds).
+        instance_labels: ``uint16[H, W]`` 0 = background / table / no depth, else an object.
+        semantic: always None (no semantic ground truth in this format).
+        depth_gt: always None (the depth is the sensor's).
+        case_tags: ``(category,)`` from ``frames.json`` (e.g. ``"stacked_boxes"``), or ``()``.
+        annotations: always ``()`` (no per-object annotations).
+        meta: the frame's entry of ``frames.json``.
+    """
+
+    name: str
+    frame: RGBDFrame
+    instances: InstanceMasks
+    instance_ids: np.ndarray
+    kinds: tuple[str, ...]
+    instance_labels: np.ndarray
+    semantic: SemanticMap | None
+    depth_gt: np.ndarray | None
+    case_tags: tuple[str, ...]
+    annotations: tuple[dict[str, Any], ...]
+    meta: dict[str, Any]
+
+
+def _meta_value(entry: dict[str, Any], top: dict[str, Any], key: str, path: Path) -> Any:
+    if key in entry:
+        return entry[key]
+    if key in top:
+        return top[key]
+    raise InvalidFrameError(f"{path}: frame {entry.get('name', '?')!r} has no {key!r} and the "
+                            f"file has no top-level {key!r}; add the camera intrinsics "
+                            "(fx, fy, cx, cy) to frames.json")
+
+
+def iter_labeled_folder(folder: str | Path) -> Iterator[LabeledFrame]:
+    """Frames with instance ground truth from a ``frames.json`` folder (the osd_learn format).
+
+    ``frames.json`` holds ``{"frames": [entry, ...]}``; each entry names its files relative
+    to the folder and its camera::
+
+        {"name": "osd_learn2", "category": "boxes", "rgb": "osd_learn2_rgb.png",
+         "depth": "osd_learn2_depth.png", "label": "osd_learn2_label.png",
+         "fx": 525.0, "fy": 525.0, "cx": 319.5, "cy": 239.5, "depth_scale": 0.001}
+
+    ``rgb``: 8-bit colour; ``depth``: uint16, ``z = value * depth_scale`` metres (default
+    0.001), 0 = no measurement; ``label``: uint16 instance ids, 0 = background. ``fx, fy,
+    cx, cy`` (pixels) and ``depth_scale`` may instead be given once at the top level.
+    ``category`` becomes the frame's case tag. Files are read lazily, one frame at a time.
+
+    Raises:
+        FileNotFoundError: no folder or no ``frames.json``.
+        InvalidFrameError: malformed ``frames.json``, missing keys, unreadable images or
+            label / depth images of different sizes.
+
+    Example:
+        >>> for f in iter_labeled_folder("/data/osd_learn"):   # doctest: +SKIP
+        ...     print(f.name, f.case_tags, len(f.instances))
+        osd_learn2 ('boxes',) 2
+    """
+    folder = Path(folder)
+    path = folder / "frames.json"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: a labelled folder needs frames.json "
+                                "listing each frame's rgb, depth and label files")
+    try:
+        top = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InvalidFrameError(f"{path} is not valid JSON: {e}") from None
+    entries = top.get("frames") if isinstance(top, dict) else None
+    if not isinstance(entries, list):
+        raise InvalidFrameError(f"{path} has no 'frames' list")
+    for index, entry in enumerate(entries):
+        name = str(entry.get("name", f"frame{index:04d}"))
+        missing = [k for k in ("rgb", "depth", "label") if not entry.get(k)]
+        if missing:
+            raise InvalidFrameError(f"{path}: frame {name!r} names no {', '.join(missing)} file")
+        bgr = _read_png(folder / entry["rgb"])
+        rgb = bgr[:, :, 2::-1] if bgr.ndim == 3 else bgr
+        depth = _read_png(folder / entry["depth"])
+        labels = _read_png(folder / entry["label"])
+        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+            raise InvalidFrameError(f"{folder / entry['label']} must be a single-channel integer "
+                                    f"label image, got {labels.dtype}{list(labels.shape)}")
+        if labels.shape != depth.shape[:2]:
+            raise InvalidFrameError(f"frame {name!r}: label {labels.shape[::-1]} and depth "
+                                    f"{depth.shape[:2][::-1]} differ in size")
+        h, w = depth.shape[:2]
+        intr = CameraIntrinsics(int(entry.get("width", w)), int(entry.get("height", h)),
+                                *(float(_meta_value(entry, top, k, path))
+                                  for k in ("fx", "fy", "cx", "cy")))
+        scale = float(entry.get("depth_scale", top.get("depth_scale", 0.001)))
+        frame = RGBDFrame.create(rgb, depth, intr, stamp_ns=index,
+                                 depth_scale=scale if depth.dtype == np.uint16 else None)
+        labels = labels.astype(np.uint16)
+        ids = np.unique(labels)
+        ids = ids[ids != 0]
+        instances = InstanceMasks.from_masks(labels[None] == ids[:, None, None].astype(np.uint16))
+        category = entry.get("category")
+        yield LabeledFrame(
+            name=name, frame=frame, instances=instances, instance_ids=ids.astype(np.int64),
+            kinds=("object",) * int(ids.size), instance_labels=labels, semantic=None,
+            depth_gt=None, case_tags=(str(category),) if category else (), annotations=(),
+            meta=dict(entry))
 
 
 def save_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None,
