@@ -121,6 +121,8 @@ def detections_to_instances(boxes: np.ndarray, labels: np.ndarray, scores: np.nd
     scores = np.asarray(scores, np.float32).reshape(-1)
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
     masks = np.asarray(masks)
+    if masks.size == 0:  # no detections: shapes may be (0,) or (0, 1, H, W)
+        masks = np.zeros((0, height, width), bool)
     if masks.ndim == 4:
         masks = masks[:, 0]
     if masks.shape[1:] != (height, width):
@@ -132,7 +134,7 @@ def detections_to_instances(boxes: np.ndarray, labels: np.ndarray, scores: np.nd
     masks = masks[keep]
     binary = masks if masks.dtype == bool else masks >= mask_threshold
     keep_idx = np.flatnonzero(keep)
-    nonempty = binary.reshape(binary.shape[0], -1).any(axis=1)
+    nonempty = binary.any(axis=(1, 2))
     keep_idx, binary = keep_idx[nonempty], binary[nonempty]
     out_boxes = np.asarray(boxes, np.float32).reshape(-1, 4)[keep_idx]
     out_boxes[:, 0::2] = out_boxes[:, 0::2].clip(0, width)

@@ -584,3 +584,13 @@ def test_onnx_providers_are_selectable(zoo):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_semantic_segmenter("onnx_semantic", weights=path, device="cpu")
+
+
+@pytest.mark.parametrize("mask_shape", [(0,), (0, 1, 48, 64), (0, 48, 64)])
+def test_no_detections_give_empty_instances(mask_shape):
+    from seg_perception.segmenters.mask_rcnn import detections_to_instances
+
+    out = detections_to_instances(np.zeros((0, 4)), np.zeros(0), np.zeros(0), np.zeros(mask_shape),
+                                  height=48, width=64, categories=("__background__", "object"),
+                                  score_threshold=0.5, mask_threshold=0.5)
+    assert len(out) == 0 and out.masks.shape == (0, 48, 64)
