@@ -75,6 +75,9 @@ PIPELINE_PARAMS: tuple[ParamSpec, ...] = (
               "Fail instead of falling back to CPU when the requested device is absent",
               read_only=True),
     ParamSpec("fp16", False, "Half precision inference on CUDA (ignored on CPU)", read_only=True),
+    ParamSpec("graspable_classes", "",
+              "Comma-separated class names a learned instance backend keeps (empty: all)",
+              read_only=True),
     ParamSpec("score_threshold", 0.5, "Drop instances scoring below this [0-1]",
               min_value=0.0, max_value=1.0),
     ParamSpec("min_depth", 0.15, "Ignore points nearer than this, metres",
@@ -114,6 +117,7 @@ class PipelineConfig:
     device: str = "auto"
     strict_device: bool = False
     fp16: bool = False
+    graspable_classes: str = ""
     score_threshold: float = 0.5
     min_depth: float = 0.15
     max_depth: float = 3.0

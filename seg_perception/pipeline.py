@@ -26,12 +26,15 @@ __all__ = ["Pipeline"]
 NO_SEMANTIC = ("", "none")
 
 
-def _builder_kwargs(weights: str, device: str, fp16: bool) -> dict[str, Any]:
+def _builder_kwargs(weights: str, device: str, fp16: bool, graspable: str = "") -> dict[str, Any]:
+    # Only options the user set are passed, so weight-free backends see no learned-model keys.
     kwargs: dict[str, Any] = {"device": device}
     if weights:
         kwargs["weights"] = weights
     if fp16:
         kwargs["fp16"] = True
+    if graspable:
+        kwargs["graspable_classes"] = [c.strip() for c in graspable.split(",") if c.strip()]
     return kwargs
 
 
@@ -55,7 +58,8 @@ class Pipeline:
             device = resolve_device(cfg.device, strict=cfg.strict_device)
         self.device = device
         self.instance_segmenter: InstanceSegmenter = instance_segmenter or build_instance_segmenter(
-            cfg.instance_backend, **_builder_kwargs(cfg.instance_weights, device, cfg.fp16))
+            cfg.instance_backend,
+            **_builder_kwargs(cfg.instance_weights, device, cfg.fp16, cfg.graspable_classes))
         if semantic_segmenter is not None:
             self.semantic_segmenter: SemanticSegmenter | None = semantic_segmenter
         elif cfg.semantic_backend in NO_SEMANTIC:
