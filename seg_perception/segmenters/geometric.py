@@ -1,0 +1,1118 @@
+"""The ``geometric`` instance segmenter: tabletop objects from depth, no weights.
+
+Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
+
+1. Back-project depth (isolated missing pixels filled); smoothed surface normals.
+2. Support plane: RANSAC with normal agreement over up to three large planes
+   whose normal lies in a cone around ``up_hint`` (camera frame); the most "up"
+   of them, and of parallel ones the nearest to the camera (a table over a floor).
+3. Object pixels lie between ``min_height`` and ``max_height`` above it; the
+   threshold grows with the depth noise (``~ z**2``).
+4. Cuts: depth discontinuities (occlusion edges, tolerant of surfaces seen
+   obliquely) and concave creases between surfaces (an object standing on or
+   against another: the convexity test of LCCP on normals). Regions are the
+   connected cut-free pixels, seeded after a one-pixel erosion (closes small gaps
+   in cut lines); cut pixels go back to the nearest region of similar depth.
+5. Colour split, only where geometry supports it: a crease inside a region
+   that does not close (e.g. two flush boxes of different colour) is completed
+   along the colour boundary between the two surfaces it separates. Colour is
+   CIELAB a*b* without lightness, so a printed or striped object stays one.
+6. Merges: slivers join their neighbour; a container's inside joins its
+   outside (same rim height and colour, behind the rim); fragments of an
+   object cut in two by an occluder join (same plane at the gap, or same
+   colour and close in 3D; the gap covered by something nearer).
+7. Regions whose footprint on the support plane is off the support (a wall,
+   a shelf behind) or whose size in metres is implausible are dropped.
+
+All thresholds are physical (metres, degrees, pixels of the processing grid)
+and scale with depth where sensor noise does, so one configuration serves any
+tabletop RGB-D camera; nothing is fitted to particular frames.
+
+Example:
+    >>> from seg_perception.sim.synthetic import render_scene, preset_objects
+    >>> seg = build_geometric()
+    >>> masks, plane = seg.segment_with_plane(render_scene(preset_objects("separated")).frame)
+    >>> len(masks), plane is not None
+    (3, True)
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, InvalidFrameError
+from ..frames import CameraIntrinsics, RGBDFrame
+from ..geometry.cluster import concave_edges, depth_edges, label_regions
+from ..geometry.normals import normals_planar
+from ..geometry.plane import DEFAULT_UP_HINT, fit_plane_lstsq, segment_plane
+from ..results import InstanceMasks, Plane
+from ._api import register_instance_segmenter
+
+__all__ = [
+    "GeometricConfig",
+    "GeometricSegmenter",
+    "SceneAnalysis",
+    "analyse_scene",
+    "build_geometric",
+    "cached_analysis",
+]
+
+
+@dataclass(frozen=True)
+class GeometricConfig:
+    """Settings of the geometric segmenter; every value has a physical unit.
+
+    Depth noise model: ``sigma(z) = noise_at_1m * z**2`` metres (structured
+    light and stereo cameras; Kinect ~1.5 mm, RealSense D4xx ~2 mm at 1 m).
+
+    Attributes:
+        grid_width: processing grid width in pixels; wider frames are subsampled
+            by an integer stride and the labels pasted back to full size.
+        fill_holes: fill isolated missing depth pixels from agreeing neighbours.
+        min_depth, max_depth: metres; depth outside is ignored.
+        up_hint: "up" in the camera optical frame, or None for no preference.
+            The default, 45 degrees between -y and -z with a 60 degree cone,
+            suits a camera looking down at a table at any tilt from nearly level
+            to straight down; give the true up vector when known (from tf).
+        max_up_angle_deg: degrees; support plane normals must be within this of
+            ``up_hint``.
+        plane_distance: metres, smallest RANSAC inlier distance (grows with noise).
+        plane_iterations: maximum RANSAC hypotheses.
+        noise_at_1m: metres, depth noise standard deviation at 1 m.
+        noise_k: number of standard deviations that count as "off the surface".
+        min_height: metres above the support plane where objects start.
+        max_height: metres above the support plane where the object space ends.
+        normal_smoothing: grid pixels, half-size of the normal smoothing window.
+        max_incidence_deg: degrees; surfaces seen more obliquely than this look
+            like depth discontinuities between neighbouring grid pixels.
+        min_depth_jump: metres, smallest depth step that separates surfaces.
+        jump_slope_ratio: optional; a smaller step (above the noise) also separates
+            surfaces when it is this many times the depth slope on both sides
+            (finds low steps, but also cuts containers at their rims; off by default).
+        crease_baseline: grid pixels between the two sides of the crease test.
+        crease_min_score: concave crease strength (0.5 ~ 40 degrees, 1.4 = right angle).
+        seed_erosion: grid pixels; regions are seeded from the cut-free pixels
+            eroded by this radius, closing small gaps in cut lines.
+        colour_split: split a region by colour where a crease supports it.
+        colour_min_distance: CIELAB a*b* distance (0-255 scale) between the
+            two colours of a region for a colour split.
+        merge_bridged: merge regions joined by a thin uncut bridge (a cup's rim
+            between its inside and outside) that have the same colour and top height.
+        merge_colour_similarity: colour histogram intersection (0-1) above which
+            two regions count as the same colour.
+        merge_occluded: merge fragments of one object split by an occluder.
+        merge_max_gap: metres, largest 3D gap between fragments of one object.
+        min_points: fewest grid pixels of an object.
+        min_size: metres, smallest largest-extent of an object.
+        max_size: metres, largest extent of an object (larger is furniture/wall).
+        min_footprint_on_support: fraction of an object's points whose
+            projection onto the support plane must fall on the support region.
+    """
+
+    grid_width: int = 320
+    fill_holes: bool = True
+    min_depth: float = 0.1
+    max_depth: float = 4.0
+    up_hint: tuple[float, float, float] | None = DEFAULT_UP_HINT
+    max_up_angle_deg: float = 60.0
+    plane_distance: float = 0.008
+    plane_iterations: int = 300
+    noise_at_1m: float = 0.0015
+    noise_k: float = 3.0
+    min_height: float = 0.006
+    max_height: float = 0.6
+    normal_smoothing: int = 2
+    max_incidence_deg: float = 75.0
+    min_depth_jump: float = 0.01
+    jump_slope_ratio: float | None = None
+    crease_baseline: int = 2
+    crease_min_score: float = 0.5
+    seed_erosion: int = 1
+    colour_split: bool = True
+    colour_min_distance: float = 30.0
+    merge_bridged: bool = True
+    merge_colour_similarity: float = 0.6
+    merge_occluded: bool = True
+    merge_max_gap: float = 0.25
+    min_points: int = 20
+    min_size: float = 0.015
+    max_size: float = 0.8
+    min_footprint_on_support: float = 0.5
+
+    def __post_init__(self) -> None:
+        positive = ("grid_width", "max_depth", "plane_distance", "plane_iterations",
+                    "noise_at_1m", "max_height", "min_depth_jump", "crease_baseline",
+                    "crease_min_score", "max_size", "min_points")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"GeometricConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.min_depth < self.max_depth:
+            raise ConfigError(f"GeometricConfig needs 0 <= min_depth < max_depth, got "
+                              f"{self.min_depth}, {self.max_depth}")
+        if not 0 <= self.min_height < self.max_height:
+            raise ConfigError(f"GeometricConfig needs 0 <= min_height < max_height, got "
+                              f"{self.min_height}, {self.max_height}")
+        if not 0 < self.max_incidence_deg < 90:
+            raise ConfigError("GeometricConfig.max_incidence_deg must be in (0, 90) degrees")
+        if not 0 < self.max_up_angle_deg <= 180:
+            raise ConfigError("GeometricConfig.max_up_angle_deg must be in (0, 180] degrees")
+        for name in ("min_footprint_on_support", "merge_colour_similarity"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"GeometricConfig.{name} must be in [0, 1]")
+        for name in ("seed_erosion", "normal_smoothing", "min_size", "min_depth_jump",
+                     "colour_min_distance", "merge_max_gap"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"GeometricConfig.{name} must be >= 0")
+        if self.jump_slope_ratio is not None and not self.jump_slope_ratio > 1:
+            raise ConfigError("GeometricConfig.jump_slope_ratio must be > 1 or None")
+        if self.up_hint is not None:
+            hint = np.asarray(self.up_hint, float)
+            if hint.shape != (3,) or not np.isfinite(hint).all() or not np.linalg.norm(hint) > 0:
+                raise ConfigError(f"GeometricConfig.up_hint must be a non-zero 3-vector "
+                                  f"(camera frame) or None, got {self.up_hint!r}")
+            object.__setattr__(self, "up_hint", tuple(float(a) for a in hint))
+
+    def sigma(self, z: np.ndarray) -> np.ndarray:
+        """``float32`` depth noise standard deviation in metres at depth ``z`` metres."""
+        return np.float32(self.noise_at_1m) * z * z
+
+
+@dataclass(frozen=True, eq=False)
+class SceneAnalysis:
+    """Intermediate results of one frame, shared by the instance and layout segmenters.
+
+    Grid arrays are on the processing grid: the frame subsampled by ``stride``
+    (grid pixel ``(v, u)`` is frame pixel ``(v * stride, u * stride)``).
+
+    Attributes:
+        stride: subsampling factor (1 = full resolution).
+        intrinsics: the grid's pinhole model.
+        xyz: ``float32[h, w, 3]`` metres, camera frame; 0 where invalid.
+        valid: ``bool[h, w]`` depth within range.
+        normals: ``float32[h, w, 3]`` unit normals facing the camera.
+        normals_ok: ``bool[h, w]``.
+        plane: the support plane, or None.
+        height: ``float32[h, w]`` metres above the support plane (0 without one).
+        height_tolerance: ``float32[h, w]`` metres, the noise band around the plane.
+        support: ``bool[h, w]`` pixels on the support plane.
+        labels: ``int32[h, w]`` object instances on the grid, 0 = none.
+        config: the settings it was computed with.
+        timings_ms: wall time of each stage in milliseconds.
+    """
+
+    stride: int
+    intrinsics: CameraIntrinsics
+    xyz: np.ndarray
+    valid: np.ndarray
+    normals: np.ndarray
+    normals_ok: np.ndarray
+    plane: Plane | None
+    height: np.ndarray
+    height_tolerance: np.ndarray
+    support: np.ndarray
+    labels: np.ndarray
+    config: GeometricConfig
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def num_objects(self) -> int:
+        return int(self.labels.max()) if self.labels.size else 0
+
+    def planar(self) -> tuple[np.ndarray, ...]:
+        """``(x, y, z, nx, ny, nz)``: contiguous ``float32[h, w]`` planes of points and normals."""
+        if "planar" not in self._memo:
+            import cv2
+
+            self._memo["planar"] = (*cv2.split(self.xyz), *cv2.split(self.normals))
+        return self._memo["planar"]
+
+    def full_labels(self, frame: RGBDFrame) -> np.ndarray:
+        """``uint16[H, W]`` instance labels at the frame's resolution (0 = none), memoised."""
+        if "full_labels" not in self._memo:
+            self._memo["full_labels"] = _upsample_labels(self, frame, self.config)
+        return self._memo["full_labels"]
+
+
+# One analysis per (frame, config): the layout segmenter reuses the instance
+# segmenter's work on the same frame object. Weak keys: frames are not kept alive.
+_CacheKey = tuple[GeometricConfig, "Plane | None"]
+_CACHE: weakref.WeakKeyDictionary[RGBDFrame, dict[_CacheKey, SceneAnalysis]] = (
+    weakref.WeakKeyDictionary())
+
+
+def analyse_scene(frame: RGBDFrame, config: GeometricConfig | None = None,
+                  use_cache: bool = True, plane: Plane | None = None) -> SceneAnalysis:
+    """Run the geometric analysis of ``frame`` (cached per frame object and config).
+
+    ``plane``: a support plane found elsewhere (skips the RANSAC search).
+    """
+    config = config or GeometricConfig()
+    key = (config, plane)
+    if use_cache:
+        per_frame = _CACHE.get(frame)
+        if per_frame is not None and key in per_frame:
+            return per_frame[key]
+    result = _analyse(frame, config, plane)
+    if use_cache:
+        _CACHE.setdefault(frame, {})[key] = result
+    return result
+
+
+def cached_analysis(frame: RGBDFrame) -> SceneAnalysis | None:
+    """The most recent analysis of this frame object under any config, or None."""
+    per_frame = _CACHE.get(frame)
+    if not per_frame:
+        return None
+    return next(reversed(per_frame.values()))
+
+
+def _grid(frame: RGBDFrame, config: GeometricConfig) -> tuple[int, np.ndarray, CameraIntrinsics]:
+    stride = max(1, int(round(frame.width / config.grid_width)))
+    depth = frame.depth[::stride, ::stride]
+    K = frame.intrinsics
+    # Subsampling by a stride keeps pixel centres: u_grid = u / stride exactly.
+    grid_k = CameraIntrinsics(depth.shape[1], depth.shape[0], K.fx / stride, K.fy / stride,
+                              K.cx / stride, K.cy / stride)
+    depth = np.where((depth >= config.min_depth) & (depth <= config.max_depth), depth,
+                     np.float32(0)).astype(np.float32)
+    if config.fill_holes:
+        depth = _fill_small_holes(depth, config)
+    return stride, depth, grid_k
+
+
+def _fill_small_holes(depth: np.ndarray, config: GeometricConfig) -> np.ndarray:
+    """Fill isolated missing pixels (speckle) with their neighbours' mean depth.
+
+    Only where at least 5 of the 8 neighbours are valid and they agree within
+    the depth noise, so holes at occlusion edges and shadows stay holes.
+    """
+    import cv2
+
+    valid = (depth > 0).astype(np.float32)
+    kernel = np.ones((3, 3), np.float32)
+    count = cv2.filter2D(valid, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    hole = (depth == 0) & (count >= 5)
+    if not hole.any():
+        return depth
+    total = cv2.filter2D(depth, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    mean = total / np.maximum(count, 1)
+    hi = cv2.dilate(depth, kernel.astype(np.uint8))
+    lo = cv2.erode(np.where(depth > 0, depth, np.float32(np.inf)).astype(np.float32),
+                   kernel.astype(np.uint8))
+    agree = (hi - lo) <= np.float32(config.min_depth_jump) + np.float32(
+        2 * config.noise_k) * config.sigma(mean)
+    out = depth.copy()
+    fill = hole & agree
+    out[fill] = mean[fill]
+    return out
+
+
+def _signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
+    """``float32[M]`` signed distances of ``float32[M, 3]`` points, elementwise.
+
+    (``points @ normal`` goes to multi-threaded BLAS, which is slow for one thin
+    matrix-vector product and much slower when other processes share the CPU.)
+    """
+    n = np.asarray(plane.normal, np.float32)
+    d = points[:, 0] * n[0]
+    d += points[:, 1] * n[1]
+    d += points[:, 2] * n[2]
+    d += np.float32(plane.offset)
+    return d
+
+
+def _rays(K: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(u - cx) / fx`` and per-row ``(v - cy) / fy`` (float32)."""
+    u = (np.arange(K.width, dtype=np.float32) - np.float32(K.cx)) / np.float32(K.fx)
+    v = (np.arange(K.height, dtype=np.float32) - np.float32(K.cy)) / np.float32(K.fy)
+    return u, v
+
+
+def _height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.ndarray:
+    """``float32[H, W]`` signed height above ``plane``; ``n . ray`` is separable in u, v."""
+    u, v = _rays(K)
+    n = np.asarray(plane.normal, np.float32)
+    along = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
+    return depth * along + np.float32(plane.offset)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._last = self._clock()
+        self.ms: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = self._clock()
+        self.ms[name] = self.ms.get(name, 0.0) + (now - self._last) * 1e3
+        self._last = now
+
+
+def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = None
+             ) -> SceneAnalysis:
+    import cv2
+
+    timer = _Timer()
+    stride, z, grid_k = _grid(frame, config)
+    h, w = z.shape
+    valid = z > 0
+    u_ray, v_ray = _rays(grid_k)
+    x = z * u_ray[None, :]
+    y = z * v_ray[:, None]
+    (nx, ny, nz), normals_ok = normals_planar(x, y, z, valid, smoothing=config.normal_smoothing,
+                                              step=1, max_depth_change=0.05)
+    timer.lap("normals")
+    if plane is None:
+        plane = _support_plane(x, y, z, valid, (nx, ny, nz), normals_ok, config)
+    timer.lap("plane")
+    xyz = cv2.merge([x, y, z])
+    normals = cv2.merge([nx, ny, nz])
+    if plane is None:
+        zeros = np.zeros((h, w), np.float32)
+        return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, None, zeros,
+                             zeros, np.zeros((h, w), bool), np.zeros((h, w), np.int32), config,
+                             timer.ms)
+    height = _height_image(z, grid_k, plane)
+    tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * config.sigma(z))
+    support = valid & (np.abs(height) <= tol)
+    candidates = valid & (height > tol) & (height < np.float32(config.max_height))
+    work = _Work(frame, config, stride, grid_k, x, y, z, valid, (nx, ny, nz), normals_ok,
+                 plane, height, candidates, support, timer)
+    labels = work.segment()
+    return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, plane,
+                         np.where(valid, height, np.float32(0)), tol, support, labels, config,
+                         timer.ms)
+
+
+def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,
+                   normals: tuple[np.ndarray, np.ndarray, np.ndarray], normals_ok: np.ndarray,
+                   config: GeometricConfig) -> Plane | None:
+    # Only points with a known normal: their normals must agree with the plane's,
+    # which keeps the band of a wall at table height out of the table plane.
+    idx = np.flatnonzero(valid & normals_ok)
+    if idx.size < 3 * config.min_points:
+        return None
+    rng = np.random.default_rng(0)  # reproducible frame to frame
+    if idx.size > 8192:  # plenty for a plane; duplicates are harmless
+        idx = idx[rng.integers(0, idx.size, 8192)]
+    pts = np.stack([x.ravel()[idx], y.ravel()[idx], z.ravel()[idx]], axis=1)
+    nrm = np.stack([n.ravel()[idx] for n in normals], axis=1)
+    thr = np.maximum(np.float32(config.plane_distance),
+                     np.float32(config.noise_k) * config.sigma(pts[:, 2]))
+    hint = config.up_hint
+    angle = config.max_up_angle_deg if hint is not None else None
+    # Up to three large planes inside the "up" cone (table, floor, a wall for a
+    # nearly level camera), largest first.
+    found: list[tuple[Plane, int]] = []
+    remaining = np.arange(pts.shape[0])
+    while len(found) < 3:
+        floor_size = max(3 * config.min_points, 0.05 * pts.shape[0],
+                         0.25 * found[0][1] if found else 0)
+        if remaining.size < floor_size:
+            break
+        try:
+            plane, inl = segment_plane(pts[remaining], thr[remaining],
+                                       num_iterations=config.plane_iterations, rng=rng,
+                                       normal_hint=hint, max_angle_deg=angle,
+                                       normals=nrm[remaining], score_points=2048)
+        except InvalidFrameError:  # no (more) plane is a normal outcome
+            break
+        if inl.size < floor_size:
+            break
+        found.append((plane, int(inl.size)))
+        keep = np.ones(remaining.size, bool)
+        keep[inl] = False
+        remaining = remaining[keep]
+    if not found:
+        return None
+    best = found[0][0]
+    if hint is not None and len(found) > 1:
+        # The most "up" of the large planes: a wall facing a nearly level camera
+        # can be larger than the table but is further from up.
+        h = np.asarray(hint, np.float64) / np.linalg.norm(hint)
+        deg = [math.degrees(math.acos(min(1.0, float(np.dot(p.normal, h))))) for p, _ in found]
+        i = int(np.argmin(deg))
+        if deg[i] < deg[0] - 10.0:
+            best = found[i][0]
+    # Of planes parallel to it, the nearest to the camera: the table over the floor.
+    for plane, _ in found:
+        if float(np.dot(plane.normal, best.normal)) > math.cos(math.radians(10.0)) \
+                and plane.offset < best.offset - 0.05:
+            best = plane
+    return best
+
+
+class _Work:
+    """The per-frame object segmentation on the grid (channel-planar float32 arrays)."""
+
+    def __init__(self, frame: RGBDFrame, config: GeometricConfig, stride: int,
+                 K: CameraIntrinsics, x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                 valid: np.ndarray, normals: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 normals_ok: np.ndarray, plane: Plane, height: np.ndarray,
+                 candidates: np.ndarray, support: np.ndarray, timer: _Timer) -> None:
+        self.frame, self.cfg, self.stride, self.K = frame, config, stride, K
+        self.x, self.y, self.z, self.valid = x, y, z, valid
+        self.normals, self.normals_ok = normals, normals_ok
+        self.plane, self.height, self.candidates, self.support = plane, height, candidates, support
+        self.timer = timer
+        pixel_angle = 1.0 / min(K.fx, K.fy)
+        # Largest depth step between neighbouring grid pixels on one smooth surface:
+        # the pixel footprint seen at up to max_incidence, plus noise of both pixels.
+        self.jump = (np.float32(config.min_depth_jump)
+                     + z * np.float32(pixel_angle
+                                      * math.tan(math.radians(config.max_incidence_deg)))
+                     + np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z))
+        # Smallest step the (optional) slope test accepts: above the noise of two pixels.
+        self.step_noise = 0.0 if config.jump_slope_ratio is None else (
+            np.float32(0.5 * config.min_depth_jump)
+            + np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z))
+        self._rgb: np.ndarray | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def lab_of(self, rows: slice | np.ndarray, cols: slice | np.ndarray | None = None
+               ) -> np.ndarray:
+        """CIELAB ``uint8`` of grid pixels: a crop ``[rows, cols]`` (``[h, w, 3]``) or,
+        with ``cols`` None, the flat pixel indices ``rows`` (``[M, 3]``)."""
+        import cv2
+
+        if self._rgb is None:  # the colour grid, contiguous, made once
+            self._rgb = np.ascontiguousarray(self.frame.rgb[::self.stride, ::self.stride])
+        rgb = self._rgb
+        if cols is None:
+            pixels = rgb.reshape(-1, 3)[rows]
+            return cv2.cvtColor(pixels[:, None, :], cv2.COLOR_RGB2LAB)[:, 0]
+        return cv2.cvtColor(np.ascontiguousarray(rgb[rows, cols]), cv2.COLOR_RGB2LAB)
+
+    # -- pipeline ----------------------------------------------------------------------------
+    def segment(self) -> np.ndarray:
+        cfg = self.cfg
+        k = cfg.crease_baseline
+        jumps = depth_edges(self.z, self.jump, self.valid, slope_ratio=cfg.jump_slope_ratio,
+                            noise=self.step_noise) & self.candidates
+        creases = concave_edges((self.x, self.y, self.z), self.normals,
+                                self.normals_ok & self.candidates, baseline=k,
+                                min_score=cfg.crease_min_score, max_gap=self.jump * (2 * k))
+        cuts = jumps | creases
+        self.timer.lap("edges")
+        labels = label_regions(self.candidates, cuts, min_pixels=max(3, cfg.min_points // 4),
+                               reassign_radius=2 * k + 1.5 + cfg.seed_erosion, depth=self.z,
+                               depth_tolerance=self.jump, erode=cfg.seed_erosion)
+        seeds = _eroded(self.candidates & ~cuts, cfg.seed_erosion)
+        self.timer.lap("components")
+        if cfg.colour_split and labels.max() > 0:
+            labels = self._colour_split(labels, cuts)
+            self.timer.lap("colour_split")
+        if (cfg.merge_bridged or cfg.merge_occluded) and labels.max() > 1:
+            labels = self._merge(labels, self.candidates & ~cuts, seeds)
+            self.timer.lap("merge")
+        labels = self._filter(labels)
+        self.timer.lap("filter")
+        return labels
+
+    # -- colour ------------------------------------------------------------------------------
+    def _colour_split(self, labels: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+        """Split regions in two by colour where an unclosed geometric cut supports it."""
+        import cv2
+
+        k = self.cfg.crease_baseline
+        win = np.ones((4 * k + 3, 4 * k + 3), np.uint8)
+        lab16 = labels.astype(np.uint16)
+        # Cut pixels with no other region within two crease baselines: the cut did
+        # not separate anything. Cuts along the outline between two regions (an
+        # occluder's edge) do not count.
+        others = np.where(labels > 0, lab16, np.uint16(65535))
+        internal = cuts & (labels > 0) & (cv2.dilate(lab16, win) == cv2.erode(others, win))
+        counts = np.bincount(labels[internal], minlength=int(labels.max()) + 1)
+        out = labels
+        next_label = int(labels.max()) + 1
+        for r in np.flatnonzero(counts >= max(4, 2 * k)):
+            split = self._try_colour_split(out, int(r), internal)
+            if split is not None:
+                out = out.copy() if out is labels else out
+                out[split] = next_label
+                next_label += 1
+        return out
+
+    def _try_colour_split(self, labels: np.ndarray, r: int, internal: np.ndarray
+                          ) -> np.ndarray | None:
+        """``bool[h, w]`` part of region ``r`` to split off, or None.
+
+        The unclosed crease inside the region separates two surfaces: the pixels
+        near it are grouped into two colours (CIELAB a*b*, 2-means), which must
+        lie on differently oriented surfaces, and each pixel of the region joins
+        the nearer colour (connected to the crease). Colour so
+        completes the cut where geometry is silent, e.g. between two flush box
+        faces. The split is kept only if the two parts differ in colour, so a
+        crease inside one object (a bowl) does not split it.
+        """
+        import cv2
+
+        cfg = self.cfg
+        k = cfg.crease_baseline
+        region = labels == r
+        ys, xs = np.nonzero(region)
+        if ys.size < 2 * cfg.min_points:
+            return None
+        pad = 2
+        y0, y1 = max(0, ys.min() - pad), min(labels.shape[0], ys.max() + 1 + pad)
+        x0, x1 = max(0, xs.min() - pad), min(labels.shape[1], xs.max() + 1 + pad)
+        reg = region[y0:y1, x0:x1]
+        # The longest connected piece of the internal cut must be a line of its own,
+        # not a few noisy crease pixels.
+        # (Pieces up to two pixels apart count as one line: noise breaks creases.)
+        inner = internal[y0:y1, x0:x1] & reg
+        n_c, comp, stats, _ = cv2.connectedComponentsWithStats(
+            cv2.dilate(inner.view(np.uint8), np.ones((3, 3), np.uint8)), connectivity=8)
+        if n_c < 2:
+            return None
+        longest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        extent = max(stats[longest, cv2.CC_STAT_WIDTH], stats[longest, cv2.CC_STAT_HEIGHT]) - 2
+        if extent < 4 * k + 2:
+            return None
+        crease = (comp == longest) & inner
+        near = (cv2.dilate(crease.view(np.uint8), np.ones((2 * k + 3, 2 * k + 3), np.uint8)) > 0)
+        ok = self.normals_ok[y0:y1, x0:x1]
+        ring = near & reg & ~crease & ok
+        if ring.sum() < 8:
+            return None
+        # The two colours around the crease ...
+        lab = self.lab_of(slice(y0, y1), slice(x0, x1))
+        ab = lab[:, :, 1:].astype(np.float32)
+        rv, ru = np.nonzero(ring)
+        side = _two_means(ab[rv, ru])
+        if side is None:
+            return None
+        c1 = ab[rv[~side], ru[~side]].mean(axis=0)
+        c2 = ab[rv[side], ru[side]].mean(axis=0)
+        if float(np.linalg.norm(c1 - c2)) < cfg.colour_min_distance:
+            return None
+        # ... must lie on two differently oriented surfaces (geometry supports the cut).
+        nrm = np.stack([n[y0:y1, x0:x1][rv, ru] for n in self.normals], axis=1)
+        n1, n2 = nrm[~side].mean(axis=0), nrm[side].mean(axis=0)
+        cos = float(n1 @ n2) / max(1e-9, float(np.linalg.norm(n1) * np.linalg.norm(n2)))
+        if cos > math.cos(math.radians(20)):
+            return None
+        # Every pixel of the region takes the nearer of the two colours.
+        nearer2 = ((ab - c2) ** 2).sum(axis=2) < ((ab - c1) ** 2).sum(axis=2)
+        nearer2 = cv2.medianBlur(nearer2.astype(np.uint8), 5).view(bool) & reg
+        parts = []
+        for m, seed in ((reg & ~nearer2, (rv[~side], ru[~side])), (nearer2, (rv[side], ru[side]))):
+            n_p, comp_p = cv2.connectedComponents(m.view(np.uint8), connectivity=4)
+            ids = comp_p[seed]
+            ids = ids[ids > 0]
+            if n_p < 2 or ids.size == 0:
+                return None
+            parts.append(comp_p == np.bincount(ids).argmax())
+        # Pixels in neither connected colour patch go to the nearer patch.
+        seeds = np.zeros(reg.shape, np.int32)
+        seeds[parts[0]] = 1
+        seeds[parts[1]] = 2
+        _, nearest = cv2.distanceTransformWithLabels((seeds == 0).view(np.uint8), cv2.DIST_L2, 3,
+                                                     labelType=cv2.DIST_LABEL_PIXEL)
+        seed_vals = seeds.ravel()[np.flatnonzero(seeds.ravel())]
+        which = seed_vals[nearest.ravel() - 1].reshape(reg.shape)
+        part = reg & (which == 2)
+        rest = reg & (which == 1)
+        n_part, n_rest = int(part.sum()), int(rest.sum())
+        if min(n_part, n_rest) < max(cfg.min_points, 0.1 * reg.sum()):
+            return None
+        sim = _colour_similarity(lab[part], lab[rest])
+        if sim >= cfg.merge_colour_similarity:
+            return None
+        out = np.zeros(labels.shape, bool)
+        out[y0:y1, x0:x1] = part
+        return out
+
+    # -- merging -----------------------------------------------------------------------------
+    def _merge(self, labels: np.ndarray, uncut: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        cfg = self.cfg
+        stats = _RegionStats(self, labels)
+        n = stats.n
+        parent = np.arange(n + 1)
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        def union(keep: int, other: int) -> None:
+            parent[find(other)] = find(keep)
+
+        # Crumbs: regions too thin to hold a seed of min_points pixels (slivers
+        # between two cut lines, mixed pixels at an edge) join the neighbour they
+        # share most outline with, unless they stand in front of it.
+        seed_counts = np.bincount(labels[seeds], minlength=n + 1)
+        crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < cfg.min_points}
+        for c in sorted(crumbs, key=lambda i: stats.count[i]):
+            best, best_len = 0, 0
+            for (a, b), length in stats.outline.items():
+                other = b if a == c else a if b == c else 0
+                if other and other not in crumbs and length > best_len:
+                    best, best_len = other, length
+            if best and stats.behind(best, c) < 0.5:
+                union(best, c)
+        big = [i for i in range(1, n + 1) if stats.count[i] >= cfg.min_points and i not in crumbs]
+        if cfg.merge_bridged:
+            for a, b in _bridged_pairs(labels, uncut):
+                if find(a) != find(b) and self._same_colour_and_top(stats, a, b):
+                    union(a, b)
+            # A container's inside and outside: the rim in front hides part of the
+            # inside; both end at the rim height and have the same colour (two
+            # different boxes of one height, one behind the other, differ in colour).
+            for a, b in stats.outline:
+                if a in crumbs or b in crumbs or find(a) == find(b):
+                    continue
+                if max(stats.behind(a, b), stats.behind(b, a)) >= 0.5 and \
+                        self._same_colour_and_top(stats, a, b):
+                    union(a, b)
+        if cfg.merge_occluded and len(big) > 1:
+            self._merge_occluded(labels, stats, big, find, union)
+        roots = np.array([find(i) for i in range(n + 1)])
+        return roots[labels].astype(np.int32)
+
+    def _same_colour_and_top(self, stats: "_RegionStats", a: int, b: int) -> bool:
+        cfg = self.cfg
+        z = max(stats.depth[a], stats.depth[b])
+        tol = cfg.min_depth_jump + 2 * cfg.noise_k * float(cfg.sigma(np.float32(z)))
+        if abs(stats.top[a] - stats.top[b]) > tol:
+            return False
+        return stats.colour_similarity(a, b) >= cfg.merge_colour_similarity
+
+    def _merge_occluded(self, labels: np.ndarray, stats: "_RegionStats", big: list[int],
+                        find, union) -> None:  # noqa: ANN001
+        """Join fragments of one surface that an occluder split in the image."""
+        import cv2
+
+        cfg = self.cfg
+        contours: dict[int, np.ndarray] = {}
+        for r in big:
+            y0, y1, x0, x1 = stats.box[r]
+            cs, _ = cv2.findContours((labels[y0:y1, x0:x1] == r).view(np.uint8),
+                                     cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            pts = np.concatenate([c.reshape(-1, 2) for c in cs]) if cs else np.zeros((0, 2), int)
+            contours[r] = (pts[:: max(1, len(pts) // 60)] + np.array([x0, y0])).astype(np.float32)
+        for i, a in enumerate(big):
+            for b in big[i + 1:]:
+                if find(a) == find(b) or (min(a, b), max(a, b)) in stats.outline:
+                    continue  # touching regions were separated by a cut on purpose
+                reach = cfg.merge_max_gap + 0.5 * (stats.size[a] + stats.size[b])
+                if np.linalg.norm(stats.centroid[a] - stats.centroid[b]) > reach:
+                    continue
+                ca, cb = contours[a], contours[b]
+                if len(ca) == 0 or len(cb) == 0:
+                    continue
+                d2 = ((ca[:, None, :] - cb[None, :, :]) ** 2).sum(axis=2)
+                # Test the gap along a few short lines spread over the pair (the very
+                # shortest may run along a base, next to the table); majority vote.
+                order = np.argsort(d2, axis=None)[:40]
+                ia_all, ib_all = np.unravel_index(order, d2.shape)
+                starts = ca[ia_all]
+                chosen: list[int] = []
+                for k in range(order.size):
+                    if all(np.abs(starts[k] - starts[j]).max() >= 4 for j in chosen):
+                        chosen.append(k)
+                        if len(chosen) == 3:
+                            break
+                votes = 0
+                for n_tried, k in enumerate(chosen, 1):
+                    votes += self._fragments_of_one(labels, stats, a, b, ca[ia_all[k]].astype(int),
+                                                    cb[ib_all[k]].astype(int))
+                    if votes == 0 and n_tried >= 2:
+                        break  # cannot reach a majority any more
+                if votes > len(chosen) / 2:
+                    union(a, b)
+
+    def _fragments_of_one(self, labels: np.ndarray, stats: "_RegionStats", a: int, b: int,
+                          pa: np.ndarray, pb: np.ndarray) -> bool:
+        cfg = self.cfg
+        z = self.z
+        za, zb = float(z[pa[1], pa[0]]), float(z[pb[1], pb[0]])
+        if za <= 0 or zb <= 0:
+            return False
+        P = np.array([self.x[pa[1], pa[0]], self.y[pa[1], pa[0]], za])
+        Q = np.array([self.x[pb[1], pb[0]], self.y[pb[1], pb[0]], zb])
+        gap = float(np.linalg.norm(P - Q))
+        if gap > cfg.merge_max_gap:
+            return False
+        # Walk the image segment between the two fragments: every pixel must be
+        # either hidden (no depth) or in front of the surface joining them.
+        n = int(max(abs(pb[0] - pa[0]), abs(pb[1] - pa[1]))) + 1
+        t = np.linspace(0.0, 1.0, n)
+        us = np.round(pa[0] + t * (pb[0] - pa[0])).astype(int)
+        vs = np.round(pa[1] + t * (pb[1] - pa[1])).astype(int)
+        expected = 1.0 / ((1 - t) / za + t / zb)  # planes are linear in 1/z along an image line
+        zl, ll = z[vs, us], labels[vs, us]
+        between = (ll != a) & (ll != b)
+        if not between.any():
+            return False
+        zl, expected, ll = zl[between], expected[between], ll[between]
+        tol = self.jump[vs, us][between]
+        in_front = (zl > 0) & (zl < expected - tol)
+        # What breaks the surface: the support, or another object, seen at or behind it.
+        # (Missing depth and unlabelled object pixels are no evidence either way.)
+        seen = (zl > 0) & ~in_front & ((ll > 0) | self.support[vs, us][between])
+        if seen.any() or not in_front.any():
+            return False
+        # Same surface: the local planes at both ends agree (or the colours do).
+        near_a = self._local_patch(labels, a, pa)
+        near_b = self._local_patch(labels, b, pb)
+        if near_a is None or near_b is None:
+            return False
+        plane_a, plane_b = near_a[0], near_b[0]
+        tol_d = 2 * cfg.noise_k * float(cfg.sigma(np.float32(max(za, zb)))) + cfg.min_depth_jump
+        angle_ok = abs(float(np.dot(plane_a.normal, plane_b.normal))) > math.cos(math.radians(20))
+        coplanar = angle_ok and (
+            abs(float(_signed_distance(near_b[1], plane_a).mean())) < tol_d
+            and abs(float(_signed_distance(near_a[1], plane_b).mean())) < tol_d)
+        if coplanar:
+            return True
+        return (stats.colour_similarity(a, b) >= cfg.merge_colour_similarity
+                and gap < cfg.merge_max_gap / 2)
+
+    def _local_patch(self, labels: np.ndarray, r: int, p: np.ndarray
+                     ) -> tuple[Plane, np.ndarray] | None:
+        """Least-squares plane of region ``r``'s pixels around grid pixel ``p = (u, v)``."""
+        rad = 3 * self.cfg.crease_baseline + 2
+        v, u = int(p[1]), int(p[0])
+        h, w = labels.shape
+        sl = (slice(max(0, v - rad), min(h, v + rad + 1)),
+              slice(max(0, u - rad), min(w, u + rad + 1)))
+        m = (labels[sl] == r) & self.valid[sl]
+        if m.sum() < 6:
+            return None
+        pts = np.stack([self.x[sl][m], self.y[sl][m], self.z[sl][m]], axis=1)
+        return fit_plane_lstsq(pts), pts
+
+    # -- filtering ---------------------------------------------------------------------------
+    def _filter(self, labels: np.ndarray) -> np.ndarray:
+        """Keep regions of plausible size standing on the support region; relabel 1..N."""
+        import cv2
+
+        cfg = self.cfg
+        n_lab = int(labels.max())
+        if n_lab == 0:
+            return labels
+        sel = np.flatnonzero(labels.ravel())
+        lab = labels.ravel()[sel]
+        px, py, pz = self.x.ravel()[sel], self.y.ravel()[sel], self.z.ravel()[sel]
+        counts = np.bincount(lab, minlength=n_lab + 1).astype(np.float64)
+        safe = np.maximum(counts, 1)
+        # Size from second moments (robust to a few flying pixels, no per-region sort):
+        # a uniform extent L has variance L^2 / 12.
+        coords = (px, py, pz)
+        mean = [np.bincount(lab, weights=c, minlength=n_lab + 1) / safe for c in coords]
+        cov = np.zeros((n_lab + 1, 3, 3))
+        for i in range(3):
+            for j in range(i, 3):
+                m = np.bincount(lab, weights=coords[i] * coords[j], minlength=n_lab + 1) / safe
+                cov[:, i, j] = cov[:, j, i] = m - mean[i] * mean[j]
+        extent = np.sqrt(12.0 * np.clip(np.linalg.eigvalsh(cov)[:, -1], 0, None))
+        # Footprint: project each point down onto the plane, then into the image; it
+        # must land on the support (convex hull of the support pixels).
+        # (The hull from every 4th support pixel, the test on every 2nd object pixel.)
+        hull_mask = np.zeros(labels.shape, np.uint8)
+        sv, su = np.nonzero(self.support[::4, ::4])
+        if sv.size >= 3:
+            hull = cv2.convexHull(np.stack([su * 4, sv * 4], axis=1).astype(np.int32))
+            cv2.fillConvexPoly(hull_mask, hull, 1)
+            hull_mask = cv2.dilate(hull_mask, np.ones((9, 9), np.uint8))
+        half = slice(None, None, 2)
+        sel, lab, px, py, pz = sel[half], lab[half], px[half], py[half], pz[half]
+        nrm = np.asarray(self.plane.normal, np.float32)
+        hgt = self.height.ravel()[sel]
+        fx_, fy_, fz_ = px - hgt * nrm[0], py - hgt * nrm[1], pz - hgt * nrm[2]
+        K = self.K
+        h, w = labels.shape
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fu = np.round(np.float32(K.fx) * fx_ / fz_ + np.float32(K.cx))
+            fv = np.round(np.float32(K.fy) * fy_ / fz_ + np.float32(K.cy))
+        inside = (fz_ > 0) & (fu >= 0) & (fu < w) & (fv >= 0) & (fv < h)
+        on_support = np.ones(sel.size, np.float64)  # footprint out of view: cannot tell, accept
+        on_support[inside] = hull_mask[fv[inside].astype(np.int64), fu[inside].astype(np.int64)]
+        frac_on = np.bincount(lab, weights=on_support, minlength=n_lab + 1) / np.maximum(
+            np.bincount(lab, minlength=n_lab + 1), 1)
+        keep = ((counts >= cfg.min_points) & (frac_on >= cfg.min_footprint_on_support)
+                & (extent >= cfg.min_size) & (extent <= cfg.max_size))
+        keep[0] = False
+        lut = np.zeros(n_lab + 1, np.int32)
+        lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+        return lut[labels]
+
+
+class _RegionStats:
+    """Per-region numbers for the merge rules, computed in one pass over the labels.
+
+    ``count``, ``top`` (95th percentile height above the support, metres),
+    ``depth`` (median z, metres), ``box`` (grid bounding box), colour histograms
+    (8 x 8 bins of CIELAB a*b*), and for 4-adjacent regions the shared outline
+    length and how often one is behind the other across it.
+    """
+
+    def __init__(self, work: "_Work", labels: np.ndarray) -> None:
+        n = self.n = int(labels.max())
+        sel = np.flatnonzero(labels.ravel())
+        lab = labels.ravel()[sel]
+        self.count = np.bincount(lab, minlength=n + 1)
+        order = np.lexsort((work.height.ravel()[sel], lab))
+        starts = np.searchsorted(lab[order], np.arange(n + 2))
+        heights = work.height.ravel()[sel][order]
+        self.top = np.zeros(n + 1)
+        self.depth = np.zeros(n + 1)
+        zs = work.z.ravel()[sel][order]
+        for i in range(1, n + 1):
+            lo, hi = starts[i], starts[i + 1]
+            if hi > lo:
+                self.top[i] = heights[lo + int(0.95 * (hi - lo - 1))]
+                self.depth[i] = float(np.median(zs[lo:hi]))
+        ab = work.lab_of(sel)
+        key = (ab[:, 1] >> 5).astype(np.int64) * 8 + (ab[:, 2] >> 5)
+        hist = np.bincount(lab.astype(np.int64) * 64 + key,
+                           minlength=(n + 1) * 64).reshape(n + 1, 64)
+        self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
+        # 3D centroid and size (sqrt(12 var) along the major axis: a uniform extent).
+        safe = np.maximum(self.count, 1)
+        coords = [c.ravel()[sel] for c in (work.x, work.y, work.z)]
+        self.centroid = np.stack([np.bincount(lab, weights=c, minlength=n + 1) / safe
+                                  for c in coords], axis=1)
+        second = sum(np.bincount(lab, weights=c * c, minlength=n + 1) / safe for c in coords)
+        self.size = np.sqrt(12.0 * np.clip(second - (self.centroid ** 2).sum(axis=1), 0, None))
+        rows, cols = np.divmod(sel, labels.shape[1])
+        self.box = {}
+        y_min, y_max = np.full(n + 1, labels.shape[0]), np.zeros(n + 1, int)
+        x_min, x_max = np.full(n + 1, labels.shape[1]), np.zeros(n + 1, int)
+        np.minimum.at(y_min, lab, rows)
+        np.maximum.at(y_max, lab, rows)
+        np.minimum.at(x_min, lab, cols)
+        np.maximum.at(x_max, lab, cols)
+        for i in range(1, n + 1):
+            self.box[i] = (int(y_min[i]), int(y_max[i]) + 1, int(x_min[i]), int(x_max[i]) + 1)
+        self._pairs(work, labels)
+
+    def _pairs(self, work: "_Work", labels: np.ndarray) -> None:
+        n1 = self.n + 1
+        outline: list[np.ndarray] = []
+        touch: list[np.ndarray] = []
+        behind: list[np.ndarray] = []
+        z, jump = work.z, work.jump
+        for sa, sb in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                       ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+            la, lb = labels[sa], labels[sb]
+            diff = (la != lb) & (la > 0) & (lb > 0)
+            a, b = la[diff].astype(np.int64), lb[diff].astype(np.int64)
+            za, zb = z[sa][diff], z[sb][diff]
+            outline.append(np.minimum(a, b) * n1 + np.maximum(a, b))
+            # Key (back, front): one entry per neighbouring pixel pair, both ways.
+            touch += [a * n1 + b, b * n1 + a]
+            behind += [(za - zb) > jump[sa][diff], (zb - za) > jump[sb][diff]]
+        keys, counts = np.unique(np.concatenate(outline), return_counts=True)
+        self.outline = {(int(k // n1), int(k % n1)): int(c)
+                        for k, c in zip(keys, counts, strict=True)}
+        t = np.concatenate(touch)
+        self._touch = np.bincount(t, minlength=n1 * n1)
+        self._behind = np.bincount(t, weights=np.concatenate(behind), minlength=n1 * n1)
+
+    def behind(self, front: int, back: int) -> float:
+        """Fraction of neighbouring pixel pairs across the outline where ``back`` is farther
+        than ``front`` by more than a depth step."""
+        k = back * (self.n + 1) + front
+        return float(self._behind[k] / self._touch[k]) if self._touch[k] else 0.0
+
+    def colour_similarity(self, a: int, b: int) -> float:
+        """Histogram intersection in [0, 1] of the regions' a*b* colours."""
+        return float(np.minimum(self.hist[a], self.hist[b]).sum())
+
+
+def _bridged_pairs(labels: np.ndarray, uncut: np.ndarray) -> list[tuple[int, int]]:
+    """Region pairs in one connected component of ``uncut`` pixels (before seed erosion)."""
+    import cv2
+
+    n_c, coarse = cv2.connectedComponents(uncut.view(np.uint8), connectivity=4)
+    both = (labels > 0) & (coarse > 0)
+    key = np.unique(labels[both].astype(np.int64) * n_c + coarse[both])
+    owner, comp = key // n_c, key % n_c
+    pairs = []
+    ids, cnt = np.unique(comp, return_counts=True)
+    for c in ids[cnt > 1]:
+        members = owner[comp == c]
+        pairs += [(int(a), int(b)) for i, a in enumerate(members) for b in members[i + 1:]]
+    return pairs
+
+
+def _eroded(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    if radius <= 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), kernel, borderValue=0).view(bool)
+
+
+def _two_means(ab: np.ndarray, iterations: int = 8) -> np.ndarray | None:
+    """``bool[M]`` 2-means assignment of ``float32[M, 2]`` colours (None if degenerate)."""
+    if ab.shape[0] < 4:
+        return None
+    centre = ab.mean(axis=0)
+    d = ab - centre
+    cov = np.array([[(d[:, 0] ** 2).mean(), (d[:, 0] * d[:, 1]).mean()],
+                    [(d[:, 0] * d[:, 1]).mean(), (d[:, 1] ** 2).mean()]])
+    axis = np.linalg.eigh(cov)[1][:, -1].astype(np.float32)
+    proj = d[:, 0] * axis[0] + d[:, 1] * axis[1]
+    assign = proj > 0
+    for _ in range(iterations):
+        if assign.all() or not assign.any():
+            return None
+        c0, c1 = ab[~assign].mean(axis=0), ab[assign].mean(axis=0)
+        new = ((ab - c1) ** 2).sum(axis=1) < ((ab - c0) ** 2).sum(axis=1)
+        if np.array_equal(new, assign):
+            break
+        assign = new
+    if assign.all() or not assign.any():
+        return None
+    return assign
+
+
+def _colour_histogram(lab: np.ndarray) -> np.ndarray:
+    """``float64[64]`` normalised 8 x 8 histogram of CIELAB a*b* of ``uint8[M, 3]`` pixels.
+
+    Lightness is left out: shading and printed brightness patterns do not
+    change an object's colour.
+    """
+    key = (lab[:, 1] >> 5).astype(np.int64) * 8 + (lab[:, 2] >> 5)
+    hist = np.bincount(key, minlength=64).astype(np.float64)
+    return hist / max(hist.sum(), 1.0)
+
+
+def _colour_similarity(lab_a: np.ndarray, lab_b: np.ndarray) -> float:
+    """Histogram intersection in [0, 1] of two sets of ``uint8[M, 3]`` CIELAB pixels."""
+    return float(np.minimum(_colour_histogram(lab_a), _colour_histogram(lab_b)).sum())
+
+
+def _upsample_labels(analysis: SceneAnalysis, frame: RGBDFrame, config: GeometricConfig
+                     ) -> np.ndarray:
+    """``uint16[H, W]`` full-resolution labels: nearest grid label, checked against full depth.
+
+    Only the bounding box of all objects (plus a margin) is processed at full size.
+    """
+    import cv2
+
+    s = analysis.stride
+    labels = analysis.labels.astype(np.uint16)
+    H, W = frame.height, frame.width
+    if s == 1:
+        return labels
+    out = np.zeros((H, W), np.uint16)
+    if analysis.plane is None or not labels.any():
+        return out
+    rows = np.flatnonzero(labels.any(axis=1))
+    cols = np.flatnonzero(labels.any(axis=0))
+    gy0, gy1 = max(0, rows[0] - 1), min(labels.shape[0], rows[-1] + 2)
+    gx0, gx1 = max(0, cols[0] - 1), min(labels.shape[1], cols[-1] + 2)
+    y0, x0 = gy0 * s, gx0 * s
+    y1, x1 = min(H, gy1 * s), min(W, gx1 * s)
+    up = cv2.resize(labels[gy0:gy1, gx0:gx1], ((gx1 - gx0) * s, (gy1 - gy0) * s),
+                    interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0]
+    # Full-resolution check: a pixel keeps the nearest grid label only if it is
+    # itself above the support plane (object outlines at full resolution).
+    depth = frame.depth[y0:y1, x0:x1]
+    K = frame.intrinsics
+    u = (np.arange(x0, x1, dtype=np.float32) - np.float32(K.cx)) / np.float32(K.fx)
+    v = (np.arange(y0, y1, dtype=np.float32) - np.float32(K.cy)) / np.float32(K.fy)
+    n = np.asarray(analysis.plane.normal, np.float32)
+    height = depth * ((n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]) + np.float32(
+        analysis.plane.offset)
+    tol = np.maximum(np.float32(config.min_height),
+                     np.float32(config.noise_k) * config.sigma(depth))
+    ok = ((height > tol) & (depth >= np.float32(config.min_depth))
+          & (depth <= np.float32(config.max_depth)))
+    # Object pixels just outside the grid outline take the neighbouring label
+    # (nearest-neighbour upsampling rounds outlines to the grid).
+    grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
+    out[y0:y1, x0:x1] = np.where(ok, np.where(up > 0, up, grown), np.uint16(0))
+    return out
+
+
+def _instances(labels: np.ndarray, n: int) -> InstanceMasks:
+    if n == 0:
+        return InstanceMasks.empty(*labels.shape)
+    masks = labels[None, :, :] == np.arange(1, n + 1, dtype=labels.dtype)[:, None, None]
+    result = InstanceMasks.from_masks(masks)
+    present = result.boxes[:, 2] > result.boxes[:, 0]  # empty masks have all-zero boxes
+    return result if present.all() else result.select(present)
+
+
+class GeometricSegmenter:
+    """Weight-free instance segmentation of objects on a support plane from depth.
+
+    ``segment(frame)`` returns :class:`InstanceMasks` with ``bool[N, H, W]`` masks in
+    the frame's pixel grid, class ``"object"``, score 1 (no confidence model).
+    See the module docstring for the algorithm and :class:`GeometricConfig`.
+    """
+
+    name = "geometric"
+    device = "cpu"
+    class_names: tuple[str, ...] = ("object",)
+
+    def __init__(self, config: GeometricConfig | None = None) -> None:
+        self.config = config or GeometricConfig()
+
+    def analyse(self, frame: RGBDFrame) -> SceneAnalysis:
+        """The cached :class:`SceneAnalysis` of ``frame``."""
+        return analyse_scene(frame, self.config)
+
+    def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
+        """Instances and the support plane they stand on (None if not found)."""
+        analysis = self.analyse(frame)
+        return _instances(analysis.full_labels(frame), analysis.num_objects), analysis.plane
+
+    def segment(self, frame: RGBDFrame) -> InstanceMasks:
+        return self.segment_with_plane(frame)[0]
+
+    def segment_batch(self, frames: Sequence[RGBDFrame]) -> list[InstanceMasks]:
+        return [self.segment(f) for f in frames]
+
+    def __repr__(self) -> str:
+        return f"GeometricSegmenter({self.config})"
+
+
+def _config_from_kwargs(config: GeometricConfig | None, kwargs: dict[str, Any]) -> GeometricConfig:
+    names = {f.name for f in fields(GeometricConfig)}
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise ConfigError(f"unknown geometric segmenter option(s) {unknown}; "
+                          f"valid: {sorted(names)}")
+    base = config or GeometricConfig()
+    if "up_hint" in kwargs and kwargs["up_hint"] is not None:
+        kwargs["up_hint"] = tuple(kwargs["up_hint"])
+    return replace(base, **kwargs)
+
+
+@register_instance_segmenter("geometric")
+def build_geometric(*, weights: Any = None, device: str = "cpu", fp16: bool = False,
+                    config: GeometricConfig | None = None, **options: Any) -> GeometricSegmenter:
+    """Build the ``geometric`` instance segmenter.
+
+    Args:
+        weights: must be None: this backend has no learned parameters.
+        device, fp16: accepted for interface compatibility; it runs on the CPU in
+            float32 whatever they say.
+        config: a full :class:`GeometricConfig`; ``options`` override its fields
+            (e.g. ``up_hint=(0, -1, 0)``, ``max_height=0.4``).
+
+    Raises:
+        ValueError: ``weights`` was given.
+        ConfigError: an unknown option or a value out of range.
+    """
+    if weights is not None:
+        raise ValueError(f"weights={weights!r}: the 'geometric' segmenter has no weights; "
+                         "leave weights unset (None) or pick a learned backend")
+    del device, fp16  # numpy/OpenCV on the CPU whatever the pipeline's device
+    return GeometricSegmenter(_config_from_kwargs(config, dict(options)))

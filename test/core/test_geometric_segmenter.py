@@ -1,0 +1,219 @@
+"""The default weight-free ``geometric`` instance segmenter on analytic scenes."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from seg_perception.errors import ConfigError
+from seg_perception.frames import RGBDFrame
+from seg_perception.results import InstanceMasks, Plane
+from seg_perception.segmenters import (
+    InstanceSegmenter,
+    build_instance_segmenter,
+    list_instance_segmenters,
+)
+from seg_perception.segmenters.geometric import (
+    GeometricConfig,
+    GeometricSegmenter,
+    analyse_scene,
+    build_geometric,
+)
+from seg_perception.sim.synthetic import Box, Cylinder, look_at, preset_objects, render_scene
+
+SIZE = (320, 240)
+
+
+def _noisy(frame: RGBDFrame, seed: int, sigma_at_1m: float = 0.0015,
+           holes: float = 0.03) -> RGBDFrame:
+    """Depth noise growing with z**2 (structured light) and random missing pixels."""
+    rng = np.random.default_rng(seed)
+    depth = frame.depth.copy()
+    valid = depth > 0
+    noise = rng.normal(0, 1, valid.sum()) * sigma_at_1m * depth[valid] ** 2
+    depth[valid] += noise.astype(np.float32)
+    depth[rng.random(depth.shape) < holes] = 0
+    return RGBDFrame.create(frame.rgb, depth, frame.intrinsics)
+
+
+def _matched_ious(masks: InstanceMasks, truth: np.ndarray, n: int) -> np.ndarray:
+    """IoU of each GT object with its one-to-one (Hungarian) predicted match, 0 if none."""
+    iou = np.zeros((n, len(masks)))
+    for i in range(n):
+        g = truth == i + 1
+        for j in range(len(masks)):
+            iou[i, j] = (g & masks.masks[j]).sum() / max((g | masks.masks[j]).sum(), 1)
+    out = np.zeros(n)
+    if len(masks):
+        rows, cols = linear_sum_assignment(-iou)
+        out[rows] = iou[rows, cols]
+    return out
+
+
+@pytest.fixture(scope="module")
+def seg() -> GeometricSegmenter:
+    return build_geometric()
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return {name: render_scene(preset_objects(name), *SIZE)
+            for name in ("separated", "touching", "stacked", "flat", "textured")}
+
+
+@pytest.mark.parametrize("noise_seed", [None, 1])
+def test_separated_objects_each_matched_with_high_iou(seg, scenes, noise_seed):
+    scene = scenes["separated"]
+    frame = scene.frame if noise_seed is None else _noisy(scene.frame, noise_seed)
+    masks, plane = seg.segment_with_plane(frame)
+    assert len(masks) == 3
+    assert _matched_ious(masks, scene.instance_labels, 3).min() >= 0.85
+    assert masks.masks.shape == (3, SIZE[1], SIZE[0]) and masks.masks.dtype == bool
+    assert masks.class_names == ("object",) * 3
+    assert np.all(masks.scores == 1.0)
+    # The support plane comes back with the instances, normal up like the truth.
+    assert plane is not None
+    cos = float(np.dot(plane.normal, scene.table_plane.normal))
+    assert math.degrees(math.acos(min(1.0, cos))) < 1.0
+    assert abs(plane.offset - scene.table_plane.offset) < 0.003
+
+
+@pytest.mark.parametrize("noise_seed", [None, 2])
+def test_touching_objects_are_separated(seg, scenes, noise_seed):
+    # Two boxes in contact (flush front faces, different heights) and a cylinder
+    # touching one of them: concave creases plus colour split them.
+    scene = scenes["touching"]
+    frame = scene.frame if noise_seed is None else _noisy(scene.frame, noise_seed)
+    masks = seg.segment(frame)
+    assert len(masks) == 3
+    assert _matched_ious(masks, scene.instance_labels, 3).min() >= 0.8
+
+
+@pytest.mark.parametrize("noise_seed", [None, 3])
+def test_stacked_boxes_are_two_instances(seg, scenes, noise_seed):
+    scene = scenes["stacked"]
+    frame = scene.frame if noise_seed is None else _noisy(scene.frame, noise_seed)
+    masks = seg.segment(frame)
+    assert len(masks) == 2
+    assert _matched_ious(masks, scene.instance_labels, 2).min() >= 0.85
+
+
+def test_flat_book_is_found(seg, scenes):
+    scene = scenes["flat"]  # a 2 cm thick book next to a cylinder
+    masks = seg.segment(_noisy(scene.frame, 4))
+    assert len(masks) == 2
+    book = scene.objects.index(next(o for o in scene.objects if isinstance(o, Box)))
+    assert _matched_ious(masks, scene.instance_labels, 2)[book] >= 0.85
+
+
+@pytest.mark.parametrize("noise_seed", [None, 5])
+def test_textured_box_stays_one_instance(seg, scenes, noise_seed):
+    scene = scenes["textured"]  # horizontal stripes every 2 cm
+    frame = scene.frame if noise_seed is None else _noisy(scene.frame, noise_seed)
+    masks = seg.segment(frame)
+    assert len(masks) == 1
+    assert _matched_ious(masks, scene.instance_labels, 1)[0] >= 0.9
+
+
+def test_object_split_by_an_occluder_is_one_instance(seg):
+    # A thin cylinder in front of a wide box cuts the box's image in two.
+    objects = [Box((0.0, 0.15), (0.22, 0.05, 0.12), color=(200, 60, 40)),
+               Cylinder((0.0, 0.0), 0.02, 0.3, color=(40, 60, 200))]
+    scene = render_scene(objects, *SIZE)
+    from scipy import ndimage
+    assert ndimage.label(scene.instance_labels == 1)[1] == 2  # really two visible fragments
+    masks = seg.segment(_noisy(scene.frame, 6))
+    assert len(masks) == 2
+    assert _matched_ious(masks, scene.instance_labels, 2).min() >= 0.85
+
+
+@pytest.mark.parametrize("noise_seed", [None, 7])
+def test_empty_table_gives_no_instances(seg, noise_seed):
+    scene = render_scene([], *SIZE)
+    frame = scene.frame if noise_seed is None else _noisy(scene.frame, noise_seed, holes=0.05)
+    masks, plane = seg.segment_with_plane(frame)
+    assert len(masks) == 0 and masks.masks.shape == (0, SIZE[1], SIZE[0])
+    assert plane is not None
+
+
+def test_table_floor_and_wall_are_never_returned(seg):
+    # A far view shows floor, wall and the whole table around three objects.
+    scene = render_scene(preset_objects("separated"), *SIZE,
+                         camera=look_at((0.0, -1.3, 0.6), (0.0, 0.1, 0.0)))
+    assert (scene.semantic_labels == 2).any() and (scene.semantic_labels == 3).any()
+    masks = seg.segment(_noisy(scene.frame, 8))
+    assert len(masks) == 3
+    union = masks.masks.any(axis=0)
+    layout_px = np.isin(scene.semantic_labels, (1, 2, 3))
+    assert (union & layout_px).sum() < 0.1 * union.sum()
+
+
+def test_full_resolution_path_at_640x480(seg):
+    # 640x480 runs on a 2x subsampled grid; masks are pasted back at full size.
+    scene = render_scene(preset_objects("stacked"), 640, 480)
+    masks = seg.segment(scene.frame)
+    assert masks.masks.shape == (2, 480, 640)
+    assert _matched_ious(masks, scene.instance_labels, 2).min() >= 0.85
+
+
+def test_level_camera_with_an_explicit_up_hint():
+    # Camera at table height + 0.3 m looking almost level at a wall-backed table.
+    scene = render_scene(preset_objects("separated"), *SIZE,
+                         camera=look_at((0.0, -0.7, 0.3), (0.0, 0.1, 0.05)))
+    seg = build_geometric(up_hint=(0.0, -1.0, 0.0), max_up_angle_deg=45.0)
+    masks, plane = seg.segment_with_plane(scene.frame)
+    assert plane is not None and abs(plane.offset - scene.table_plane.offset) < 0.003
+    assert len(masks) == 3
+
+
+def test_no_support_plane_gives_no_instances_and_no_plane():
+    # A level camera (up = -y) facing a wall: no surface points up.
+    K = render_scene([], 160, 120).frame.intrinsics
+    frame = RGBDFrame.create(np.zeros((120, 160, 3), np.uint8),
+                             np.full((120, 160), 1.2, np.float32), K)
+    seg = build_geometric(up_hint=(0.0, -1.0, 0.0), max_up_angle_deg=30.0)
+    masks, plane = seg.segment_with_plane(frame)
+    assert plane is None and len(masks) == 0 and masks.masks.shape == (0, 120, 160)
+
+
+def test_registry_protocol_and_batch(scenes):
+    assert "geometric" in list_instance_segmenters()
+    seg = build_instance_segmenter("geometric", device="cuda", min_points=30)
+    assert isinstance(seg, InstanceSegmenter) and isinstance(seg, GeometricSegmenter)
+    assert seg.name == "geometric" and seg.device == "cpu" and seg.class_names == ("object",)
+    assert seg.config.min_points == 30
+    frames = [scenes["separated"].frame, scenes["stacked"].frame]
+    batch = seg.segment_batch(frames)
+    assert [len(m) for m in batch] == [3, 2]
+
+
+def test_builder_errors():
+    with pytest.raises(ValueError, match="has no weights"):
+        build_geometric(weights="model.pt")
+    with pytest.raises(ConfigError, match="unknown geometric segmenter option"):
+        build_geometric(min_point=3)
+    with pytest.raises(ConfigError, match="min_height < max_height"):
+        GeometricConfig(min_height=0.5, max_height=0.2)
+    with pytest.raises(ConfigError, match="up_hint"):
+        GeometricConfig(up_hint=(0.0, 0.0, 0.0))
+    with pytest.raises(ConfigError, match="max_incidence_deg"):
+        GeometricConfig(max_incidence_deg=95.0)
+
+
+def test_analysis_is_cached_per_frame_and_exposes_the_plane(scenes, monkeypatch):
+    import seg_perception.segmenters.geometric as geometric
+
+    calls = []
+    real = geometric._analyse
+    monkeypatch.setattr(geometric, "_analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    frame = RGBDFrame(scenes["flat"].frame.rgb, scenes["flat"].frame.depth,
+                      scenes["flat"].frame.intrinsics)
+    seg = build_geometric()
+    first = seg.segment(frame)
+    second, plane = seg.segment_with_plane(frame)
+    assert len(calls) == 1 and len(first) == len(second) == 2
+    analysis = analyse_scene(frame, seg.config)
+    assert isinstance(analysis.plane, Plane) and analysis.plane == plane
+    assert analysis.labels.max() == 2 and analysis.normals.shape == (*analysis.labels.shape, 3)
