@@ -61,12 +61,16 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
                                  np.ones((3, 3), np.uint8)) > 0
         out[edges] = color
         if draw_labels:
-            text = f"{ident} {obj.class_name} {obj.score:.2f}"
+            text = f"{ident}"
+            if obj.class_name != "object":
+                text += f" {obj.class_name} {obj.score:.2f}"
             if obj.geometry is not None:
                 text += f" {obj.geometry.centroid[2]:.2f}m"
             cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), color, 1)
-            cv2.putText(out, text, (x1, max(10, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        (255, 255, 255), 2, cv2.LINE_AA)
-            cv2.putText(out, text, (x1, max(10, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                        color, 1, cv2.LINE_AA)
+            # White text on a dark tag: readable on any background.
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+            ty = max(th + base, y1)
+            cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty), (20, 20, 20), -1)
+            cv2.putText(out, text, (x1 + 1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (255, 255, 255), 1, cv2.LINE_AA)
     return out
