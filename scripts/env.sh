@@ -30,4 +30,9 @@ if [ -d "$_seg_test_install" ]; then
   done
 fi
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# Camera images do not fit Fast DDS's default shared-memory segment: without this
+# profile best-effort image topics lose frames under load (config/fastdds_large_data.xml).
+if [ "$RMW_IMPLEMENTATION" = rmw_fastrtps_cpp ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_seg_root/config/fastdds_large_data.xml}"
+fi
 unset _seg_root _seg_install _seg_prefix _seg_pyver _seg_test_install
