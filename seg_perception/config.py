@@ -45,6 +45,12 @@ def validate_value(spec: ParamSpec, value: Any) -> Any:
     expected = spec.type
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if expected is list and value is not None and not isinstance(value, (str, bytes)):
+        try:  # ROS gives numeric arrays as array.array or tuples
+            value = [float(v) for v in value]
+        except (TypeError, ValueError):
+            raise ConfigError(f"parameter '{spec.name}' must be a list of numbers, "
+                              f"got {value!r}") from None
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(f"parameter '{spec.name}' must be {expected.__name__}, "
                           f"got {type(value).__name__} {value!r}")

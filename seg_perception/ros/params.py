@@ -14,7 +14,8 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 from ..config import PIPELINE_PARAMS, ParamSpec, validate_value
 from ..errors import ConfigError
 
-__all__ = ["NODE_PARAMS", "PERCEPTION_PARAMS", "declare_specs", "read_specs", "validate_changes"]
+__all__ = ["NODE_PARAMS", "PERCEPTION_PARAMS", "declare_specs", "descriptor", "read_specs",
+           "validate_changes"]
 
 # Topic defaults match the RealSense ROS 2 driver's aligned streams.
 NODE_PARAMS: tuple[ParamSpec, ...] = (
@@ -49,13 +50,16 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = PIPELINE_PARAMS + NODE_PARAMS
 _SPECS = {s.name: s for s in PERCEPTION_PARAMS}
 
 
-def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+def descriptor(spec: ParamSpec, ros_read_only: bool = False) -> ParameterDescriptor:
+    """The ROS descriptor of a spec. ``ros_read_only`` makes ROS itself refuse changes to
+    ``read_only`` specs (for plain nodes, whose settings are fixed at start-up); lifecycle
+    nodes instead refuse them only while configured (:func:`validate_changes`)."""
     text = spec.description
     if spec.choices:
         text += f" (one of: {', '.join(spec.choices)})"
     if spec.read_only:
-        text += " [applied on configure]"
-    desc = ParameterDescriptor(description=text)
+        text += " [fixed at start-up]" if ros_read_only else " [applied on configure]"
+    desc = ParameterDescriptor(description=text, read_only=spec.read_only and ros_read_only)
     if spec.type is float and spec.min_value is not None and spec.max_value is not None:
         desc.floating_point_range = [FloatingPointRange(
             from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
@@ -66,11 +70,12 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
 
 
 def declare_specs(node: Any, specs: Iterable[ParamSpec] = PERCEPTION_PARAMS,
-                  overrides: Mapping[str, Any] | None = None) -> None:
+                  overrides: Mapping[str, Any] | None = None, ros_read_only: bool = False) -> None:
     """Declare one ROS parameter per spec (value from ``overrides`` or the default)."""
     overrides = overrides or {}
     for spec in specs:
-        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default), _descriptor(spec))
+        node.declare_parameter(spec.name, overrides.get(spec.name, spec.default),
+                               descriptor(spec, ros_read_only))
 
 
 def read_specs(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
@@ -82,11 +87,14 @@ _PY_TYPES = {ParameterType.PARAMETER_BOOL: bool, ParameterType.PARAMETER_INTEGER
              ParameterType.PARAMETER_DOUBLE: float, ParameterType.PARAMETER_STRING: str}
 
 
-def validate_changes(params: Iterable[Any], configured: bool) -> SetParametersResult:
+def validate_changes(params: Iterable[Any], configured: bool,
+                     specs: Mapping[str, ParamSpec] | None = None) -> SetParametersResult:
     """The on-set callback's answer: refuse out-of-range values and, while a model is
-    loaded, changes that need a reconfigure."""
+    loaded, changes that need a reconfigure. ``specs``: name -> spec (default: the
+    perception node's)."""
+    specs = _SPECS if specs is None else specs
     for param in params:
-        spec = _SPECS.get(param.name)
+        spec = specs.get(param.name)
         if spec is None:
             continue
         if spec.read_only and configured:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["LatestSlot", "NodeStats", "ThrottledReporter"]
+__all__ = ["LatestSlot", "NodeStats", "ThrottledReporter", "autostart", "run_node"]
 
 T = TypeVar("T")
 
@@ -134,3 +134,46 @@ class ThrottledReporter:
         self._last[category] = now
         self._log(message)
         return True
+
+
+def autostart(node: Any) -> None:
+    """Configure and activate a lifecycle node whose ``autostart`` parameter is true.
+
+    A failed configure leaves the node unconfigured (its diagnostics say why).
+    """
+    if node.get_parameter("autostart").value:
+        node.trigger_configure()
+        if node.configured:
+            node.trigger_activate()
+
+
+def run_node(make_node: Any, args: list[str] | None = None, *, lifecycle: bool = False,
+             on_exit: Any = None, logger_name: str = "seg_perception") -> int:
+    """The ``main()`` of every node: init, build, autostart, spin, clean shutdown.
+
+    Returns 1 when the node cannot be built (the log line says why), else 0.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    from ..errors import SegPerceptionError
+
+    rclpy.init(args=args)
+    try:
+        node = make_node()
+    except (SegPerceptionError, ModuleNotFoundError) as exc:
+        rclpy.logging.get_logger(logger_name).error(str(exc))
+        rclpy.try_shutdown()
+        return 1
+    try:
+        if lifecycle:
+            autostart(node)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if on_exit is not None:
+            on_exit(node)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -25,21 +25,19 @@ import copy
 import math
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 
 from ...config import ParamSpec, validate_value
 from ...errors import ConfigError, SegPerceptionError
 from ..moveit import COLLISION_OBJECT_TOPIC, SHAPES, CollisionObjectTracker, collision_object_type
-from ..params import declare_specs
+from ..params import declare_specs, validate_changes
 from ..planning_frame import (FrameResolver, tf2_available, transform_from_params,
                               transform_objects_msg)
 from ..qos import RELIABLE_OUTPUT_QOS, qos_overriding_options
-from ..runtime import ThrottledReporter
+from ..runtime import ThrottledReporter, autostart, run_node
 
 __all__ = ["BRIDGE_PARAMS", "MoveItBridgeNode", "main", "start_node"]
 
@@ -106,17 +104,6 @@ _TRACKER_FIELDS = {"shape": "shape", "padding": "padding",
                    "support_thickness": "support_thickness"}
 
 
-def _coerce(spec: ParamSpec, value: Any) -> Any:
-    """``validate_value`` after turning a ROS array value into a list of floats."""
-    if isinstance(spec.default, list) and value is not None and not isinstance(value, str):
-        try:
-            value = [float(v) for v in value]
-        except (TypeError, ValueError):
-            raise ConfigError(f"parameter '{spec.name}' must be a list of numbers, "
-                              f"got {value!r}") from None
-    return validate_value(spec, value)
-
-
 class MoveItBridgeNode(LifecycleNode):
     """See the module docstring; parameters: :data:`BRIDGE_PARAMS`."""
 
@@ -142,7 +129,7 @@ class MoveItBridgeNode(LifecycleNode):
     # -- lifecycle -----------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
-            cfg = {s.name: _coerce(s, self.get_parameter(s.name).value) for s in BRIDGE_PARAMS}
+            cfg = {s.name: validate_value(s, self.get_parameter(s.name).value) for s in BRIDGE_PARAMS}
             collision_object = collision_object_type()
             static = transform_from_params(cfg["transform_translation"],
                                            cfg["transform_rotation"])
@@ -229,21 +216,12 @@ class MoveItBridgeNode(LifecycleNode):
     # -- parameters ----------------------------------------------------------
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         configured = self._tracker is not None
-        for param in params:
-            spec = _SPECS.get(param.name)
-            if spec is None:
-                continue
-            if spec.read_only and configured:
-                return SetParametersResult(successful=False, reason=(
-                    f"'{param.name}' is applied on configure: deactivate and clean up the node, "
-                    "set it, then configure again"))
-            try:
-                _coerce(spec, param.value)
-            except ConfigError as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
+        result = validate_changes(params, configured, specs=_SPECS)
+        if not result.successful:
+            return result
         for param in params:
             if param.name in _SPECS:
-                value = _coerce(_SPECS[param.name], param.value)
+                value = validate_value(_SPECS[param.name], param.value)
                 if configured:
                     self._cfg[param.name] = value
                 if configured and param.name in _TRACKER_FIELDS:
@@ -328,27 +306,12 @@ class MoveItBridgeNode(LifecycleNode):
         return dict(self._counts)
 
 
-def start_node(node: MoveItBridgeNode) -> None:
-    """Configure and activate when ``autostart`` is set (the default)."""
-    if node.get_parameter("autostart").value:
-        node.trigger_configure()
-        if node.configured:
-            node.trigger_activate()
+start_node = autostart  # configure + activate when ``autostart`` is set
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = MoveItBridgeNode()
-    try:
-        start_node(node)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown_bridge()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(MoveItBridgeNode, args, lifecycle=True,
+                    on_exit=MoveItBridgeNode.shutdown_bridge, logger_name="moveit_bridge_node")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ import threading
 import time
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -30,7 +28,7 @@ from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
 from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
-from ..runtime import LatestSlot, NodeStats, ThrottledReporter
+from ..runtime import LatestSlot, NodeStats, ThrottledReporter, autostart, run_node
 from ..sync import make_synchronizer
 
 __all__ = ["PerceptionNode", "main"]
@@ -316,27 +314,12 @@ class PerceptionNode(LifecycleNode):
         return self._pipeline
 
 
-def start_node(node: PerceptionNode) -> None:
-    """Configure and activate when ``autostart`` is set (the default)."""
-    if node.get_parameter("autostart").value:
-        node.trigger_configure()
-        if node.configured:
-            node.trigger_activate()
+start_node = autostart  # configure + activate when ``autostart`` is set
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = PerceptionNode()
-    try:
-        start_node(node)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown_worker()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PerceptionNode, args, lifecycle=True,
+                    on_exit=PerceptionNode.shutdown_worker, logger_name="perception_node")
 
 
 if __name__ == "__main__":

@@ -52,11 +52,8 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Point, Pose, PoseArray, Quaternion
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
-from rclpy.executors import ExternalShutdownException
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -64,8 +61,9 @@ from ...config import ParamSpec, validate_value
 from ...errors import ConfigError, SegPerceptionError
 from ...sim.scenes import CLUTTER_MODES, SceneConfig, SimFrame, TabletopSim
 from ..conversions import intrinsics_to_camera_info, make_header, numpy_to_image
+from ..params import declare_specs, validate_changes
 from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS, qos_overriding_options
-from ..runtime import ThrottledReporter
+from ..runtime import ThrottledReporter, run_node
 
 __all__ = ["DEPTH_ENCODINGS", "SIM_CAMERA_PARAMS", "SimCameraNode", "depth_to_image_array",
            "main"]
@@ -121,21 +119,6 @@ SIM_CAMERA_PARAMS: tuple[ParamSpec, ...] = (
 _SPECS = {s.name: s for s in SIM_CAMERA_PARAMS}
 
 _RATE_WINDOW_S = 5.0  # achieved rate = frames published in the last few seconds
-
-
-def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    text = spec.description
-    if spec.choices:
-        text += f" (one of: {', '.join(spec.choices)})"
-    # read_only makes `ros2 param set` refuse it with a reason; overrides at start still apply.
-    desc = ParameterDescriptor(description=text, read_only=spec.read_only)
-    if spec.type is float and spec.min_value is not None and spec.max_value is not None:
-        desc.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
-    elif spec.type is int and spec.min_value is not None and spec.max_value is not None:
-        desc.integer_range = [IntegerRange(
-            from_value=int(spec.min_value), to_value=int(spec.max_value), step=0)]
-    return desc
 
 
 def depth_to_image_array(depth_m: np.ndarray, encoding: str) -> np.ndarray:
@@ -196,8 +179,7 @@ class SimCameraNode(Node):
     def __init__(self, node_name: str = "sim_camera_node", **kwargs: Any) -> None:
         self._sim: TabletopSim | None = None
         super().__init__(node_name, **kwargs)
-        for spec in SIM_CAMERA_PARAMS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        declare_specs(self, SIM_CAMERA_PARAMS, ros_read_only=True)
         try:
             self._cfg = {s.name: validate_value(s, self.get_parameter(s.name).value)
                          for s in SIM_CAMERA_PARAMS}
@@ -298,15 +280,11 @@ class SimCameraNode(Node):
 
     # -- parameters ------------------------------------------------------------
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
-        changes = {}
-        for param in params:
-            spec = _SPECS.get(param.name)
-            if spec is None:
-                continue
-            try:
-                changes[param.name] = validate_value(spec, param.value)
-            except ConfigError as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
+        result = validate_changes(params, configured=False, specs=_SPECS)
+        if not result.successful:
+            return result
+        changes = {p.name: validate_value(_SPECS[p.name], p.value) for p in params
+                   if p.name in _SPECS}
         old_rate = self._cfg["rate"]
         self._cfg.update(changes)
         if "rate" in changes and changes["rate"] != old_rate:
@@ -399,21 +377,7 @@ class SimCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = SimCameraNode()
-    except (SegPerceptionError, ModuleNotFoundError) as exc:
-        rclpy.logging.get_logger("sim_camera_node").error(str(exc))
-        rclpy.try_shutdown()
-        return 1
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SimCameraNode, args, logger_name="sim_camera_node")
 
 
 if __name__ == "__main__":

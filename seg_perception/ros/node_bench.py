@@ -1,0 +1,544 @@
+"""Load generators for perception_node over real DDS: a camera-rate sweep and a soak run.
+
+A fixture camera in this process publishes frames rendered once (colour
+``rgb8``, depth ``16UC1`` in millimetres, ``camera_info``; the three share one
+fresh stamp taken from the host clock just before publishing) at a fixed
+rate. perception_node runs as a separate process, started the way
+``seg-perception bringup`` starts it (its default parameter file, only the
+topics changed), or with ``in_process=True`` in this process on its own
+executor thread. A listener takes ``~/objects`` as raw CDR bytes and reads only
+the header stamp, so a Python consumer's deserialisation does not count.
+
+Latency is ``receive time - image stamp`` on the same host clock. Frames
+without an output are split into ``node_dropped`` (the node replaced an
+unprocessed frame with a newer one: its ``dropped_frames`` counter, read from
+``/diagnostics``) and ``lost_other`` (lost in transport or synchronisation,
+skipped, or failed).
+
+Every run uses its own ROS domain id (default ``200 + pid % 30``) and
+localhost-only discovery, so it neither hears nor disturbs other nodes.
+
+Example:
+    >>> from seg_perception.benchmark import render_bench_frames  # doctest: +SKIP
+    >>> frames = render_bench_frames(320, 240, scenes=1, frames_per_scene=2)  # doctest: +SKIP
+    >>> sweep = run_rate_sweep(frames, rates=(5, 10), step_s=3)  # doctest: +SKIP
+    >>> sweep["highest_rate_without_drops_hz"]  # doctest: +SKIP
+    10.0
+"""
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = ["NodeBench", "run_rate_sweep", "run_soak"]
+
+_MB = 1024.0 * 1024.0
+_NODE_NAME = "perception_node"
+_CAMERA_NS = "/bench_camera"
+_FRAME_ID = "camera_color_optical_frame"
+_DIAG_PERIOD_S = 0.25
+
+
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    from ..metrics.timing import latency_summary
+
+    return {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
+            for k, v in latency_summary(values).items()}
+
+
+class NodeBench:
+    """Fixture camera + perception_node + ``~/objects`` listener, over DDS.
+
+    Use as a context manager; :meth:`wait_ready` before measuring.
+
+    Args:
+        frames: :class:`~seg_perception.benchmark.BenchFrame` s, published in turn.
+        in_process: run the node in this process (own executor thread) instead
+            of as a separate process.
+        node_params: extra perception_node parameters (e.g. ``{"publish_overlay": False}``).
+        domain_id: ROS domain id (default ``200 + pid % 30``).
+        log_path: where the node process's output goes (default: discarded).
+    """
+
+    def __init__(self, frames: Sequence[Any], *, in_process: bool = False,
+                 node_params: dict[str, Any] | None = None, domain_id: int | None = None,
+                 log_path: str | os.PathLike[str] | None = None) -> None:
+        if not frames:
+            raise ValueError("NodeBench needs at least one frame")
+        self.frames = list(frames)
+        self.in_process = in_process
+        self.node_params = dict(node_params or {})
+        self.domain_id = domain_id if domain_id is not None else 200 + os.getpid() % 30
+        self.log_path = Path(log_path) if log_path is not None else None
+        self._lock = threading.Lock()
+        self.received: dict[int, int] = {}  # image stamp ns -> receive time ns
+        self._diag: tuple[int, dict[str, str]] | None = None  # (receive ns, values)
+        self._stamp_fmt: str | None = None
+        self._procs: list[Any] = []
+        self._log_file: Any = None
+        self._threads: list[threading.Thread] = []
+        self._executors: list[Any] = []
+        self._nodes: list[Any] = []
+        self._node: Any = None
+        self._context: Any = None
+        self._psutil_proc: Any = None
+        self._last_stamp = 0
+
+    # -- setup / teardown ----------------------------------------------------
+    def __enter__(self) -> "NodeBench":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        import psutil
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from ..msg import ObjectInstanceArray
+        from .conversions import intrinsics_to_camera_info, make_header, numpy_to_image
+        from .qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
+
+        # Before any context exists: discovery on this host only.
+        os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        self._context = rclpy.Context()
+        rclpy.init(context=self._context, domain_id=self.domain_id)
+        camera = rclpy.create_node("bench_camera", context=self._context,
+                                   start_parameter_services=False, enable_rosout=False)
+        listener = rclpy.create_node("bench_listener", context=self._context,
+                                     start_parameter_services=False, enable_rosout=False)
+        self._nodes += [camera, listener]
+        self.topics = {"color": f"{_CAMERA_NS}/color/image_raw",
+                       "depth": f"{_CAMERA_NS}/aligned_depth_to_color/image_raw",
+                       "info": f"{_CAMERA_NS}/color/camera_info"}
+        self._pubs = {"color": camera.create_publisher(Image, self.topics["color"], SENSOR_QOS),
+                      "depth": camera.create_publisher(Image, self.topics["depth"], SENSOR_QOS),
+                      "info": camera.create_publisher(CameraInfo, self.topics["info"],
+                                                      SENSOR_QOS)}
+        # Messages built once; only the stamps change (publish serialises at once).
+        self._msgs = []
+        for f in self.frames:
+            header = make_header(0, _FRAME_ID)
+            self._msgs.append((numpy_to_image(f.rgb, "rgb8", header),
+                               numpy_to_image(f.depth_mm, "16UC1", header),
+                               intrinsics_to_camera_info(f.intrinsics, header)))
+        self._objects_type = ObjectInstanceArray
+        listener.create_subscription(ObjectInstanceArray, f"/{_NODE_NAME}/objects",
+                                     self._on_objects, RELIABLE_OUTPUT_QOS, raw=True)
+        listener.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        executor = SingleThreadedExecutor(context=self._context)
+        executor.add_node(listener)
+        executor.add_node(camera)
+        self._spin(executor, "bench_listener")
+        if self.in_process:
+            self._start_in_process()
+            self._psutil_proc = psutil.Process()
+        else:
+            self._start_process()
+            self._psutil_proc = psutil.Process(self._procs[0].pid)
+        self._psutil_proc.cpu_percent(None)
+
+    def _spin(self, executor: Any, name: str) -> None:
+        def spin() -> None:
+            try:
+                executor.spin()
+            except Exception:  # noqa: BLE001 - context shut down while spinning
+                pass
+        thread = threading.Thread(target=spin, name=name, daemon=True)
+        thread.start()
+        self._executors.append(executor)
+        self._threads.append(thread)
+
+    def _node_overrides(self) -> dict[str, Any]:
+        return {"color_topic": self.topics["color"], "depth_topic": self.topics["depth"],
+                "camera_info_topic": self.topics["info"],
+                "diagnostics_period": _DIAG_PERIOD_S, **self.node_params}
+
+    def _start_process(self) -> None:
+        import subprocess
+
+        from .bringup import node_specs, start_nodes
+
+        spec = node_specs(camera_namespace=_CAMERA_NS)[0]
+        spec = replace(spec, name=_NODE_NAME,
+                       parameters=tuple(spec.parameters) + (self._node_overrides(),))
+        env = {"ROS_DOMAIN_ID": str(self.domain_id), "PYTHONUNBUFFERED": "1",
+               "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        if self.log_path is not None:
+            self._log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in close()
+            out = {"stdout": self._log_file, "stderr": subprocess.STDOUT}
+        else:
+            out = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        self._procs = start_nodes([spec], env=env, **out)
+
+    def _start_in_process(self) -> None:
+        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.parameter import Parameter
+
+        from .nodes.perception_node import PerceptionNode, start_node
+
+        overrides = [Parameter(k, value=v) for k, v in self._node_overrides().items()]
+        self._node = PerceptionNode(_NODE_NAME, context=self._context,
+                                    parameter_overrides=overrides)
+        executor = MultiThreadedExecutor(num_threads=2, context=self._context)
+        executor.add_node(self._node)
+        start_node(self._node)
+        self._spin(executor, "bench_perception_node")
+
+    def close(self) -> None:
+        if self._node is not None:
+            self._node.shutdown_worker()
+        for ex in self._executors:
+            ex.shutdown(timeout_sec=2.0)
+        for t in self._threads:
+            t.join(timeout=3.0)
+        if self._node is not None:
+            self._node.destroy_node()
+            self._node = None
+        for n in self._nodes:
+            n.destroy_node()
+        self._nodes, self._executors, self._threads = [], [], []
+        if self._procs:
+            from .bringup import stop_nodes
+            stop_nodes(self._procs)
+            self._procs = []
+        if self._context is not None:
+            self._context.try_shutdown()
+            self._context = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- callbacks -----------------------------------------------------------
+    def _on_objects(self, data: bytes) -> None:
+        recv = time.time_ns()
+        stamp = self._parse_stamp(data)
+        with self._lock:
+            self.received[stamp] = recv
+
+    def _parse_stamp(self, data: bytes) -> int:
+        # CDR: 4-byte encapsulation header (byte 1: 1 = little endian), then
+        # std_msgs/Header: int32 sec, uint32 nanosec. Checked once against a full parse.
+        fmt = "<iI" if data[1] == 1 else ">iI"
+        sec, nsec = struct.unpack_from(fmt, data, 4)
+        if self._stamp_fmt is None:
+            from rclpy.serialization import deserialize_message
+
+            msg = deserialize_message(data, self._objects_type)
+            if (msg.header.stamp.sec, msg.header.stamp.nanosec) != (sec, nsec):
+                raise RuntimeError("ObjectInstanceArray stamp parse mismatch: does the "
+                                   "message still start with std_msgs/Header?")
+            self._stamp_fmt = fmt
+        return int(sec) * 1_000_000_000 + int(nsec)
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        for status in msg.status:
+            if status.name.startswith(f"{_NODE_NAME}:"):
+                values = {kv.key: kv.value for kv in status.values}
+                values["_level"] = str(int.from_bytes(status.level, "little")
+                                       if isinstance(status.level, bytes) else status.level)
+                values["_message"] = status.message
+                with self._lock:
+                    self._diag = (time.time_ns(), values)
+
+    # -- driving -------------------------------------------------------------
+    def node_alive(self) -> bool:
+        return self.in_process or all(p.poll() is None for p in self._procs)
+
+    def _check_alive(self) -> None:
+        if not self.node_alive():
+            tail = ""
+            if self.log_path is not None and self.log_path.is_file():
+                tail = "\n" + "\n".join(self.log_path.read_text().splitlines()[-20:])
+            raise RuntimeError(f"perception_node exited (code {self._procs[0].returncode}){tail}")
+
+    def publish_one(self, index: int) -> int:
+        """Publish frame ``index % len(frames)`` with a fresh stamp; returns the stamp (ns)."""
+        from .conversions import ns_to_stamp
+
+        color, depth, info = self._msgs[index % len(self._msgs)]
+        stamp_ns = max(time.time_ns(), self._last_stamp + 1)
+        self._last_stamp = stamp_ns
+        stamp = ns_to_stamp(stamp_ns)
+        for msg in (depth, info, color):
+            msg.header.stamp = stamp
+        self._pubs["depth"].publish(depth)
+        self._pubs["info"].publish(info)
+        self._pubs["color"].publish(color)
+        return stamp_ns
+
+    def publish_at(self, rate_hz: float, *, count: int | None = None,
+                   duration_s: float | None = None,
+                   on_publish: Callable[[int], None] | None = None) -> list[int]:
+        """Publish at ``rate_hz`` for ``count`` frames or ``duration_s`` seconds.
+
+        The schedule is absolute (no drift); a late publisher skips ahead
+        instead of bursting, as a camera would. Returns the stamps sent.
+        """
+        if (count is None) == (duration_s is None):
+            raise ValueError("give exactly one of count and duration_s")
+        period = 1.0 / float(rate_hz)
+        n = count if count is not None else max(1, int(round(duration_s * rate_hz)))
+        stamps: list[int] = []
+        next_t = time.perf_counter()
+        for i in range(n):
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            stamps.append(self.publish_one(i))
+            if on_publish is not None:
+                on_publish(i)
+            next_t += period
+            now = time.perf_counter()
+            if now - next_t > period:  # more than a frame late: skip, do not burst
+                next_t = now
+            if i % 16 == 0:
+                self._check_alive()
+        return stamps
+
+    def wait_ready(self, timeout_s: float = 120.0, rate_hz: float = 2.0) -> float:
+        """Publish slowly until the first ``~/objects`` arrives; returns the seconds it took."""
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() - start < timeout_s:
+            self._check_alive()
+            self.publish_one(i)
+            i += 1
+            deadline = time.monotonic() + 1.0 / rate_hz
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if self.received:
+                        return time.monotonic() - start
+                time.sleep(0.02)
+        raise TimeoutError(f"perception_node gave no ~/objects within {timeout_s:.0f} s "
+                           f"(see {self.log_path or 'its output'})")
+
+    def drain(self, stamps: Sequence[int], idle_s: float = 1.5, timeout_s: float = 15.0) -> None:
+        """Wait until every stamp has an output, or none arrived for ``idle_s`` seconds."""
+        want = set(stamps)
+        start = last_change = time.monotonic()
+        seen = -1
+        while time.monotonic() - start < timeout_s:
+            with self._lock:
+                got = sum(1 for s in want if s in self.received)
+            if got == len(want):
+                return
+            if got != seen:
+                seen, last_change = got, time.monotonic()
+            elif time.monotonic() - last_change > idle_s:
+                return
+            time.sleep(0.05)
+
+    def node_counters(self, timeout_s: float = 5.0) -> dict[str, int]:
+        """The node's ``processed/dropped/skipped_frames`` and ``errors``, fresh.
+
+        In-process: read directly; otherwise from a ``/diagnostics`` message
+        received after this call started.
+        """
+        keys = ("processed_frames", "dropped_frames", "skipped_frames", "errors")
+        if self.in_process:
+            snap = self._node.stats.snapshot()
+            return {k: int(snap[k]) for k in keys}
+        asked = time.time_ns()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                diag = self._diag
+            if diag is not None and diag[0] > asked and "processed_frames" in diag[1]:
+                return {k: int(diag[1][k]) for k in keys}
+            time.sleep(0.02)
+        raise TimeoutError("no /diagnostics from perception_node: is it running?")
+
+    def latencies_ms(self, stamps: Sequence[int]) -> tuple[list[int], list[float]]:
+        """Stamps that got an output, and their latencies (ms), in publish order."""
+        with self._lock:
+            got = [(s, self.received[s]) for s in stamps if s in self.received]
+        return [s for s, _ in got], [(r - s) / 1e6 for s, r in got]
+
+    def node_rss_mb(self) -> float:
+        return self._psutil_proc.memory_info().rss / _MB
+
+    def node_cpu_percent(self) -> float:
+        """Node process CPU % since the last call (100 = one core)."""
+        return float(self._psutil_proc.cpu_percent(None))
+
+    @property
+    def mode(self) -> str:
+        return ("in-process (own executor thread)" if self.in_process
+                else "separate process (python -m seg_perception.ros.nodes.perception_node)")
+
+
+# --------------------------------------------------------------------------- rate sweep
+
+def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15, 20, 30),
+                   step_s: float = 4.0, warmup_s: float = 3.0, in_process: bool = False,
+                   node_params: dict[str, Any] | None = None, progress: bool = False,
+                   log_path: str | os.PathLike[str] | None = None,
+                   startup_timeout_s: float = 120.0) -> dict[str, Any]:
+    """Step the camera rate up and measure latency, throughput and drops at each step.
+
+    Returns ``{"steps": [...], "latency_ms" (at the lowest rate: no queueing),
+    "latency_rate_hz", "throughput_hz" (highest output rate), "highest_rate_without_drops_hz"
+    (every step up to it delivered every frame; None if even the first dropped), ...}``.
+    """
+    from tqdm import tqdm
+
+    rates = [float(r) for r in rates]
+    steps: list[dict[str, Any]] = []
+    with NodeBench(frames, in_process=in_process, node_params=node_params,
+                   log_path=log_path) as bench:
+        ready_s = bench.wait_ready(startup_timeout_s)
+        warm = bench.publish_at(rates[0], duration_s=warmup_s)
+        bench.drain(warm)
+        rss_start = bench.node_rss_mb()
+        with tqdm(total=len(rates), desc="node rate sweep", unit="step", leave=False,
+                  disable=not progress) as bar:
+            for rate in rates:
+                before = bench.node_counters()
+                bench.node_cpu_percent()
+                t0 = time.perf_counter()
+                stamps = bench.publish_at(rate, duration_s=step_s)
+                published_s = time.perf_counter() - t0
+                cpu = bench.node_cpu_percent()
+                bench.drain(stamps)
+                after = bench.node_counters()
+                got, lat = bench.latencies_ms(stamps)
+                dropped = after["dropped_frames"] - before["dropped_frames"]
+                first, last = (stamps[0], stamps[-1])
+                window_s = max((last - first) / 1e9 + 1.0 / rate, 1e-9)
+                steps.append({
+                    "rate_hz": rate, "sent": len(stamps),
+                    "published_hz": round((len(stamps) - 1) / published_s, 2)
+                    if len(stamps) > 1 else rate,
+                    "received": len(got), "output_hz": round(len(got) / window_s, 2),
+                    "node_dropped": dropped,
+                    "lost_other": len(stamps) - len(got) - dropped,
+                    "node_skipped": after["skipped_frames"] - before["skipped_frames"],
+                    "node_errors": after["errors"] - before["errors"],
+                    "latency_ms": _summary(lat),
+                    "node_cpu_percent": round(cpu, 1),
+                    "node_rss_mb": round(bench.node_rss_mb(), 1),
+                    "sustained": len(got) == len(stamps)})
+                bar.update(1)
+        mode = bench.mode
+    highest = None
+    for step in steps:
+        if not step["sustained"]:
+            break
+        highest = step["rate_hz"]
+    return {
+        "mode": mode, "startup_to_first_output_s": round(ready_s, 2),
+        "latency_ms": steps[0]["latency_ms"], "latency_rate_hz": steps[0]["rate_hz"],
+        "throughput_hz": max(s["output_hz"] for s in steps),
+        "highest_rate_without_drops_hz": highest,
+        "node_rss_mb_start": round(rss_start, 1),
+        "steps": steps,
+        "note": "node CPU % and RSS are the perception_node process's own (psutil); "
+                "the publisher and listener share the same cores.",
+    }
+
+
+# --------------------------------------------------------------------------- soak
+
+def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
+             warmup_frames: int = 150, window_s: float = 10.0, sample_period_s: float = 1.0,
+             in_process: bool = False, node_params: dict[str, Any] | None = None,
+             progress: bool = False, log_path: str | os.PathLike[str] | None = None,
+             startup_timeout_s: float = 120.0) -> dict[str, Any]:
+    """Publish ``count`` frames at ``rate_hz`` and watch the node's memory and latency.
+
+    The node's resident memory (psutil) is sampled every ``sample_period_s``
+    from the end of a ``warmup_frames`` warm-up on. Returns sent / processed /
+    dropped counts, RSS at start and end, growth (% and a least-squares slope
+    in MB per minute), and per-``window_s`` windows of latency p50/p95 and drops.
+    """
+    from tqdm import tqdm
+
+    samples: list[tuple[float, float, float]] = []  # (seconds since start, rss MB, cpu %)
+    stop = threading.Event()
+    with NodeBench(frames, in_process=in_process, node_params=node_params,
+                   log_path=log_path) as bench:
+        ready_s = bench.wait_ready(startup_timeout_s)
+        if warmup_frames:
+            bench.drain(bench.publish_at(rate_hz, count=warmup_frames))
+        before = bench.node_counters()
+        t_start = time.monotonic()
+        bench.node_cpu_percent()
+
+        def sampler() -> None:
+            while True:
+                samples.append((time.monotonic() - t_start, bench.node_rss_mb(),
+                                bench.node_cpu_percent()))
+                if stop.wait(sample_period_s):
+                    return
+
+        thread = threading.Thread(target=sampler, name="soak_rss_sampler", daemon=True)
+        thread.start()
+        send_times: list[float] = []
+        with tqdm(total=count, desc=f"soak {rate_hz:g} Hz", unit="frame",
+                  disable=not progress, dynamic_ncols=True) as bar:
+            def on_publish(_i: int) -> None:
+                send_times.append(time.monotonic() - t_start)
+                bar.update(1)
+            t0 = time.perf_counter()
+            stamps = bench.publish_at(rate_hz, count=count, on_publish=on_publish)
+            published_s = time.perf_counter() - t0
+        bench.drain(stamps)
+        stop.set()
+        thread.join()
+        after = bench.node_counters()
+        got, lat = bench.latencies_ms(stamps)
+        mode = bench.mode
+    received = dict(zip(got, lat))
+    windows = []
+    n_windows = int(np.ceil((send_times[-1] + 1e-9) / window_s)) if send_times else 0
+    for w in range(n_windows):
+        lo, hi = w * window_s, (w + 1) * window_s
+        idx = [i for i, t in enumerate(send_times) if lo <= t < hi]
+        w_lat = [received[stamps[i]] for i in idx if stamps[i] in received]
+        rss = [s[1] for s in samples if lo <= s[0] < hi]
+        windows.append({"t_start_s": lo, "t_end_s": hi, "sent": len(idx), "received": len(w_lat),
+                        "latency_ms": _summary(w_lat),
+                        "rss_mb": round(float(np.mean(rss)), 1) if rss else None})
+    t = np.array([s[0] for s in samples])
+    rss_arr = np.array([s[1] for s in samples])
+    slope = float(np.polyfit(t / 60.0, rss_arr, 1)[0]) if len(samples) >= 3 else float("nan")
+    rss_start, rss_end = float(rss_arr[0]), float(rss_arr[-1])
+    dropped = after["dropped_frames"] - before["dropped_frames"]
+    return {
+        "mode": mode, "rate_hz": rate_hz, "startup_to_first_output_s": round(ready_s, 2),
+        "warmup_frames": warmup_frames, "duration_s": round(published_s, 1),
+        "published_hz": round((len(stamps) - 1) / published_s, 2) if len(stamps) > 1 else rate_hz,
+        "sent": len(stamps), "received": len(got),
+        "processed": after["processed_frames"] - before["processed_frames"],
+        "node_dropped": dropped, "lost_other": len(stamps) - len(got) - dropped,
+        "node_skipped": after["skipped_frames"] - before["skipped_frames"],
+        "node_errors": after["errors"] - before["errors"],
+        "latency_ms": _summary(lat),
+        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
+        "rss_peak_mb": round(float(rss_arr.max()), 1),
+        "rss_growth_percent": round((rss_end - rss_start) / rss_start * 100.0, 2),
+        "rss_slope_mb_per_min": round(slope, 3),
+        "node_cpu_percent_mean": round(float(np.mean([s[2] for s in samples[1:]])), 1)
+        if len(samples) > 1 else None,
+        "samples": [{"t_s": round(a, 2), "rss_mb": round(b, 2), "cpu_percent": round(c, 1)}
+                    for a, b, c in samples],
+        "windows": windows,
+        "latency_series": [{"t_s": round(send_times[i], 3), "latency_ms": round(received[s], 2)}
+                           for i, s in enumerate(stamps) if s in received],
+    }
