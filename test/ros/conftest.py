@@ -198,3 +198,26 @@ def objects_msgs() -> Any:
         pytest.fail(f"seg_perception.msg is not importable ({exc}): build the messages with "
                     "`bash scripts/bootstrap.sh` and `source scripts/env.sh`")
     return msgs
+
+
+@pytest.fixture(scope="module")
+def node_scene():
+    """The exact analytic scene the perception-node tests publish (3 objects, 160x120)."""
+    from seg_perception.sim.synthetic import preset_objects, render_scene
+
+    return render_scene(preset_objects("separated"), width=160, height=120)
+
+
+@pytest.fixture
+def harness(ros_context, node_scene):
+    """``harness(**params)`` -> a started :class:`perception_harness.Harness`; closed after."""
+    from .perception_harness import Harness
+
+    made = []
+
+    def make(**params):
+        made.append(Harness(ros_context, node_scene, **params))
+        return made[-1]
+    yield make
+    for h in made:
+        h.close()

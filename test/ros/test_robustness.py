@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import Image
 
 from seg_perception.results import InstanceMasks
 from seg_perception.ros.conversions import (intrinsics_to_camera_info, make_header,
@@ -12,7 +11,6 @@ from seg_perception.ros.conversions import (intrinsics_to_camera_info, make_head
 from seg_perception.segmenters import register_instance_segmenter
 
 from .rgbd_publisher import CAMERA_FRAME
-from .test_perception_node import Harness, context, harness, scene  # noqa: F401 (fixtures)
 
 H, W = 120, 160
 
@@ -63,14 +61,14 @@ def _recover(h):
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_frame_is_skipped_reported_and_node_recovers(harness, scene, case):
+def test_bad_frame_is_skipped_reported_and_node_recovers(harness, node_scene, case):
     build, expected = BAD_INPUTS[case]
     h = harness()
     h.wait_for_subscribers()
     assert h.spin_until(lambda: h.got["objects"])  # a good frame first
     before = sum(h.node.stats.skipped.values())
     stamp = 10_000_000_000 + h.camera.published * 1_000_000
-    color, depth, info = build(scene, stamp)
+    color, depth, info = build(node_scene, stamp)
     h.camera.publish_frame(color=color, depth=depth, info=info, stamp_ns=stamp)
     assert h.spin_until(lambda: sum(h.node.stats.skipped.values()) > before, publish_every=0)
     snapshot = h.node.stats.snapshot()
@@ -101,12 +99,12 @@ def test_huge_image_is_skipped(harness):
     _recover(h)
 
 
-def test_no_camera_info_yet_is_named_in_diagnostics(harness, scene):
+def test_no_camera_info_yet_is_named_in_diagnostics(harness, node_scene):
     h = harness()
     h.wait_for_subscribers()
     h.node._activated_at -= 10  # pretend the node has been active for a while
     for _ in range(20):  # colour and depth only
-        frame = scene.frame
+        frame = node_scene.frame
         stamp = 20_000_000_000 + h.camera.published * 100_000_000
         h.camera.pubs["color"].publish(numpy_to_image(frame.rgb, "rgb8", make_header(stamp, CAMERA_FRAME)))
         h.camera.pubs["depth"].publish(_depth(frame.depth, stamp))

@@ -31,7 +31,7 @@ from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 
 from ...config import ParamSpec, validate_value
-from ...errors import ConfigError, SegPerceptionError
+from ...errors import SegPerceptionError
 from ..moveit import COLLISION_OBJECT_TOPIC, SHAPES, CollisionObjectTracker, collision_object_type
 from ..params import declare_specs, validate_changes
 from ..planning_frame import (FrameResolver, tf2_available, transform_from_params,

@@ -22,7 +22,7 @@ from ...config import PIPELINE_PARAMS, PipelineConfig
 from ...errors import SegPerceptionError
 from ...pipeline import Pipeline
 from ...visualize import overlay_scene
-from ..conversions import numpy_to_image, scene_to_objects_msg, stamp_to_ns
+from ..conversions import numpy_to_image, scene_to_objects_msg
 from ..frame_input import frame_from_messages
 from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image

@@ -58,7 +58,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from ...config import ParamSpec, validate_value
-from ...errors import ConfigError, SegPerceptionError
+from ...errors import ConfigError
 from ...sim.scenes import CLUTTER_MODES, SceneConfig, SimFrame, TabletopSim
 from ..conversions import intrinsics_to_camera_info, make_header, numpy_to_image
 from ..params import declare_specs, validate_changes
