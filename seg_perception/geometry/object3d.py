@@ -1,12 +1,17 @@
 """Per-object 3D geometry from an RGB-D frame and instance masks.
 
 For each mask: erode (drop flying pixels at the outline), back-project
-(:func:`~seg_perception.geometry.projection.depth_to_points`), keep the depth
-range, voxel-downsample, remove statistical outliers, then describe the cloud:
-centroid, oriented box (gravity aligned on the support plane when it is
-known), principal axes, top-surface normal and optionally colours.
+(``x = (u - cx) z / fx``, ``y = (v - cy) z / fy``), keep the depth range,
+voxel-downsample, remove outliers, then describe the cloud: centroid,
+oriented box (gravity aligned on the support plane when it is known),
+principal axes, top-surface normal and optionally colours.
 
-Everything is metres in the camera optical frame of the frame.
+Everything is metres in the camera optical frame of the frame. The default
+path is numpy + OpenCV only (about 0.5-1 ms per object at 640x480): the
+outlier filter counts occupied neighbour voxels on a grid
+(:func:`~seg_perception.geometry.filters.remove_voxel_outliers`) instead of
+a k-nearest-neighbour search, so Open3D is never imported unless
+``outlier_method="knn"`` asks for it.
 
 Example:
     >>> from seg_perception.sim.synthetic import preset_objects, render_scene
@@ -26,17 +31,22 @@ import numpy as np
 from ..errors import ConfigError
 from ..frames import RGBDFrame
 from ..results import InstanceMasks, ObjectGeometry, Plane
-from .boxes import oriented_box, principal_axes
+from .boxes import OrientedBox, _gravity_box, _gravity_frame, _pca_box_rows, extend_box_down
 from .filters import (
-    depth_range,
+    _density_inliers,
+    _group_means,
+    _mean_colors,
+    _voxel_density,
+    _voxelize,
     erode_mask,
     erode_mask_at_depth_edges,
+    neighbor_cell,
     remove_statistical_outliers,
-    voxel_downsample,
 )
-from .projection import depth_to_points, depth_to_xyz_image
 
 __all__ = ["Object3DConfig", "compute_object_geometry", "compute_objects"]
+
+_OUTLIER_METHODS = ("voxel", "knn")
 
 
 @dataclass(frozen=True)
@@ -52,18 +62,36 @@ class Object3DConfig:
         min_depth: nearest depth kept, metres.
         max_depth: farthest depth kept, metres.
         voxel_size: voxel side for downsampling, metres (0 = off).
-        outlier_neighbors: neighbours of the statistical outlier filter (0 = off).
+        outlier_neighbors: neighbourhood size of the statistical outlier
+            filter (0 = off): k nearest neighbours for ``"knn"``; for
+            ``"voxel"`` it sets the block of voxels counted (16 -> 6x6x6, see
+            :func:`~seg_perception.geometry.filters.neighbor_cell`).
         outlier_std_ratio: its threshold in standard deviations.
         outlier_floor_ratio: points within this multiple of the median
-            neighbour distance are never outliers (keeps clean edges, see
+            neighbour distance (for ``"voxel"``: with at least
+            ``1 / ratio**2`` of the median neighbour count) are never outliers
+            (keeps clean edges, see
             :func:`~seg_perception.geometry.filters.remove_statistical_outliers`).
         min_points: objects with fewer points after all filters get no geometry.
         with_colors: attach the mean RGB of each voxel to the cloud.
-        extend_to_support: with a support plane, extend each box down to it
-            (the camera never sees the bottom; wrong for stacked objects,
-            whose box then reaches the table).
-        outlier_backend: nearest-neighbour search, ``"auto"``, ``"open3d"``
-            or ``"scipy"`` (identical results).
+        extend_to_support: with a support plane, extend each box down to the
+            surface it stands on, since the camera never sees the bottom: the
+            plane, for objects whose lowest visible point is within
+            ``support_gap`` of it; otherwise the top of another object it is
+            stacked on (:func:`compute_objects` only: one below it whose
+            footprint overlaps its own), so stacked objects keep their own height.
+        support_gap: metres, see ``extend_to_support``.
+        extend_unsupported: objects whose lowest visible point is above
+            ``support_gap`` but which rest on no segmented object, in practice
+            objects whose bottom is hidden behind a nearer one, are extended
+            to the plane (the safe choice for collision checking); False
+            keeps their visible height.
+        outlier_method: ``"voxel"`` (neighbour-voxel counts on a grid, the
+            default: no search, ~20x faster) or ``"knn"`` (PCL's filter on
+            the mean distance to the k nearest neighbours). ``"voxel"`` needs
+            ``voxel_size > 0``; without downsampling ``"knn"`` is used.
+        outlier_backend: nearest-neighbour search for ``"knn"``, ``"auto"``,
+            ``"open3d"`` or ``"scipy"`` (identical results).
     """
 
     erosion_px: int = 2
@@ -77,6 +105,9 @@ class Object3DConfig:
     min_points: int = 30
     with_colors: bool = True
     extend_to_support: bool = True
+    support_gap: float = 0.03
+    extend_unsupported: bool = True
+    outlier_method: str = "voxel"
     outlier_backend: str = "auto"
 
     def __post_init__(self) -> None:
@@ -97,58 +128,294 @@ class Object3DConfig:
             raise ConfigError(f"outlier_floor_ratio must be >= 0, got {self.outlier_floor_ratio}")
         if self.min_points < 1:
             raise ConfigError(f"min_points must be >= 1, got {self.min_points}")
+        if self.support_gap < 0:
+            raise ConfigError(f"support_gap must be >= 0 metres, got {self.support_gap}")
+        if self.outlier_method not in _OUTLIER_METHODS:
+            raise ConfigError(f"outlier_method {self.outlier_method!r} is not one of "
+                              "voxel, knn")
         if self.outlier_backend not in ("auto", "open3d", "scipy"):
             raise ConfigError(f"outlier_backend {self.outlier_backend!r} is not one of "
                               "auto, open3d, scipy")
 
 
 def _upward(plane: Plane) -> Plane:
-    """The plane with its normal towards the camera (origin), whatever the caller's sign."""
+    """The plane with a unit normal towards the camera (origin), whatever the caller's sign."""
+    n = np.asarray(plane.normal, np.float64)
+    scale = float(np.linalg.norm(n))
+    if not np.isfinite(scale) or scale == 0:
+        raise ValueError(f"support plane normal {plane.normal} is not a direction")
     if plane.offset < 0:  # n . 0 + d < 0: the camera is on the negative side
-        nx, ny, nz = plane.normal
-        return Plane((-float(nx), -float(ny), -float(nz)), -float(plane.offset))
-    return plane
+        scale = -scale
+    nx, ny, nz = (float(c) for c in n / scale)
+    return Plane((nx, ny, nz), float(plane.offset) / scale)
 
 
 def _clean_mask(mask: np.ndarray, depth: np.ndarray, cfg: Object3DConfig) -> np.ndarray:
-    """The object's pixels with valid depth, minus flying pixels at its outline."""
+    """The object's pixels with depth in range, minus flying pixels at its outline."""
     if cfg.rim_tolerance > 0:
-        return erode_mask_at_depth_edges(mask, depth, cfg.erosion_px, cfg.rim_tolerance)
-    return erode_mask(mask, cfg.erosion_px) & (depth > 0)
+        keep = erode_mask_at_depth_edges(mask, depth, cfg.erosion_px, cfg.rim_tolerance)
+    else:
+        keep = erode_mask(mask, cfg.erosion_px) & (depth > 0)
+    keep &= depth >= cfg.min_depth
+    keep &= depth <= cfg.max_depth
+    return keep
 
 
-def _describe(points: np.ndarray, colors: np.ndarray | None, plane: Plane | None,
-              cfg: Object3DConfig) -> ObjectGeometry | None:
-    """Filter one object's camera-frame cloud and fit its geometry (None if too small)."""
-    keep = depth_range(points, cfg.min_depth, cfg.max_depth)
-    points = points[keep]
-    colors = colors[keep] if colors is not None else None
-    if points.shape[0] < cfg.min_points:
-        return None
-    points, colors = voxel_downsample(points, cfg.voxel_size, colors)
-    if cfg.outlier_neighbors:
-        inliers = remove_statistical_outliers(
-            points, cfg.outlier_neighbors, cfg.outlier_std_ratio,
-            floor_ratio=cfg.outlier_floor_ratio, backend=cfg.outlier_backend)
-        points = points[inliers]
-        colors = colors[inliers] if colors is not None else None
-    if points.shape[0] < cfg.min_points:
-        return None
-    pts64 = points.astype(np.float64)
-    centroid = pts64.mean(axis=0)
-    axes = principal_axes(pts64)
+@dataclass(frozen=True, eq=False)
+class _Cloud:
+    """One object's filtered cloud with its unextended box (internal)."""
+
+    rows: np.ndarray        # float64[3, K] coordinate rows
+    points: np.ndarray      # float32[K, 3]
+    colors: np.ndarray | None
+    centroid: np.ndarray
+    axes: np.ndarray
+    box: OrientedBox        # not extended to any support
+    heights: np.ndarray | None  # float64[K] above the support plane, when known
+
+
+class _Projector:
+    """Back-projects mask crops of one frame (pixel rays computed once)."""
+
+    def __init__(self, frame: RGBDFrame, cfg: Object3DConfig) -> None:
+        K = frame.intrinsics
+        self.frame, self.cfg = frame, cfg
+        # Same float32 arithmetic as projection.depth_to_points.
+        self.u = (np.arange(K.width, dtype=np.float32) - np.float32(K.cx)) / np.float32(K.fx)
+        self.v = (np.arange(K.height, dtype=np.float32) - np.float32(K.cy)) / np.float32(K.fy)
+        # Colour pixels as single 3-byte items: boolean indexing then copies one
+        # item per pixel, 20-30x faster than on uint8[..., 3].
+        rgb = np.ascontiguousarray(frame.rgb)
+        self.rgb = _as_pixels(rgb.reshape(-1, 3)).reshape(rgb.shape[:2])
+
+    def crop_cloud(self, mask: np.ndarray, y0: int, x0: int
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(float32[3, M] coordinate rows, uint8[M, 3] colours | None)`` of the mask crop
+        whose top-left pixel is ``(y0, x0)``, after :func:`_clean_mask`."""
+        h, w = mask.shape
+        depth = self.frame.depth[y0:y0 + h, x0:x0 + w]
+        keep = _clean_mask(mask, depth, self.cfg)
+        z = depth[keep]
+        rows = np.empty((3, z.shape[0]), np.float32)
+        np.multiply(np.broadcast_to(self.u[x0:x0 + w], (h, w))[keep], z, out=rows[0])
+        np.multiply(np.broadcast_to(self.v[y0:y0 + h, None], (h, w))[keep], z, out=rows[1])
+        rows[2] = z
+        if not self.cfg.with_colors:
+            return rows, None
+        colors = self.rgb[y0:y0 + h, x0:x0 + w][keep].view(np.uint8).reshape(-1, 3)
+        return rows, colors
+
+
+def _clouds(parts: list[tuple[np.ndarray, np.ndarray | None]], plane: Plane | None,
+            cfg: Object3DConfig) -> list[_Cloud | None]:
+    """Downsample, remove outliers and fit the (unextended) box of every object.
+
+    ``parts``: per object ``(float32[3, M_i] coordinate rows, uint8[M_i, 3] colours | None)``,
+    each with at least ``cfg.min_points`` points. The clouds are concatenated
+    and the per-point steps run once for all objects (one voxel grid with the
+    objects side by side, one set of bincounts, one outlier test, one batched
+    eigendecomposition); only small per-object reductions and the footprint
+    rectangle loop over objects. Returns one entry per part, None where too
+    few points survive.
+    """
+    n_parts = len(parts)
+    sizes = np.array([rows.shape[1] for rows, _ in parts])
+    rows = np.concatenate([rows for rows, _ in parts], axis=1) if n_parts > 1 else parts[0][0]
+    colors = None
+    if cfg.with_colors:
+        colors = np.concatenate([c for _, c in parts]) if n_parts > 1 else parts[0][1]
+    k = cfg.outlier_neighbors
+    voxel_test = k > 0 and cfg.outlier_method == "voxel" and cfg.voxel_size > 0
+    cell = neighbor_cell(k) if voxel_test else 1
+
+    if cfg.voxel_size > 0:
+        # The voxel grid doubles as the occupancy grid of the outlier test.
+        vox = _voxelize(rows, cfg.voxel_size, sizes, cell)
+        rows = _group_means(rows, vox.inverse, vox.counts).astype(np.float32)
+        if colors is not None:
+            colors = _mean_colors(colors, vox.inverse, vox.counts)
+        segment = vox.segment
+        sizes = np.bincount(segment, minlength=n_parts)
+    else:
+        segment = np.repeat(np.arange(n_parts), sizes)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+
+    keep = None
+    if voxel_test:
+        keep = _density_inliers(_voxel_density(vox, cell), segment, n_parts,
+                                cfg.outlier_std_ratio, cfg.outlier_floor_ratio, min_size=k)
+    elif k > 0:
+        keep = np.concatenate([
+            remove_statistical_outliers(rows[:, a:b].T, k, cfg.outlier_std_ratio,
+                                        floor_ratio=cfg.outlier_floor_ratio,
+                                        backend=cfg.outlier_backend)
+            for a, b in zip(bounds[:-1], bounds[1:])])
+    if keep is not None:
+        sizes = np.bincount(segment[keep], minlength=n_parts)
+    alive = sizes >= cfg.min_points
+    if not alive.all():
+        keep = (keep if keep is not None else True) & alive[segment]
+    if keep is not None and not keep.all():
+        rows = np.stack([r[keep] for r in rows])  # row by row: cheaper than rows[:, keep]
+        if colors is not None:  # as 3-byte items: 10x cheaper than uint8[K, 3] rows
+            colors = _as_pixels(colors)[keep].view(np.uint8).reshape(-1, 3)
+    index = np.flatnonzero(alive)
+    sizes = sizes[alive]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+    # Per object: mean and scatter matrix (small, row-wise reductions).
+    rows64 = rows.astype(np.float64)
+    centroid = np.empty((len(spans), 3))
+    scatter = np.empty((len(spans), 3, 3))
+    for i, (a, b) in enumerate(spans):
+        part = rows64[:, a:b]
+        centroid[i] = part.sum(axis=1) / (b - a)
+        centred = part - centroid[i][:, None]
+        scatter[i] = centred @ centred.T
+    axes = _principal_axes_batch(scatter, sizes)
+
+    if plane is None:
+        boxes = [_pca_box_rows(rows64[:, a:b], axes[i]) for i, (a, b) in enumerate(spans)]
+        heights = None
+    else:
+        frame = _gravity_frame(np.asarray(plane.normal, np.float64))
+        proj = frame @ rows64  # [3, K]: plane coordinates and heights
+        boxes = []
+        for i, (a, b) in enumerate(spans):
+            part = proj[:, a:b]
+            origin = part[:2].sum(axis=1) / (b - a)
+            local = part[:2] - origin[:, None]  # about the mean: float32 hulls are precise
+            top, bottom = part[2].max(), part[2].min()
+            boxes.append(_gravity_box(np.ascontiguousarray(local.T, dtype=np.float32), local,
+                                      origin, float(top), float(bottom), frame))
+        heights = proj[2] + plane.offset
+
+    out: list[_Cloud | None] = [None] * n_parts
+    for i, (a, b) in enumerate(spans):
+        out[index[i]] = _Cloud(
+            rows=rows64[:, a:b], points=np.ascontiguousarray(rows[:, a:b].T),
+            colors=colors[a:b].copy() if colors is not None else None,
+            centroid=centroid[i], axes=axes[i], box=boxes[i],
+            heights=heights[a:b] if heights is not None else None)
+    return out
+
+
+def _as_pixels(colors: np.ndarray) -> np.ndarray:
+    """``uint8[K, 3]`` colours viewed as ``K`` 3-byte items."""
+    return np.ascontiguousarray(colors).view(np.dtype((np.void, 3))).reshape(-1)
+
+
+def _principal_axes_batch(cov: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``float64[S, 3, 3]`` PCA axes (columns, major to minor, right-handed, first
+    non-zero component of the first two positive) from scatter matrices ``[S, 3, 3]``;
+    the identity for clouds of fewer than 3 points (as :func:`~.boxes.principal_axes`)."""
+    _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
+    out = np.empty_like(vecs)
+    for col, src in ((0, 2), (1, 1)):
+        v = vecs[:, :, src]
+        first = np.argmax(np.abs(v) > 1e-9, axis=1)  # first clearly non-zero component
+        sign = np.where(v[np.arange(v.shape[0]), first] < 0, -1.0, 1.0)
+        out[:, :, col] = v * sign[:, None]
+    out[:, :, 2] = np.cross(out[:, :, 0], out[:, :, 1])
+    out[sizes < 3] = np.eye(3)
+    return out
+
+
+# Stacking test (see _support_level): an object rests on another when their
+# footprints overlap by at least this fraction of the smaller one ...
+_STACK_OVERLAP = 0.3
+# ... and the lower one reaches up to at most this far above the upper one's
+# lowest visible point (metres; depth noise).
+_STACK_TOL = 0.01
+# Footprint overlap is measured on a 12 x 12 grid of samples over each footprint.
+_GRID_U, _GRID_V = (g.ravel() for g in np.meshgrid((np.arange(12) + 0.5) / 12 - 0.5,
+                                                     (np.arange(12) + 0.5) / 12 - 0.5))
+
+
+def _inside_footprint(rows: np.ndarray, box: OrientedBox, margin: float) -> np.ndarray:
+    """``bool[K]``: points of ``float64[3, K]`` rows over ``box``'s footprint grown by
+    ``margin`` metres (heights along the box's third axis are ignored)."""
+    local = box.rotation[:, :2].T @ (rows - box.center[:, None])
+    half = box.extent[:2] / 2 + margin
+    return (np.abs(local[0]) <= half[0]) & (np.abs(local[1]) <= half[1])
+
+
+def _footprint_overlap(a: OrientedBox, b: OrientedBox) -> float:
+    """Overlap of two gravity-aligned boxes' footprints over the smaller one's area."""
+    def inside(p: OrientedBox, q: OrientedBox) -> float:  # fraction of p's footprint over q's
+        samples = (p.center[:, None] + np.outer(p.rotation[:, 0], _GRID_U * p.extent[0])
+                   + np.outer(p.rotation[:, 1], _GRID_V * p.extent[1]))
+        return float(_inside_footprint(samples, q, 0.0).mean())
+
+    # overlap = f_a * area_a = f_b * area_b, so over the smaller area it is max(f_a, f_b).
+    return max(inside(a, b), inside(b, a))
+
+
+def _support_level(i: int, clouds: list[_Cloud | None], plane: Plane,
+                   cfg: Object3DConfig) -> float | None:
+    """Height (``p @ n``) to extend object ``i``'s box down to, or None to keep it.
+
+    * Lowest visible point within ``support_gap`` of the plane: the plane.
+    * Else, stacked: the highest top among other objects whose footprint
+      overlaps this one's (by :data:`_STACK_OVERLAP`) and that reach no higher
+      than :data:`_STACK_TOL` above this object's lowest point (their points
+      over its footprint grown by ``support_gap``; capped at that lowest point).
+      The lower object need not touch the visible part: the bottom of an
+      object standing on another is often hidden behind a third one.
+    * Else (nothing segmented underneath: usually the bottom is hidden behind
+      a nearer object): the plane if ``extend_unsupported``, else None.
+    """
+    cloud = clouds[i]
+    assert cloud is not None and cloud.heights is not None
+    low = float(cloud.heights.min())
+    plane_level = -plane.offset
+    if low <= cfg.support_gap:
+        return plane_level
+    best = None
+    for j, other in enumerate(clouds):
+        if j == i or other is None or other.heights is None:
+            continue
+        below = other.heights <= low + _STACK_TOL
+        if not below.any() or _footprint_overlap(cloud.box, other.box) < _STACK_OVERLAP:
+            continue
+        below &= _inside_footprint(other.rows, cloud.box, cfg.support_gap)
+        if below.any():
+            top = min(float(other.heights[below].max()), low)
+            best = top if best is None else max(best, top)
+    if best is not None:
+        return best + plane_level
+    return plane_level if cfg.extend_unsupported else None
+
+
+def _geometry(cloud: _Cloud, plane: Plane | None, level: float | None) -> ObjectGeometry:
+    box = cloud.box
     if plane is not None:
-        box = oriented_box(pts64, up=plane.normal,
-                           support_plane=plane if cfg.extend_to_support else None)
+        if level is not None:
+            box = extend_box_down(box, level)
         top_normal = np.asarray(plane.normal, np.float64)
     else:
-        box = oriented_box(pts64)
         # Minor PCA axis, pointing at the camera (the origin): the visible side.
-        top_normal = axes[:, 2] if axes[:, 2] @ centroid < 0 else -axes[:, 2]
-    return ObjectGeometry(points=points, colors=colors, centroid=centroid,
+        minor = cloud.axes[:, 2]
+        top_normal = minor if minor @ cloud.centroid < 0 else -minor
+    return ObjectGeometry(points=cloud.points, colors=cloud.colors, centroid=cloud.centroid,
                           box_center=box.center, box_rotation=box.rotation,
-                          box_extent=box.extent, principal_axes=axes,
+                          box_extent=box.extent, principal_axes=cloud.axes,
                           top_normal=top_normal / np.linalg.norm(top_normal))
+
+
+def _describe_all(clouds: list[_Cloud | None], plane: Plane | None,
+                  cfg: Object3DConfig) -> list[ObjectGeometry | None]:
+    out: list[ObjectGeometry | None] = []
+    for i, cloud in enumerate(clouds):
+        if cloud is None:
+            out.append(None)
+            continue
+        level = None
+        if plane is not None and cfg.extend_to_support:
+            level = _support_level(i, clouds, plane, cfg)
+        out.append(_geometry(cloud, plane, level))
+    return out
 
 
 def compute_object_geometry(frame: RGBDFrame, mask: np.ndarray,
@@ -166,16 +433,13 @@ def compute_object_geometry(frame: RGBDFrame, mask: np.ndarray,
     Returns:
         :class:`~seg_perception.results.ObjectGeometry` (camera optical frame,
         metres), or None when fewer than ``config.min_points`` points survive.
+        Alone, an object is only extended down to the support plane (see
+        :func:`compute_objects` for objects stacked on others).
     """
-    cfg = config or Object3DConfig()
     mask = np.asarray(mask, bool)
     if mask.shape != frame.depth.shape:
         raise ValueError(f"mask shape {mask.shape} differs from the frame's {frame.depth.shape}")
-    points, pixels = depth_to_points(frame.depth, frame.intrinsics,
-                                     _clean_mask(mask, frame.depth, cfg))
-    colors = frame.rgb.reshape(-1, 3)[pixels] if cfg.with_colors else None
-    plane = _upward(support_plane) if support_plane is not None else None
-    return _describe(points, colors, plane, cfg)
+    return compute_objects(frame, mask[None], support_plane, config)[0]
 
 
 def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
@@ -183,9 +447,11 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
                     config: Object3DConfig | None = None) -> list[ObjectGeometry | None]:
     """:func:`compute_object_geometry` for every instance of a frame.
 
-    The frame is back-projected once (:func:`depth_to_xyz_image`) and each
-    mask is eroded inside its bounding box only, so the per-object cost is
-    that of its own pixels.
+    Each mask is eroded and back-projected inside its bounding box only, so
+    the cost of an object is that of its own pixels (about 0.5-1 ms for
+    10k pixels). Knowing all objects, a box whose bottom is out of reach of
+    the support plane is extended down onto an object it is stacked on
+    (see :attr:`Object3DConfig.extend_to_support`).
 
     Args:
         instances: :class:`~seg_perception.results.InstanceMasks` or ``bool[N, H, W]``.
@@ -201,23 +467,25 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
         return []
     plane = _upward(support_plane) if support_plane is not None else None
     height, width = frame.depth.shape
-    xyz = depth_to_xyz_image(frame.depth, frame.intrinsics).reshape(-1, 3)
-    rgb = frame.rgb.reshape(-1, 3)
+    projector = _Projector(frame, cfg)
     rows_any, cols_any = masks.any(axis=2), masks.any(axis=1)
     m = cfg.erosion_px
-    out: list[ObjectGeometry | None] = []
+    parts: list[tuple[np.ndarray, np.ndarray | None]] = []
+    index: list[int] = []
     for i in range(masks.shape[0]):  # loop over objects; all pixel work is vectorised
         ys, xs = np.flatnonzero(rows_any[i]), np.flatnonzero(cols_any[i])
         if ys.size == 0:
-            out.append(None)
             continue
         # Crop with an erosion-wide margin: the mask is empty there, so eroding the
         # crop with a zero border equals eroding the full mask.
         y0, y1 = max(ys[0] - m, 0), min(ys[-1] + m + 1, height)
         x0, x1 = max(xs[0] - m, 0), min(xs[-1] + m + 1, width)
-        crop = _clean_mask(masks[i, y0:y1, x0:x1], frame.depth[y0:y1, x0:x1], cfg)
-        r, c = np.nonzero(crop)
-        pixels = (r + y0) * width + (c + x0)
-        colors = rgb[pixels] if cfg.with_colors else None
-        out.append(_describe(xyz[pixels], colors, plane, cfg))
-    return out
+        rows, colors = projector.crop_cloud(masks[i, y0:y1, x0:x1], int(y0), int(x0))
+        if rows.shape[1] >= cfg.min_points:
+            parts.append((rows, colors))
+            index.append(i)
+    clouds: list[_Cloud | None] = [None] * masks.shape[0]
+    if parts:
+        for i, cloud in zip(index, _clouds(parts, plane, cfg)):
+            clouds[i] = cloud
+    return _describe_all(clouds, plane, cfg)

@@ -12,8 +12,11 @@ from seg_perception.geometry.filters import (
     erode_mask_at_depth_edges,
     knn_mean_distances,
     load_neighbor_backend,
+    neighbor_cell,
     remove_statistical_outliers,
+    remove_voxel_outliers,
     voxel_downsample,
+    voxel_neighbor_counts,
 )
 
 
@@ -167,3 +170,62 @@ def test_open3d_and_scipy_backends_agree() -> None:
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
     _, kept = cloud.remove_statistical_outlier(17, 1.0)
     np.testing.assert_array_equal(np.flatnonzero(a), np.sort(np.asarray(kept)))
+
+
+def reference_neighbor_counts(points: np.ndarray, size: float, cell: int) -> np.ndarray:
+    """voxel_neighbor_counts by brute force: occupied voxels whose cell is within one cell
+    of the point's cell, on the grid and (cell > 1) on the grid shifted by cell // 2."""
+    keys = np.floor(points * (1.0 / size)).astype(np.int64)  # in the points' precision
+    voxels = np.unique(keys, axis=0)
+    best = np.zeros(len(points), np.int64)
+    for shift in ((0, cell // 2) if cell > 1 else (0,)):
+        vc = (voxels + shift) // cell
+        pc = (keys + shift) // cell
+        near = np.abs(pc[:, None, :] - vc[None, :, :]).max(axis=2) <= 1
+        best = np.maximum(best, near.sum(axis=1))
+    return best
+
+
+@pytest.mark.parametrize("cell", [1, 2, 3])
+def test_voxel_neighbor_counts_match_brute_force(cell: int) -> None:
+    rng = np.random.default_rng(cell)
+    # A noisy surface patch, a line and isolated points, with repeated voxels.
+    surface = np.c_[rng.uniform(0, 0.06, (600, 2)), 0.5 + rng.normal(0, 0.002, 600)]
+    line = np.c_[np.linspace(0, 0.05, 40), np.full(40, 0.02), np.full(40, 0.53)]
+    stray = rng.uniform([0, 0, 0.45], [0.06, 0.06, 0.6], (20, 3))
+    pts = np.concatenate([surface, line, stray]).astype(np.float32)
+    counts = voxel_neighbor_counts(pts, 0.004, cell)
+    assert counts.dtype == np.int32 and counts.min() >= 1
+    np.testing.assert_array_equal(counts, reference_neighbor_counts(pts, 0.004, cell))
+    # Far apart clusters take the sparse path (no dense grid over the gap): same answer.
+    far = np.concatenate([pts, pts[:50] + np.float32(400.0)])
+    np.testing.assert_array_equal(voxel_neighbor_counts(far, 0.004, cell),
+                                  reference_neighbor_counts(far, 0.004, cell))
+    with pytest.raises(ValueError, match="voxel_size"):
+        voxel_neighbor_counts(pts, 0.0)
+    with pytest.raises(ValueError, match="cell"):
+        voxel_neighbor_counts(pts, 0.004, 0)
+    assert voxel_neighbor_counts(np.zeros((0, 3)), 0.004).shape == (0,)
+
+
+def test_neighbor_cell_sizes_the_block_like_k_neighbours() -> None:
+    # A flat surface through 3x3x3 cells of c voxels holds (3c)**2 voxels.
+    assert [neighbor_cell(k) for k in (1, 8, 9, 16, 35, 36)] == [1, 1, 2, 2, 2, 3]
+
+
+def test_voxel_outliers_remove_strays_keep_clean_grid_like_knn() -> None:
+    pts, n_plane = plane_with_outliers()
+    keep = remove_voxel_outliers(pts, 0.004, 16, 2.0, floor_ratio=2.0)
+    assert keep.dtype == bool and keep.shape == (len(pts),)
+    assert keep[:n_plane].all() and not keep[n_plane:].any()
+    np.testing.assert_array_equal(keep, remove_statistical_outliers(pts, 16, 2.0, floor_ratio=2.0,
+                                                                    backend="scipy"))
+    # A small dense clump away from the surface is an outlier too (few voxels around it).
+    clump = np.array([0.05, 0.05, 0.9]) + np.random.default_rng(1).normal(0, 0.002, (6, 3))
+    keep = remove_voxel_outliers(np.concatenate([pts[:n_plane], clump]), 0.004, 16, 2.0,
+                                 floor_ratio=2.0)
+    assert keep[:n_plane].all() and not keep[n_plane:].any()
+    assert remove_voxel_outliers(pts, 0.004, 0, 2.0).all()
+    assert remove_voxel_outliers(pts[:10], 0.004, 16, 2.0).all()
+    with pytest.raises(ValueError, match="std_ratio"):
+        remove_voxel_outliers(pts, 0.004, 16, 0.0)

@@ -12,6 +12,7 @@ from seg_perception.errors import ConfigError
 from seg_perception.geometry.boxes import OrientedBox, min_area_rectangle, oriented_box, principal_axes
 from seg_perception.geometry.filters import erode_mask
 from seg_perception.geometry.object3d import Object3DConfig, compute_object_geometry, compute_objects
+from seg_perception.geometry.projection import depth_to_xyz_image
 from seg_perception.results import InstanceMasks, Plane
 from seg_perception.sim.synthetic import Box, Cylinder, SyntheticScene, preset_objects, render_scene
 
@@ -109,8 +110,14 @@ def test_box_without_extension_and_stacked_objects(scenes: dict[str, SyntheticSc
     # The sides are seen down to their base, minus the eroded bottom rim.
     assert abs(lower.box_extent[2] - 0.06) < 0.004
     assert abs(upper.box_extent[2] - 0.05) < 0.004
-    _, upper_ext = compute_objects(scene.frame, masks_of(scene), scene.table_plane)
-    assert upper_ext is not None and abs(upper_ext.box_extent[2] - 0.11) < 0.001  # documented
+    lower_ext, upper_ext = compute_objects(scene.frame, masks_of(scene), scene.table_plane)
+    assert lower_ext is not None and upper_ext is not None
+    # The lower box reaches the table; the upper one stops on the lower one's top
+    # (a box down to the table would swallow the lower object for MoveIt).
+    assert abs(lower_ext.box_extent[2] - 0.06) < 0.001
+    assert abs(upper_ext.box_extent[2] - 0.05) < 0.001
+    bottom = upper_ext.box_center - upper_ext.box_rotation[:, 2] * upper_ext.box_extent[2] / 2
+    assert abs(float(bottom @ scene.table_plane.normal) + scene.table_plane.offset - 0.06) < 0.001
 
 
 def test_without_support_plane_pca_box_faces_camera(scenes: dict[str, SyntheticScene]) -> None:
@@ -264,3 +271,24 @@ def test_min_area_rectangle_square_and_degenerate() -> None:
     assert abs(angle - 0.3) < 1e-6
     _, size, _ = min_area_rectangle(np.array([[0, 0], [1, 1], [2, 2]], float))  # a segment
     assert np.isclose(max(size), np.sqrt(8), atol=1e-6) and min(size) < 1e-6
+
+
+def test_object_with_hidden_bottom_extends_to_the_table_only_when_asked(
+        scenes: dict[str, SyntheticScene]) -> None:
+    scene = scenes["separated"]
+    plane = scene.table_plane
+    masks = masks_of(scene)
+    # Hide each object's lower 4 cm, as a nearer object would: nothing is
+    # segmented underneath, so only extend_unsupported decides.
+    xyz = depth_to_xyz_image(scene.frame.depth, scene.frame.intrinsics)
+    height = xyz @ plane.normal + plane.offset
+    hidden = InstanceMasks(masks=masks.masks & (height > 0.04)[None], boxes=masks.boxes,
+                           scores=masks.scores, class_ids=masks.class_ids,
+                           class_names=masks.class_names)
+    kept = compute_objects(scene.frame, hidden, plane, Object3DConfig(extend_unsupported=False))
+    grown = compute_objects(scene.frame, hidden, plane)
+    for k, g, obj in zip(kept, grown, scene.objects):
+        assert k is not None and g is not None
+        full = obj.size[2] if isinstance(obj, Box) else obj.height
+        assert k.box_extent[2] < full - 0.03
+        assert abs(g.box_extent[2] - full) < 0.004
