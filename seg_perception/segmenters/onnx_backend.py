@@ -78,6 +78,7 @@ __all__ = [
     "export_maskrcnn_onnx",
     "export_semantic_onnx",
     "onnx_providers",
+    "open_session",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -139,21 +140,18 @@ def onnx_providers(device: str, providers: Sequence[Any] | None, fp16: bool,
     return chosen + ["CPUExecutionProvider"], f"cuda:{device_id}"
 
 
-def _session(arch: str, weights: Any, device: str, providers: Sequence[Any] | None, fp16: bool,
-             num_threads: int | None) -> tuple[Any, Path, str, dict[str, Any]]:
-    """An inference session for ``weights``, the resolved path, device and meta."""
-    if weights is None or (isinstance(weights, str) and not weights.strip()):
-        raise WeightsError(f"the {arch!r} backend needs weights=<path to an .onnx file>; "
-                           f"{_EXPORT_HINT[arch]}")
-    spec = resolve_weights(weights, arch=arch, suffixes=_SUFFIXES)
-    assert spec is not None  # "no weights" was handled above
-    path = spec.file
-    if spec.sha256:
-        verify_checksum(path, spec.sha256)
+def open_session(path: Path, backend: str, device: str, providers: Sequence[Any] | None,
+                 fp16: bool, num_threads: int | None = None, *, hint: str = "",
+                 ) -> tuple[Any, str]:
+    """An onnxruntime session of the model at ``path`` and the device it really runs on.
+
+    Providers as :func:`onnx_providers` chooses them; a GPU provider that fails to
+    start falls back to the CPU with a warning. Errors name the file and ``hint``.
+    """
     try:
         import onnxruntime as ort
     except ImportError:
-        raise WeightsError(f"the {arch!r} backend needs onnxruntime: pip install onnxruntime "
+        raise WeightsError(f"the {backend!r} backend needs onnxruntime: pip install onnxruntime "
                            "(or onnxruntime-gpu for CUDA)") from None
     chosen, actual = onnx_providers(device, providers, fp16, ort.get_available_providers())
     options = ort.SessionOptions()
@@ -165,11 +163,27 @@ def _session(arch: str, weights: Any, device: str, providers: Sequence[Any] | No
     except Exception as exc:  # ORT's own pybind types: InvalidProtobuf, Fail, InvalidGraph
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"onnxruntime cannot load {path}: {first}; is it a complete ONNX "
-                           f"file? {_EXPORT_HINT[arch]}") from None
+                           f"file? {hint}") from None
     if actual != "cpu" and session.get_providers()[0] == "CPUExecutionProvider":
-        warnings.warn(f"onnxruntime could not start {chosen[0]}; {arch} runs on the CPU",
+        warnings.warn(f"onnxruntime could not start {chosen[0]}; {backend} runs on the CPU",
                       RuntimeWarning, stacklevel=3)
         actual = "cpu"
+    return session, actual
+
+
+def _session(arch: str, weights: Any, device: str, providers: Sequence[Any] | None, fp16: bool,
+             num_threads: int | None) -> tuple[Any, Path, str, dict[str, Any]]:
+    """An inference session for ``weights``, the resolved path, device and meta."""
+    if weights is None or (isinstance(weights, str) and not weights.strip()):
+        raise WeightsError(f"the {arch!r} backend needs weights=<path to an .onnx file>; "
+                           f"{_EXPORT_HINT[arch]}")
+    spec = resolve_weights(weights, arch=arch, suffixes=_SUFFIXES)
+    assert spec is not None  # "no weights" was handled above
+    path = spec.file
+    if spec.sha256:
+        verify_checksum(path, spec.sha256)
+    session, actual = open_session(path, arch, device, providers, fp16, num_threads,
+                                   hint=_EXPORT_HINT[arch])
     use_fp16(fp16, actual, arch)  # warns when asked for on the CPU
     meta = dict(spec.meta)
     text = (session.get_modelmeta().custom_metadata_map or {}).get(META_KEY)

@@ -231,47 +231,6 @@ def _export_pt(path: Path, imgsz: Any) -> Path:
     return Path(exported)
 
 
-def _providers(device: str, providers: Sequence[Any] | None, fp16: bool,
-               available: Sequence[str]) -> tuple[list[Any], str]:
-    """onnxruntime providers for ``device`` and the device they amount to."""
-    if providers is not None:
-        names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
-        missing = [n for n in names if n not in available]
-        if missing:
-            raise ConfigError(f"onnxruntime providers {missing} are not available here; "
-                              f"available: {', '.join(available)}")
-        gpu = any(n in ("TensorrtExecutionProvider", "CUDAExecutionProvider") for n in names)
-        if not gpu:
-            return list(providers), "cpu"
-        return list(providers), str(device) if str(device).startswith("cuda") else "cuda:0"
-    dev = str(device).strip().lower()
-    if dev == "auto":
-        dev = "cuda" if "CUDAExecutionProvider" in available else "cpu"
-    if dev == "cpu":
-        return ["CPUExecutionProvider"], "cpu"
-    if not dev.startswith("cuda"):
-        raise ConfigError(f"device={device!r} is not one of cpu, cuda, cuda:N, auto")
-    try:
-        device_id = int(dev.split(":", 1)[1]) if ":" in dev else 0
-    except ValueError:
-        raise ConfigError(f"device={device!r} is not one of cpu, cuda, cuda:N, auto") from None
-    chosen: list[Any] = []
-    if "TensorrtExecutionProvider" in available:
-        # Engines take minutes to build: cache them across runs.
-        cache_root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        cache = cache_root / "seg_perception" / "tensorrt"
-        chosen.append(("TensorrtExecutionProvider", {
-            "device_id": device_id, "trt_fp16_enable": bool(fp16),
-            "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache)}))
-    if "CUDAExecutionProvider" in available:
-        chosen.append(("CUDAExecutionProvider", {"device_id": device_id}))
-    if not chosen:
-        _LOG.warning("device=%s requested but onnxruntime has no CUDA provider (install "
-                     "onnxruntime-gpu); running yolo_seg on the CPU", device)
-        return ["CPUExecutionProvider"], "cpu"
-    return chosen + ["CPUExecutionProvider"], f"cuda:{device_id}"
-
-
 # --------------------------------------------------------------------------- segmenter
 
 class YoloSegSegmenter:
@@ -633,21 +592,11 @@ def build_yolo_seg(*, weights: str | os.PathLike[str] | None = None, device: str
                            "then set instance_weights to that file")
     if path.suffix == ".pt":
         path = _export_pt(path, imgsz)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise WeightsError("the yolo_seg backend needs onnxruntime: pip install onnxruntime "
-                           "(or onnxruntime-gpu for CUDA)") from None
-    chosen, actual_device = _providers(device, providers, fp16, ort.get_available_providers())
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: ORT's graph warnings are not actionable here
-    try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
-    except Exception as exc:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...)
-        raise WeightsError(f"onnxruntime cannot load {path}: {exc}; is it an ONNX file?") from None
-    if actual_device != "cpu" and session.get_providers()[0] == "CPUExecutionProvider":
-        _LOG.warning("onnxruntime could not start %s; yolo_seg runs on the CPU", chosen[0])
-        actual_device = "cpu"
+    from .onnx_backend import open_session
+
+    session, actual_device = open_session(path, "yolo_seg", device, providers, fp16,
+                                          hint=f"{_EXPORT_HINT}, then set instance_weights "
+                                               "to the .onnx file")
     return YoloSegSegmenter(session, weights_path=path, device=actual_device,
                             class_names=class_names, graspable_classes=graspable_classes,
                             conf_threshold=conf_threshold, iou_threshold=iou_threshold,
