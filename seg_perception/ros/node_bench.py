@@ -9,6 +9,14 @@ topics changed), or with ``in_process=True`` in this process on its own
 executor thread. A listener takes ``~/objects`` as raw CDR bytes and reads only
 the header stamp, so a Python consumer's deserialisation does not count.
 
+The node process is ``python -m seg_perception.ros.node_bench``: the unchanged
+:class:`~seg_perception.ros.nodes.perception_node.PerceptionNode` plus a hook
+that publishes each frame's ``Scene.timings_ms`` on ``~/bench_timings``
+(``std_msgs/String``, JSON). So every frame's latency splits exactly into the
+pipeline's own time and the node's overhead (message conversion, sync,
+hand-over to the worker, output messages, DDS both ways), whatever else loads
+the machine meanwhile.
+
 Latency is ``receive time - image stamp`` on the same host clock. Frames
 without an output are split into ``node_dropped`` (the node replaced an
 unprocessed frame with a newer one: its ``dropped_frames`` counter, read from
@@ -27,23 +35,33 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import struct
+import sys
+import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["NodeBench", "run_rate_sweep", "run_soak"]
+__all__ = ["NodeBench", "install_timing_hook", "remove_timing_sink", "run_rate_sweep", "run_soak"]
 
 _MB = 1024.0 * 1024.0
 _NODE_NAME = "perception_node"
 _CAMERA_NS = "/bench_camera"
 _FRAME_ID = "camera_color_optical_frame"
 _DIAG_PERIOD_S = 0.25
+
+
+def _timings_qos() -> Any:
+    """Reliable, deep: a timing message per frame must not be lost at 30 Hz."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _summary(values: Sequence[float]) -> dict[str, float]:
@@ -79,6 +97,9 @@ class NodeBench:
         self.log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Lock()
         self.received: dict[int, int] = {}  # image stamp ns -> receive time ns
+        # image stamp ns -> the node's own timings of that frame (see install_timing_hook)
+        self.node_timings: dict[int, dict[str, float]] = {}
+        self._param_dir: str | None = None
         self._diag: tuple[int, dict[str, str]] | None = None  # (receive ns, values)
         self._stamp_fmt: str | None = None
         self._procs: list[Any] = []
@@ -109,6 +130,7 @@ class NodeBench:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import CameraInfo, Image
+        from std_msgs.msg import String
 
         from ..msg import ObjectInstanceArray
         from .conversions import intrinsics_to_camera_info, make_header, numpy_to_image
@@ -141,6 +163,8 @@ class NodeBench:
         listener.create_subscription(ObjectInstanceArray, f"/{_NODE_NAME}/objects",
                                      self._on_objects, RELIABLE_OUTPUT_QOS, raw=True)
         listener.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        listener.create_subscription(String, f"/{_NODE_NAME}/bench_timings", self._on_timings,
+                                     _timings_qos())
         executor = SingleThreadedExecutor(context=self._context)
         executor.add_node(listener)
         executor.add_node(camera)
@@ -172,19 +196,25 @@ class NodeBench:
     def _start_process(self) -> None:
         import subprocess
 
-        from .bringup import node_specs, start_nodes
+        import yaml
 
-        spec = node_specs(camera_namespace=_CAMERA_NS)[0]
-        spec = replace(spec, name=_NODE_NAME,
-                       parameters=tuple(spec.parameters) + (self._node_overrides(),))
-        env = {"ROS_DOMAIN_ID": str(self.domain_id), "PYTHONUNBUFFERED": "1",
+        from .bringup import default_config_file
+
+        self._param_dir = tempfile.mkdtemp(prefix="seg_bench_node_")
+        overrides = Path(self._param_dir) / "overrides.yaml"
+        overrides.write_text(yaml.safe_dump({"/**": {"ros__parameters": self._node_overrides()}}))
+        # What `seg-perception bringup` runs, with this module's timing hook as the entry point.
+        cmd = [sys.executable, "-m", "seg_perception.ros.node_bench", "--ros-args",
+               "-r", f"__node:={_NODE_NAME}", "--params-file", default_config_file(),
+               "--params-file", str(overrides)]
+        env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain_id), "PYTHONUNBUFFERED": "1",
                "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
         if self.log_path is not None:
             self._log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in close()
             out = {"stdout": self._log_file, "stderr": subprocess.STDOUT}
         else:
             out = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        self._procs = start_nodes([spec], env=env, **out)
+        self._procs = [subprocess.Popen(cmd, env=env, **out)]
 
     def _start_in_process(self) -> None:
         from rclpy.executors import MultiThreadedExecutor
@@ -198,9 +228,11 @@ class NodeBench:
         executor = MultiThreadedExecutor(num_threads=2, context=self._context)
         executor.add_node(self._node)
         start_node(self._node)
+        install_timing_hook(self._store_timings)
         self._spin(executor, "bench_perception_node")
 
     def close(self) -> None:
+        remove_timing_sink(self._store_timings)
         if self._node is not None:
             self._node.shutdown_worker()
         for ex in self._executors:
@@ -223,6 +255,9 @@ class NodeBench:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._param_dir is not None:
+            shutil.rmtree(self._param_dir, ignore_errors=True)
+            self._param_dir = None
 
     # -- callbacks -----------------------------------------------------------
     def _on_objects(self, data: bytes) -> None:
@@ -245,6 +280,15 @@ class NodeBench:
                                    "message still start with std_msgs/Header?")
             self._stamp_fmt = fmt
         return int(sec) * 1_000_000_000 + int(nsec)
+
+    def _on_timings(self, msg: Any) -> None:
+        self._store_timings(json.loads(msg.data))
+
+    def _store_timings(self, values: dict[str, Any]) -> None:
+        values = dict(values)
+        stamp = int(values.pop("stamp_ns"))
+        with self._lock:
+            self.node_timings[stamp] = values
 
     def _on_diagnostics(self, msg: Any) -> None:
         for status in msg.status:
@@ -293,7 +337,7 @@ class NodeBench:
         if (count is None) == (duration_s is None):
             raise ValueError("give exactly one of count and duration_s")
         period = 1.0 / float(rate_hz)
-        n = count if count is not None else max(1, int(round(duration_s * rate_hz)))
+        n = count if count is not None else max(1, round(duration_s * rate_hz))
         stamps: list[int] = []
         next_t = time.perf_counter()
         for i in range(n):
@@ -370,6 +414,31 @@ class NodeBench:
             got = [(s, self.received[s]) for s in stamps if s in self.received]
         return [s for s, _ in got], [(r - s) / 1e6 for s, r in got]
 
+    def split_ms(self, stamps: Sequence[int]) -> dict[str, list[float]]:
+        """Where each frame's latency went, for stamps with an output and the node's timings.
+
+        Keys (ms, one value per such frame): ``pipeline`` (``Scene.timings_ms["total"]``),
+        ``overhead`` (latency - pipeline), ``input`` (stamp to the worker taking the
+        frame: DDS in, synchronisation, waiting for the worker), ``convert`` (messages
+        to frame), ``publish`` (building and sending the outputs), ``output`` (end of
+        the node's work to the listener's callback: DDS out).
+        """
+        out: dict[str, list[float]] = {k: [] for k in ("pipeline", "overhead", "input", "convert",
+                                                      "publish", "output")}
+        with self._lock:
+            for s in stamps:
+                t = self.node_timings.get(s)
+                if s not in self.received or t is None or "total" not in t:
+                    continue
+                latency = (self.received[s] - s) / 1e6
+                out["pipeline"].append(t["total"])
+                out["overhead"].append(latency - t["total"])
+                out["input"].append(t["input"])
+                out["convert"].append(t["convert"])
+                out["publish"].append(t["publish"])
+                out["output"].append((self.received[s] - t["done_ns"]) / 1e6)
+        return out
+
     def node_rss_mb(self) -> float:
         return self._psutil_proc.memory_info().rss / _MB
 
@@ -380,7 +449,8 @@ class NodeBench:
     @property
     def mode(self) -> str:
         return ("in-process (own executor thread)" if self.in_process
-                else "separate process (python -m seg_perception.ros.nodes.perception_node)")
+                else "separate process (perception_node + timing hook: "
+                     "python -m seg_perception.ros.node_bench)")
 
 
 # --------------------------------------------------------------------------- rate sweep
@@ -418,6 +488,7 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                 bench.drain(stamps)
                 after = bench.node_counters()
                 got, lat = bench.latencies_ms(stamps)
+                split = bench.split_ms(stamps)
                 dropped = after["dropped_frames"] - before["dropped_frames"]
                 first, last = (stamps[0], stamps[-1])
                 window_s = max((last - first) / 1e9 + 1.0 / rate, 1e-9)
@@ -431,6 +502,10 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                     "node_skipped": after["skipped_frames"] - before["skipped_frames"],
                     "node_errors": after["errors"] - before["errors"],
                     "latency_ms": _summary(lat),
+                    "node_pipeline_ms": _summary(split["pipeline"]),
+                    "overhead_ms": _summary(split["overhead"]),
+                    "overhead_parts_ms": {k: _summary(split[k]) for k in
+                                          ("input", "convert", "publish", "output")},
                     "node_cpu_percent": round(cpu, 1),
                     "node_rss_mb": round(bench.node_rss_mb(), 1),
                     "sustained": len(got) == len(stamps)})
@@ -444,6 +519,9 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
     return {
         "mode": mode, "startup_to_first_output_s": round(ready_s, 2),
         "latency_ms": steps[0]["latency_ms"], "latency_rate_hz": steps[0]["rate_hz"],
+        "node_pipeline_ms": steps[0]["node_pipeline_ms"],
+        "overhead_per_frame_ms": steps[0]["overhead_ms"],
+        "overhead_parts_ms": steps[0]["overhead_parts_ms"],
         "throughput_hz": max(s["output_hz"] for s in steps),
         "highest_rate_without_drops_hz": highest,
         "node_rss_mb_start": round(rss_start, 1),
@@ -503,6 +581,9 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
         thread.join()
         after = bench.node_counters()
         got, lat = bench.latencies_ms(stamps)
+        with bench._lock:
+            pipeline = {st: bench.node_timings[st]["total"] for st in got
+                        if "total" in bench.node_timings.get(st, {})}
         mode = bench.mode
     received = dict(zip(got, lat))
     windows = []
@@ -511,9 +592,10 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
         lo, hi = w * window_s, (w + 1) * window_s
         idx = [i for i, t in enumerate(send_times) if lo <= t < hi]
         w_lat = [received[stamps[i]] for i in idx if stamps[i] in received]
+        w_pipe = [pipeline[stamps[i]] for i in idx if stamps[i] in pipeline]
         rss = [s[1] for s in samples if lo <= s[0] < hi]
         windows.append({"t_start_s": lo, "t_end_s": hi, "sent": len(idx), "received": len(w_lat),
-                        "latency_ms": _summary(w_lat),
+                        "latency_ms": _summary(w_lat), "node_pipeline_ms": _summary(w_pipe),
                         "rss_mb": round(float(np.mean(rss)), 1) if rss else None})
     t = np.array([s[0] for s in samples])
     rss_arr = np.array([s[1] for s in samples])
@@ -530,6 +612,8 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
         "node_skipped": after["skipped_frames"] - before["skipped_frames"],
         "node_errors": after["errors"] - before["errors"],
         "latency_ms": _summary(lat),
+        "node_pipeline_ms": _summary(list(pipeline.values())),
+        "overhead_ms": _summary([received[st] - pipeline[st] for st in got if st in pipeline]),
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
         "rss_peak_mb": round(float(rss_arr.max()), 1),
         "rss_growth_percent": round((rss_end - rss_start) / rss_start * 100.0, 2),
@@ -542,3 +626,100 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
         "latency_series": [{"t_s": round(send_times[i], 3), "latency_ms": round(received[s], 2)}
                            for i, s in enumerate(stamps) if s in received],
     }
+
+
+# --------------------------------------------------------------------------- node process
+
+_SINKS: list[Callable[[dict[str, Any]], None]] = []
+
+
+def install_timing_hook(sink: Callable[[dict[str, Any]], None]) -> None:
+    """Make every perception_node in this process report its per-frame timings to ``sink``.
+
+    Wraps ``PerceptionNode._process`` (one call per frame, on the worker
+    thread), the message-to-frame conversion, ``Pipeline.process`` and
+    ``PerceptionNode._publish``; behaviour is unchanged. ``sink`` gets
+    ``{"stamp_ns", "input" (ms from the image stamp to the worker taking the
+    frame), "convert", **Scene.timings_ms, "publish", "done_ns" (host clock when
+    the node's work ended)}`` for each frame the pipeline processed. Installing
+    twice adds a sink; :func:`remove_timing_sink` takes one away.
+    """
+    _SINKS.append(sink)
+    if len(_SINKS) > 1:  # already installed in this process
+        return
+    from ..pipeline import Pipeline
+    from .nodes import perception_node as pn
+
+    current: dict[str, Any] = {}  # the frame in progress (one worker thread per node)
+    convert, process, publish, run = (pn.frame_from_messages, Pipeline.process,
+                                      pn.PerceptionNode._publish, pn.PerceptionNode._process)
+
+    def timed_convert(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        frame = convert(*args, **kwargs)
+        current["convert"] = (time.perf_counter() - t) * 1e3
+        return frame
+
+    def timed_process(self: Any, frame: Any) -> Any:
+        scene = process(self, frame)
+        current["stamp_ns"] = frame.stamp_ns
+        current.update(scene.timings_ms)
+        return scene
+
+    def timed_publish(self: Any, scene: Any, header: Any) -> None:
+        t = time.perf_counter()
+        publish(self, scene, header)
+        current["publish"] = (time.perf_counter() - t) * 1e3
+
+    def timed_run(self: Any, color: Any, depth: Any, info: Any) -> None:
+        current.clear()
+        start = time.time_ns()
+        run(self, color, depth, info)
+        current["done_ns"] = time.time_ns()
+        if "stamp_ns" in current and "publish" in current:
+            current["input"] = (start - current["stamp_ns"]) / 1e6
+            for each in list(_SINKS):
+                each(dict(current))
+
+    pn.frame_from_messages = timed_convert
+    Pipeline.process = timed_process  # type: ignore[method-assign]
+    pn.PerceptionNode._publish = timed_publish  # type: ignore[method-assign]
+    pn.PerceptionNode._process = timed_run  # type: ignore[method-assign]
+
+
+def remove_timing_sink(sink: Callable[[dict[str, Any]], None]) -> None:
+    """Stop sending timings to ``sink`` (the wrappers stay, doing nothing extra)."""
+    if sink in _SINKS:
+        _SINKS.remove(sink)
+
+
+def _serve(args: list[str] | None = None) -> int:
+    """The bench's node process: perception_node plus a per-frame timing publisher.
+
+    Same as ``perception_node``'s ``main`` with :func:`install_timing_hook`
+    publishing each frame's timings as JSON on ``~/bench_timings``.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from std_msgs.msg import String
+
+    from .nodes.perception_node import PerceptionNode, start_node
+
+    rclpy.init(args=args)
+    node = PerceptionNode()
+    publisher = node.create_publisher(String, "~/bench_timings", _timings_qos())
+    install_timing_hook(lambda t: publisher.publish(String(data=json.dumps(t))))
+    try:
+        start_node(node)
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv))

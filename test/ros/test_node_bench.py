@@ -1,0 +1,50 @@
+"""The node benchmark and soak harness over real DDS (short runs; numbers are not asserted).
+
+What is checked is the bookkeeping the README's tables rely on: every frame
+sent is accounted for (received, dropped by the node, or lost elsewhere),
+latencies are positive and split into pipeline + overhead, and a soak run
+reports memory samples and time windows.
+"""
+from __future__ import annotations
+
+import pytest
+
+from seg_perception.benchmark import render_bench_frames
+
+pytest.importorskip("psutil")
+
+from seg_perception.ros.node_bench import run_rate_sweep, run_soak  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def frames() -> list:
+    return render_bench_frames(160, 120, scenes=1, frames_per_scene=3, source="synthetic")
+
+
+def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
+    report = run_rate_sweep(frames, rates=(4, 8), step_s=1.5, warmup_s=1.0, in_process=True,
+                            node_params={"publish_overlay": False}, startup_timeout_s=60)
+    assert report["mode"].startswith("in-process")
+    assert [s["rate_hz"] for s in report["steps"]] == [4.0, 8.0]
+    for step in report["steps"]:
+        assert step["sent"] >= 5
+        assert step["received"] + step["node_dropped"] + step["lost_other"] == step["sent"]
+        assert step["received"] > 0 and step["node_errors"] == 0
+        assert step["latency_ms"]["p50"] > 0
+        # The node's own split: pipeline time is part of the end-to-end latency.
+        assert 0 < step["node_pipeline_ms"]["p50"] <= step["latency_ms"]["p50"]
+    assert report["throughput_hz"] > 0
+    if report["steps"][0]["sustained"]:
+        assert report["highest_rate_without_drops_hz"] >= 4.0
+
+
+def test_soak_samples_memory_and_windows(frames: list) -> None:
+    report = run_soak(frames, rate_hz=10, count=40, warmup_frames=5, window_s=1.0,
+                      sample_period_s=0.25, in_process=True,
+                      node_params={"publish_overlay": False}, startup_timeout_s=60)
+    assert report["sent"] == 40
+    assert report["received"] + report["node_dropped"] + report["lost_other"] == 40
+    assert report["processed"] >= report["received"] > 0
+    assert len(report["samples"]) >= 3 and report["rss_start_mb"] > 0
+    assert sum(w["sent"] for w in report["windows"]) == 40
+    assert len(report["latency_series"]) == report["received"]
