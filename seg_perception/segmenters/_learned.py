@@ -55,6 +55,7 @@ __all__ = [
     "num_params",
     "parse_class_list",
     "pick",
+    "same_shape_groups",
     "semantic_input",
     "use_fp16",
 ]
@@ -193,6 +194,14 @@ def num_params(model: "torch.nn.Module") -> int:
 
 # --------------------------------------------------------------------------- semantic I/O
 
+def same_shape_groups(arrays: Sequence[np.ndarray]) -> list[list[int]]:
+    """Indices of ``arrays`` grouped by shape, so each group stacks into one batch."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, x in enumerate(arrays):
+        groups.setdefault(x.shape, []).append(i)
+    return list(groups.values())
+
+
 def semantic_input(frame: RGBDFrame, *, in_channels: int, resize_size: int | None,
                    size_multiple: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
     """Normalised model input of one frame.
@@ -293,10 +302,7 @@ class TorchSemanticSegmenter:
         inputs = [semantic_input(f, in_channels=self.in_channels, resize_size=self.resize_size,
                                  size_multiple=self.size_multiple) for f in frames]
         results: list[SemanticMap | None] = [None] * len(frames)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (x, _) in enumerate(inputs):
-            groups.setdefault(x.shape, []).append(i)
-        for indices in groups.values():
+        for indices in same_shape_groups([x for x, _ in inputs]):
             batch = torch.from_numpy(np.stack([inputs[i][0] for i in indices])).to(self.device)
             with torch.inference_mode(), autocast(self.fp16):
                 out = self.model(batch)

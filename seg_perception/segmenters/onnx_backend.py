@@ -54,6 +54,7 @@ from ._learned import (
     frame_array,
     logits_to_semantic,
     parse_class_list,
+    same_shape_groups,
     semantic_input,
     use_fp16,
 )
@@ -408,10 +409,7 @@ class OnnxSemanticSegmenter:
         inputs = [semantic_input(f, in_channels=self.in_channels, resize_size=self.resize_size,
                                  size_multiple=self.size_multiple) for f in frames]
         results: list[SemanticMap | None] = [None] * len(frames)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (x, _) in enumerate(inputs):
-            groups.setdefault(x.shape, []).append(i)
-        for indices in groups.values():
+        for indices in same_shape_groups([x for x, _ in inputs]):
             batch = np.stack([inputs[i][0] for i in indices])
             logits = self._session.run(None, {self._input: batch})[0]
             for j, i in enumerate(indices):

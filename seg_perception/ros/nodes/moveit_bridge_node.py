@@ -27,12 +27,12 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 
 from ...config import ParamSpec, validate_value
 from ...errors import SegPerceptionError
 from ..moveit import COLLISION_OBJECT_TOPIC, SHAPES, CollisionObjectTracker, collision_object_type
+from ..lifecycle import ManagedNode
 from ..params import declare_specs, validate_changes
 from ..planning_frame import (FrameResolver, tf2_available, transform_from_params,
                               transform_objects_msg)
@@ -104,7 +104,7 @@ _TRACKER_FIELDS = {"shape": "shape", "padding": "padding",
                    "support_thickness": "support_thickness"}
 
 
-class MoveItBridgeNode(LifecycleNode):
+class MoveItBridgeNode(ManagedNode):
     """See the module docstring; parameters: :data:`BRIDGE_PARAMS`."""
 
     def __init__(self, node_name: str = "moveit_bridge_node", **kwargs: Any) -> None:
@@ -167,21 +167,6 @@ class MoveItBridgeNode(LifecycleNode):
         self._state_note = "active"
         self.get_logger().info(f"active: listening on {self._cfg['objects_topic']}")
         return super().on_activate(state)
-
-    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._state_note = "inactive"
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        self._release()
-        self._state_note = "unconfigured"
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
 
     def shutdown_bridge(self) -> None:
         """Stop listening and remove what was added (also used on process exit)."""

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
@@ -26,6 +25,7 @@ from ..conversions import numpy_to_image, scene_to_objects_msg
 from ..frame_input import frame_from_messages
 from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
+from ..lifecycle import ManagedNode
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
 from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
 from ..runtime import LatestSlot, NodeStats, ThrottledReporter, autostart, run_node
@@ -38,7 +38,7 @@ __all__ = ["PerceptionNode", "main"]
 _TIME_RESET_NS = 2_000_000_000
 
 
-class PerceptionNode(LifecycleNode):
+class PerceptionNode(ManagedNode):
     """See the module docstring; parameters: :data:`seg_perception.ros.params.PERCEPTION_PARAMS`."""
 
     def __init__(self, node_name: str = "perception_node", **kwargs: Any) -> None:
@@ -100,21 +100,6 @@ class PerceptionNode(LifecycleNode):
             f"active: {cfg['color_topic']}, {cfg['depth_topic']}, {cfg['camera_info_topic']} "
             f"(sync: {self._sync_impl})")
         return super().on_activate(state)
-
-    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._state_note = "inactive"
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
-        self._release()
-        self._state_note = "unconfigured"
-        return TransitionCallbackReturn.SUCCESS
-
-    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
 
     def shutdown_worker(self) -> None:
         """Stop subscriptions and the worker thread (also used on process exit)."""
