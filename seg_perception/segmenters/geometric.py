@@ -693,43 +693,67 @@ class _Work:
         import cv2
 
         cfg = self.cfg
+        # Every region's outline as _CONTOUR_POINTS evenly spaced grid pixels (x, y).
         contours: dict[int, np.ndarray] = {}
         for r in big:
             y0, y1, x0, x1 = stats.box[r]
             cs, _ = cv2.findContours((labels[y0:y1, x0:x1] == r).view(np.uint8),
                                      cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            pts = np.concatenate([c.reshape(-1, 2) for c in cs]) if cs else np.zeros((0, 2), int)
-            contours[r] = (pts[:: max(1, len(pts) // 60)] + np.array([x0, y0])).astype(np.float32)
+            if cs:
+                pts = np.concatenate([c.reshape(-1, 2) for c in cs])
+                pick = np.linspace(0, len(pts) - 1, _CONTOUR_POINTS).round().astype(np.int64)
+                contours[r] = (pts[pick] + np.array([x0, y0])).astype(np.float32)
+        pairs = []
         for i, a in enumerate(big):
             for b in big[i + 1:]:
-                if find(a) == find(b) or (min(a, b), max(a, b)) in stats.outline:
+                if (min(a, b), max(a, b)) in stats.outline or a not in contours \
+                        or b not in contours:
                     continue  # touching regions were separated by a cut on purpose
                 reach = cfg.merge_max_gap + 0.5 * (stats.size[a] + stats.size[b])
-                if np.linalg.norm(stats.centroid[a] - stats.centroid[b]) > reach:
-                    continue
-                ca, cb = contours[a], contours[b]
-                if len(ca) == 0 or len(cb) == 0:
-                    continue
-                d2 = ((ca[:, None, :] - cb[None, :, :]) ** 2).sum(axis=2)
-                # Test the gap along a few short lines spread over the pair (the very
-                # shortest may run along a base, next to the table); majority vote.
-                order = np.argsort(d2, axis=None)[:40]
-                ia_all, ib_all = np.unravel_index(order, d2.shape)
-                starts = ca[ia_all]
-                chosen: list[int] = []
-                for k in range(order.size):
-                    if all(np.abs(starts[k] - starts[j]).max() >= 4 for j in chosen):
-                        chosen.append(k)
-                        if len(chosen) == 3:
-                            break
-                votes = 0
-                for n_tried, k in enumerate(chosen, 1):
-                    votes += self._fragments_of_one(labels, stats, a, b, ca[ia_all[k]].astype(int),
-                                                    cb[ib_all[k]].astype(int))
-                    if votes == 0 and n_tried >= 2:
-                        break  # cannot reach a majority any more
-                if votes > len(chosen) / 2:
-                    union(a, b)
+                if np.linalg.norm(stats.centroid[a] - stats.centroid[b]) <= reach:
+                    pairs.append((a, b))
+        if not pairs:
+            return
+        # The closest outline points of every pair at once: the gap is tested along
+        # a few short lines spread over the pair (the very shortest may run along a
+        # base, next to the table); majority vote.
+        ca_all = np.stack([contours[a] for a, _ in pairs])
+        cb_all = np.stack([contours[b] for _, b in pairs])
+        dx = ca_all[:, :, None, 0] - cb_all[:, None, :, 0]
+        dy = ca_all[:, :, None, 1] - cb_all[:, None, :, 1]
+        d2 = (dx * dx + dy * dy).reshape(len(pairs), -1)
+        k = min(_CLOSEST_LINES, d2.shape[1])
+        order = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(
+            order, np.argsort(np.take_along_axis(d2, order, axis=1), axis=1, kind="stable"), axis=1)
+        ia_all, ib_all = np.divmod(order, _CONTOUR_POINTS)
+        starts = np.take_along_axis(ca_all, ia_all[:, :, None], axis=1)
+        apart = np.maximum(np.abs(starts[:, :, None, 0] - starts[:, None, :, 0]),
+                           np.abs(starts[:, :, None, 1] - starts[:, None, :, 1])) >= 4
+        # Greedy in distance order: the closest line, the next one >= 4 px from it,
+        # the next one >= 4 px from both (a later line is never before an earlier).
+        rows = np.arange(len(pairs))
+        second_ok = apart[:, 0, :]
+        second = second_ok.argmax(axis=1)
+        third_ok = second_ok & apart[rows, second, :]
+        third = third_ok.argmax(axis=1)
+        for p, (a, b) in enumerate(pairs):
+            if find(a) == find(b):
+                continue
+            chosen = [0]
+            if second_ok[p, second[p]]:
+                chosen.append(int(second[p]))
+                if third_ok[p, third[p]]:
+                    chosen.append(int(third[p]))
+            votes = 0
+            for n_tried, j in enumerate(chosen, 1):
+                votes += self._fragments_of_one(labels, stats, a, b,
+                                                ca_all[p, ia_all[p, j]].astype(int),
+                                                cb_all[p, ib_all[p, j]].astype(int))
+                if votes == 0 and n_tried >= 2:
+                    break  # cannot reach a majority any more
+            if votes > len(chosen) / 2:
+                union(a, b)
 
     def _fragments_of_one(self, labels: np.ndarray, stats: "_RegionStats", a: int, b: int,
                           pa: np.ndarray, pb: np.ndarray) -> bool:
@@ -846,6 +870,10 @@ class _Work:
         lut = np.zeros(n_lab + 1, np.int32)
         lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
         return lut[labels]
+
+
+# _merge_occluded: outline samples per region, and closest point pairs tried per pair.
+_CONTOUR_POINTS, _CLOSEST_LINES = 60, 40
 
 
 class _RegionStats:

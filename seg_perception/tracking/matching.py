@@ -16,7 +16,10 @@ Example:
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
 # At import, not first use: scipy.optimize takes ~1 s to load, better paid when
 # the tracker is built than in the middle of the first tracked frame.
 from scipy.optimize import linear_sum_assignment
@@ -64,34 +67,48 @@ def mask_boxes(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray, boxes_a: np.ndarray | None = None,
-             boxes_b: np.ndarray | None = None) -> np.ndarray:
-    """``float64[N, M]`` IoU of ``bool[N, H, W]`` and ``bool[M, H, W]`` masks.
+def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.ndarray],
+             boxes_a: np.ndarray | None = None, boxes_b: np.ndarray | None = None,
+             candidates: np.ndarray | None = None) -> np.ndarray:
+    """``float64[N, M]`` IoU of ``N`` and ``M`` ``bool[H, W]`` masks (arrays or lists).
 
     Only pairs whose tight boxes overlap are compared, on the boxes'
-    intersection, so the cost is the overlap area rather than ``N * M * H * W``.
+    intersection, so the cost is the overlap area rather than ``N * M * H * W``;
+    lists are never stacked into one big array.
 
     Args:
         boxes_a, boxes_b: the masks' tight boxes (:func:`mask_boxes`) if already known.
+        candidates: ``bool[N, M]``, pairs worth comparing (others get 0), e.g. a
+            distance gate.
     """
-    a = np.asarray(a, bool)
-    b = np.asarray(b, bool)
-    if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"mask_iou: mask sizes differ, {a.shape[1:]} vs {b.shape[1:]}")
-    ba = mask_boxes(a) if boxes_a is None else np.asarray(boxes_a, np.int64)
-    bb = mask_boxes(b) if boxes_b is None else np.asarray(boxes_b, np.int64)
-    area_a = a.reshape(a.shape[0], -1).sum(axis=1)
-    area_b = b.reshape(b.shape[0], -1).sum(axis=1)
-    iou = np.zeros((a.shape[0], b.shape[0]))
+    a = [np.asarray(m, bool) for m in a]
+    b = [np.asarray(m, bool) for m in b]
+    shapes = {m.shape for m in a} | {m.shape for m in b}
+    if len(shapes) > 1:
+        raise ValueError(f"mask_iou: mask sizes differ: {sorted(shapes)}")
+    ba = _boxes_of(a) if boxes_a is None else np.asarray(boxes_a, np.int64).reshape(-1, 4)
+    bb = _boxes_of(b) if boxes_b is None else np.asarray(boxes_b, np.int64).reshape(-1, 4)
+    area_a = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(a, ba)])
+    area_b = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(b, bb)])
+    iou = np.zeros((len(a), len(b)))
+    if not a or not b:
+        return iou
     x1 = np.maximum(ba[:, None, 0], bb[None, :, 0])
     y1 = np.maximum(ba[:, None, 1], bb[None, :, 1])
     x2 = np.minimum(ba[:, None, 2], bb[None, :, 2])
     y2 = np.minimum(ba[:, None, 3], bb[None, :, 3])
-    for i, j in zip(*np.nonzero((x2 > x1) & (y2 > y1))):  # overlapping pairs only
+    overlap = (x2 > x1) & (y2 > y1)
+    if candidates is not None:
+        overlap &= np.asarray(candidates, bool)
+    for i, j in zip(*np.nonzero(overlap)):  # overlapping pairs only
         sl = (slice(y1[i, j], y2[i, j]), slice(x1[i, j], x2[i, j]))
         inter = np.count_nonzero(a[i][sl] & b[j][sl])
         iou[i, j] = inter / (area_a[i] + area_b[j] - inter)
     return iou
+
+
+def _boxes_of(masks: list[np.ndarray]) -> np.ndarray:
+    return mask_boxes(np.stack(masks)) if masks else np.zeros((0, 4), np.int64)
 
 
 def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:

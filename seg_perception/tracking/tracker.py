@@ -179,8 +179,10 @@ class ObjectTracker:
         track_boxes = np.array([t.box for t in tracks]).reshape(-1, 4)
         same_size = all(t.obj.mask.shape == o.mask.shape for t in tracks for o in objects)
         if cfg.iou_source == "mask" and same_size:
-            iou = mask_iou(np.stack([t.obj.mask for t in tracks]),
-                           np.stack([o.mask for o in objects]), track_boxes, boxes)
+            # Only pairs inside the distance gate (or without 3D) can match.
+            gate = ~np.isfinite(dist) | (dist <= cfg.max_distance)
+            iou = mask_iou([t.obj.mask for t in tracks], [o.mask for o in objects],
+                           track_boxes, boxes, candidates=gate)
         else:
             iou = box_iou(track_boxes, boxes)
         has3d = np.isfinite(dist)

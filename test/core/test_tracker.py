@@ -61,6 +61,14 @@ def test_mask_iou_matches_brute_force() -> None:
     np.testing.assert_allclose(mask_iou(a, b), brute)
     np.testing.assert_allclose(mask_iou(a, b, mask_boxes(a), mask_boxes(b)), brute)
     assert mask_boxes(a)[3].tolist() == [0, 0, 0, 0]
+    # Lists of masks work the same; pairs outside ``candidates`` are not compared.
+    np.testing.assert_allclose(mask_iou(list(a), list(b)), brute)
+    gate = np.ones(brute.shape, bool)
+    gate[0] = False
+    gated = mask_iou(list(a), list(b), candidates=gate)
+    assert np.all(gated[0] == 0)
+    np.testing.assert_allclose(gated[1:], brute[1:])
+    assert mask_iou([], list(b)).shape == (0, 3)
     with pytest.raises(ValueError, match="mask sizes differ"):
         mask_iou(a, np.zeros((1, 10, 10), bool))
 
