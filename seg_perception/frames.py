@@ -164,6 +164,8 @@ class RGBDFrame:
         if rgb.dtype != np.uint8:
             raise InvalidFrameError(
                 f"colour dtype {rgb.dtype} is not supported: expected uint8 (rgb8/bgr8)")
+        if rgb.ndim == 3 and rgb.shape[2] == 1:  # grey as HxWx1 (like depth_to_metres)
+            rgb = rgb[:, :, 0]
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         elif rgb.ndim == 3 and rgb.shape[2] == 4:

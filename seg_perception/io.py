@@ -34,13 +34,20 @@ def _read_png(path: Path) -> np.ndarray:
     return image
 
 
+_COLOUR_SUFFIXES = (".png", ".jpg", ".jpeg")  # depth must be lossless: PNG only
+
+
+def _colour_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _COLOUR_SUFFIXES)
+
+
 def _pairs(folder: Path) -> list[tuple[str, Path, Path]]:
-    """(name, rgb, depth) pairs: rgb/X.png + depth/X.png, or X_rgb.png + X_depth.png."""
+    """(name, rgb, depth) pairs: rgb/X.{png,jpg} + depth/X.png, or X_rgb.{png,jpg} + X_depth.png."""
     if (folder / "rgb").is_dir() and (folder / "depth").is_dir():
-        return [(p.stem, p, folder / "depth" / p.name)
-                for p in sorted((folder / "rgb").glob("*.png")) if (folder / "depth" / p.name).is_file()]
+        return [(p.stem, p, folder / "depth" / f"{p.stem}.png")
+                for p in _colour_files(folder / "rgb") if (folder / "depth" / f"{p.stem}.png").is_file()]
     pairs = []
-    for p in sorted(folder.glob("*.png")):
+    for p in _colour_files(folder):
         m = _RGB_NAMES.match(p.stem)
         if not m:
             continue
@@ -63,8 +70,8 @@ def iter_image_folder(folder: str | Path, intrinsics: CameraIntrinsics | None = 
         raise FileNotFoundError(f"{folder} is not a folder")
     pairs = _pairs(folder)
     if not pairs:
-        raise InvalidFrameError(f"no RGB-D pairs in {folder}: expected rgb/*.png + depth/*.png "
-                                "or NAME_rgb.png + NAME_depth.png")
+        raise InvalidFrameError(f"no RGB-D pairs in {folder}: expected rgb/*.png (or .jpg) + "
+                                "depth/*.png, or NAME_rgb.png (or .jpg) + NAME_depth.png")
     meta = {}
     if intrinsics is None:
         path = folder / "intrinsics.json"

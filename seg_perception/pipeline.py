@@ -15,13 +15,17 @@ from typing import Any, Iterator, Sequence
 
 
 
-from .config import PipelineConfig
+from .config import PIPELINE_PARAMS, PipelineConfig
+from .errors import ConfigError
 from .frames import RGBDFrame
 from .results import InstanceMasks, Plane, Scene, SceneObject
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
 from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
 
 __all__ = ["Pipeline"]
+
+# Settings that choose or load the models: fixed once the pipeline is built.
+_BUILD_TIME = frozenset(spec.name for spec in PIPELINE_PARAMS if spec.read_only)
 
 NO_SEMANTIC = ("", "none")
 
@@ -77,6 +81,10 @@ class Pipeline:
 
     def update_config(self, **changes: Any) -> PipelineConfig:
         """Change run-time settings; raises ConfigError (and changes nothing) if invalid."""
+        fixed = sorted(k for k in changes if k in _BUILD_TIME)
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)} only apply when the pipeline is built: "
+                              "make a new Pipeline (on a node: cleanup + configure)")
         with self._lock:
             new = self._config.updated(**changes)
             tracking_changed = any(k.startswith("track") for k in changes)
@@ -108,6 +116,10 @@ class Pipeline:
         with _timed(timings, "instance"):
             instances, plane = self._segment_instances(frame)
             instances = instances.select(instances.scores >= cfg.score_threshold)
+        if plane is None:  # a backend that finds no plane itself (learned models)
+            from .geometry.plane import estimate_support_plane
+            with _timed(timings, "plane"):
+                plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
         semantic = None
         if self.semantic_segmenter is not None:
             with _timed(timings, "semantic"):
@@ -145,9 +157,6 @@ class Pipeline:
             from .geometry.grasp import top_down_grasp
             from .geometry.object3d import Object3DConfig, compute_objects
             with _timed(timings, "geometry"):
-                if plane is None:
-                    from .geometry.plane import estimate_support_plane
-                    plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
                 obj_cfg = Object3DConfig(
                     erosion_px=cfg.mask_erosion_px, min_depth=cfg.min_depth,
                     max_depth=cfg.max_depth, voxel_size=cfg.voxel_size,
