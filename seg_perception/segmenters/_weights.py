@@ -49,6 +49,7 @@ __all__ = [
     "WEIGHTS_DIR",
     "Weights",
     "WeightsEnum",
+    "bundled_weights",
     "fetch_torchvision_weights",
     "file_sha256",
     "load_into",
@@ -243,6 +244,16 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise WeightsError(f"weights sidecar {side} is not a JSON object with a 'meta' object; "
                            "delete it or re-save the weights with save_weights")
     return data
+
+
+def bundled_weights(filename: str) -> Weights:
+    """A checkpoint shipped in :data:`WEIGHTS_DIR`, with the checksum and meta of its sidecar.
+
+    For weights enum members. A missing file or sidecar is reported when the
+    member is used (checksum / load errors), not at import.
+    """
+    side = read_sidecar(WEIGHTS_DIR / filename) or {}
+    return Weights(filename, side.get("sha256"), side.get("meta") or {})
 
 
 def _header_meta(path: Path) -> dict[str, Any]:
