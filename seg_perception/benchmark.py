@@ -24,8 +24,8 @@ so no per-frame cache is hit):
     imports rclpy).
 ``learned``
     Learned backends side by side on the same frames: torch fp32, fp16 (CUDA
-    only), ONNX Runtime. No trained weights ship: models run with random
-    initialisation, so their latency is meaningful and their output is not.
+    only), ONNX Runtime. ``maskrcnn_mobilenet`` and ``unet`` run their shipped
+    weights; the others random initialisation (latency meaningful, output not).
 
 Targets from the project's issues are reported as reached or not, never asserted.
 
@@ -505,11 +505,13 @@ LEARNED_MODELS: tuple[LearnedModel, ...] = (
     LearnedModel("maskrcnn", "instance", "maskrcnn", "Mask R-CNN ResNet-50-FPN v1 (800 px)",
                  slow=True),
     LearnedModel("maskrcnn_mobilenet", "instance", "maskrcnn_mobilenet",
-                 "Mask R-CNN MobileNetV3-FPN (480 px)", onnx="maskrcnn", slow=True),
+                 "Mask R-CNN MobileNetV3-FPN, RGB-D (shipped sim weights, 240 px)",
+                 onnx="maskrcnn", slow=True, kwargs={"weights": "DEFAULT"}),
     LearnedModel("yolo_seg", "instance", "yolo_seg",
                  "YOLOv8-seg layout, 640 px (stand-in conv net)", onnx="native"),
-    LearnedModel("unet", "semantic", "unet", "scene-layout U-Net (16 ch, depth 4)",
-                 onnx="semantic"),
+    LearnedModel("unet", "semantic", "unet",
+                 "scene-layout U-Net, RGB-D (shipped sim weights, 240 px)", onnx="semantic",
+                 kwargs={"weights": "DEFAULT"}),
     LearnedModel("lraspp", "semantic", "lraspp", "LR-ASPP MobileNetV3-Large", onnx="semantic"),
     LearnedModel("deeplabv3", "semantic", "deeplabv3", "DeepLabV3 MobileNetV3-Large",
                  slow=True),
@@ -617,7 +619,8 @@ def run_learned(frames: Sequence[BenchFrame], config: BenchConfig, *,
             iters = max(1, config.learned_frames - 1) if model.slow else config.learned_frames
             entry: dict[str, Any] = {"name": model.name, "kind": model.kind,
                                      "backend": model.backend, "label": model.label,
-                                     "weights": "random init", "device": device}
+                                     "weights": model.kwargs.get("weights", "random init"),
+                                     "device": device}
             kwargs = dict(model.kwargs)
             if model.backend == "yolo_seg":
                 try:
@@ -690,9 +693,10 @@ def run_learned(frames: Sequence[BenchFrame], config: BenchConfig, *,
                               "fps": round(1000.0 / (pi[1] + ps[1]), 2)})
     return {"device": device, "cuda": cuda, "models": entries, "skipped": skipped,
             "pairs": pairs,
-            "note": "no trained weights exist yet: models run with random initialisation; "
-                    "latency is meaningful, outputs are not (random Mask R-CNN heads keep up to "
-                    "100 detections, more mask pasting than a trained model does)"}
+            "note": "maskrcnn_mobilenet and unet run their shipped weights (DEFAULT); the "
+                    "others run with random initialisation: their latency is meaningful, their "
+                    "outputs are not (random Mask R-CNN heads keep up to 100 detections, more "
+                    "mask pasting than a trained model does)"}
 
 
 def _num_params(segmenter: Any) -> int | None:
@@ -857,11 +861,12 @@ def _targets(report: dict[str, Any], config: BenchConfig) -> list[dict[str, Any]
     cores = report["meta"]["cpus_usable"]
     if pipe is not None:
         fps = pipe["fps"]
-        out.append({"target": "geometric path >= 30 fps at 640x480 on 2 CPU cores "
-                              "(instance + layout + per-object 3D)",
-                    "measured": f"{fps:.1f} fps (p50 {pipe['stages']['end_to_end']['p50']:.1f} ms)"
-                                f" on {cores} cores",
-                    "reached": bool(fps is not None and fps >= 30.0)})
+        measured = (f"{fps:.1f} fps (p50 {pipe['stages']['end_to_end']['p50']:.1f} ms)"
+                    f" on {cores} cores")
+        for goal in (15.0, 30.0):  # the benchmark issue's bar, then the real-clutter issue's
+            out.append({"target": f"geometric path >= {goal:g} fps at 640x480 on 2 CPU cores "
+                                  "(instance + layout + per-object 3D)",
+                        "measured": measured, "reached": bool(fps is not None and fps >= goal)})
         base = report["baseline"].get("640x480", {}).get("voxel")
         if base is not None:
             out.append({"target": "geometric path >= 5x faster than the naive baseline "

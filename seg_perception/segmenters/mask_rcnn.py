@@ -53,6 +53,7 @@ from ._learned import (
 from ._weights import (
     Weights,
     WeightsEnum,
+    bundled_weights,
     fetch_torchvision_weights,
     load_into,
     load_state_dict,
@@ -93,7 +94,15 @@ class MaskRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
 
 
 class MaskRCNN_MobileNet_Weights(WeightsEnum):
-    """Bundled checkpoints of ``"maskrcnn_mobilenet"``: none ship; train and pass a local file."""
+    """Bundled checkpoints of ``"maskrcnn_mobilenet"``.
+
+    ``SIM_RGBD_V1`` (= ``DEFAULT``): class-agnostic ("object"), RGB-D input,
+    trained from scratch on 300 simulated 320x240 tabletop frames on a 2-core
+    CPU (docs/training.md has the commands and its scores).
+    """
+
+    SIM_RGBD_V1 = bundled_weights("maskrcnn_mobilenet_sim_v1.safetensors")
+    DEFAULT = SIM_RGBD_V1
 
 
 # --------------------------------------------------------------------------- post-processing

@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..results import LAYOUT_CLASSES
 from ._api import register_semantic_segmenter
 from ._learned import TorchSemanticSegmenter, build_torch_semantic
-from ._weights import WeightsEnum
+from ._weights import WeightsEnum, bundled_weights
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +38,15 @@ __all__ = ["UNet", "UNet_Weights", "build_unet"]
 
 
 class UNet_Weights(WeightsEnum):
-    """Bundled checkpoints of ``"unet"``: none ship yet; train and pass a local file."""
+    """Bundled checkpoints of ``"unet"``.
+
+    ``SIM_LAYOUT_RGBD_V1`` (= ``DEFAULT``): the layout classes, RGB-D input,
+    trained on 300 simulated 320x240 tabletop frames on a 2-core CPU
+    (docs/training.md has the commands and its scores).
+    """
+
+    SIM_LAYOUT_RGBD_V1 = bundled_weights("unet_sim_layout_v1.safetensors")
+    DEFAULT = SIM_LAYOUT_RGBD_V1
 
 
 @functools.cache
