@@ -867,12 +867,16 @@ def _targets(report: dict[str, Any], config: BenchConfig) -> list[dict[str, Any]
             out.append({"target": f"geometric path >= {goal:g} fps at 640x480 on 2 CPU cores "
                                   "(instance + layout + per-object 3D)",
                         "measured": measured, "reached": bool(fps is not None and fps >= goal)})
-        base = report["baseline"].get("640x480", {}).get("voxel")
-        if base is not None:
-            out.append({"target": "geometric path >= 5x faster than the naive baseline "
-                                  "(RANSAC + DBSCAN on the voxel-grid cloud)",
-                        "measured": f"{base['speedup_of_ours']:.2f}x",
-                        "reached": base["speedup_of_ours"] >= 5.0})
+        # The baseline is DBSCAN on the full cloud; the 1 cm voxel-grid variant
+        # (what a tuned PCL demo does) is reported next to it.
+        for variant, what in (("full_cloud", "the full cloud"),
+                              ("voxel", "a 1 cm voxel-grid cloud")):
+            base = report["baseline"].get("640x480", {}).get(variant)
+            if base is not None:
+                out.append({"target": "geometric path >= 5x faster than the naive baseline "
+                                      f"(RANSAC + DBSCAN on {what})",
+                            "measured": f"{base['speedup_of_ours']:.2f}x",
+                            "reached": base["speedup_of_ours"] >= 5.0})
     else:
         out.append({"target": "geometric path >= 30 fps at 640x480", "measured": "not run",
                      "reached": None})
