@@ -31,7 +31,7 @@ from seg_perception.io import write_json
 
 def markdown(r: dict) -> str:
     lines = [
-        f"# perception_node soak ({r['mode']})", "",
+        f"# perception_node soak ({r['mode']})", "", f"Memory: {r['rss_note']}.", "",
         f"{r['size']} frames at {r['rate_hz']:g} Hz for {r['duration_s']:.0f} s "
         f"(published {r['published_hz']:.2f} Hz) after {r['warmup_frames']} warm-up frames; "
         f"load average {r['load_avg_start']} at start, {r['load_avg_end']} at end "

@@ -611,9 +611,20 @@ def run_learned(frames: Sequence[BenchFrame], config: BenchConfig, *,
         raise ValueError(f"unknown learned models {sorted(unknown)}; choose from "
                          f"{[m.name for m in LEARNED_MODELS]}")
     skipped = [m.name for m in LEARNED_MODELS if m not in chosen]
-    entries: list[dict[str, Any]] = []
     # Random-init warnings once per model are noise here; the report says it once.
-    logging.getLogger("seg_perception").setLevel(logging.ERROR)
+    package_log = logging.getLogger("seg_perception")
+    level = package_log.level
+    package_log.setLevel(logging.ERROR)
+    try:
+        return _time_learned_models(frames, config, chosen, skipped, device, cuda, progress)
+    finally:
+        package_log.setLevel(level)
+
+
+def _time_learned_models(frames: Sequence[BenchFrame], config: BenchConfig,
+                         chosen: list[LearnedModel], skipped: list[str], device: str,
+                         cuda: bool, progress: bool) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="seg_bench_") as tmp:
         for model in chosen:
             iters = max(1, config.learned_frames - 1) if model.slow else config.learned_frames
@@ -864,9 +875,11 @@ def _targets(report: dict[str, Any], config: BenchConfig) -> list[dict[str, Any]
         measured = (f"{fps:.1f} fps (p50 {pipe['stages']['end_to_end']['p50']:.1f} ms)"
                     f" on {cores} cores")
         for goal in (15.0, 30.0):  # the benchmark issue's bar, then the real-clutter issue's
+            # More cores than the target names would flatter it: not judged then.
+            reached = bool(fps is not None and fps >= goal) if (cores or 0) <= 2 else None
             out.append({"target": f"geometric path >= {goal:g} fps at 640x480 on 2 CPU cores "
                                   "(instance + layout + per-object 3D)",
-                        "measured": measured, "reached": bool(fps is not None and fps >= goal)})
+                        "measured": measured, "reached": reached})
         # The baseline is DBSCAN on the full cloud; the 1 cm voxel-grid variant
         # (what a tuned PCL demo does) is reported next to it.
         for variant, what in (("full_cloud", "the full cloud"),
@@ -1228,7 +1241,7 @@ def _plots(report: dict[str, Any], out: Path) -> list[Path]:
             ax.set_yticks(range(len(values)), labels, fontsize=8)
             ax.invert_yaxis()
             ax.set_xscale("log")
-            ax.set_xlabel(f"p50 latency per frame, ms ({learned['device']}, random weights; "
+            ax.set_xlabel(f"p50 latency per frame, ms ({learned['device']}; "
                           "blue instance, orange semantic)")
             fig.tight_layout()
             written.append(out / "learned.png")

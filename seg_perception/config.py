@@ -68,12 +68,15 @@ PIPELINE_PARAMS: tuple[ParamSpec, ...] = (
               "Instance segmenter name (see `seg-perception backends`), e.g. geometric, "
               "maskrcnn, maskrcnn_mobilenet, yolo_seg, onnx", read_only=True),
     ParamSpec("instance_weights", "",
-              "Weights file for a learned instance backend (.safetensors, .pt, .onnx); "
-              "empty for the geometric backend", read_only=True),
+              "Weights of a learned instance backend: a file (.safetensors, .pt, .onnx) or "
+              "DEFAULT for the shipped one (maskrcnn_mobilenet); empty: none (geometric, "
+              "or an untrained model)", read_only=True),
     ParamSpec("semantic_backend", "geometric_layout",
               "Semantic (scene layout) segmenter name, or 'none' to skip the stage",
               read_only=True),
-    ParamSpec("semantic_weights", "", "Weights file for a learned semantic backend",
+    ParamSpec("semantic_weights", "",
+              "Weights of a learned semantic backend: a file, or DEFAULT for the shipped "
+              "one (unet); empty: none (geometric_layout, or an untrained model)",
               read_only=True),
     ParamSpec("device", "auto", "Compute device for learned backends",
               choices=("auto", "cpu", "cuda"), read_only=True),

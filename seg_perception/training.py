@@ -375,8 +375,10 @@ def _as_samples(data: Any, what: str) -> Any:
 
 
 class _Subset:
-    def __init__(self, data: Any, indices: Sequence[int]) -> None:
-        self.data, self.indices = data, list(indices)
+    """Some frames of ``data``; ``holdout``: held out of the training set by :func:`_split`."""
+
+    def __init__(self, data: Any, indices: Sequence[int], holdout: bool = False) -> None:
+        self.data, self.indices, self.holdout = data, list(indices), holdout
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -390,7 +392,7 @@ def _split(train: Any, val: Any, fraction: float, seed: int) -> tuple[Any, Any]:
         return train, val
     order = np.random.default_rng([seed, 7]).permutation(len(train))
     k = max(1, round(len(train) * fraction))
-    return _Subset(train, sorted(order[k:])), _Subset(train, sorted(order[:k]))
+    return _Subset(train, sorted(order[k:])), _Subset(train, sorted(order[:k]), holdout=True)
 
 
 def _categories(data: Any, class_agnostic: bool) -> tuple[str, ...]:
@@ -424,7 +426,7 @@ def _dataset_name(data: Any, default: str) -> str:
     if root is None:
         return default
     name = Path(os.fspath(root)).name
-    return f"{name}_holdout" if isinstance(data, _Subset) else name
+    return f"{name}_holdout" if getattr(data, "holdout", False) else name
 
 
 # --------------------------------------------------------------------------- task adapters

@@ -604,6 +604,9 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
     dropped = after["dropped_frames"] - before["dropped_frames"]
     return {
         "mode": mode, "rate_hz": rate_hz, "startup_to_first_output_s": round(ready_s, 2),
+        "rss_note": ("in-process: the RSS is this whole process, including the bench's own "
+                     "per-frame records (~1 KB a frame), so it overstates the node's growth"
+                     if in_process else "the perception_node process's own RSS"),
         "warmup_frames": warmup_frames, "duration_s": round(published_s, 1),
         "published_hz": round((len(stamps) - 1) / published_s, 2) if len(stamps) > 1 else rate_hz,
         "sent": len(stamps), "received": len(got),
@@ -631,6 +634,12 @@ def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
 # --------------------------------------------------------------------------- node process
 
 _SINKS: list[Callable[[dict[str, Any]], None]] = []
+_HOOK_INSTALLED = False
+
+
+def _set_hook_installed() -> None:
+    global _HOOK_INSTALLED
+    _HOOK_INSTALLED = True
 
 
 def install_timing_hook(sink: Callable[[dict[str, Any]], None]) -> None:
@@ -645,8 +654,9 @@ def install_timing_hook(sink: Callable[[dict[str, Any]], None]) -> None:
     twice adds a sink; :func:`remove_timing_sink` takes one away.
     """
     _SINKS.append(sink)
-    if len(_SINKS) > 1:  # already installed in this process
+    if _HOOK_INSTALLED:  # the wrappers stay once installed: wrapping again would nest them
         return
+    _set_hook_installed()
     from ..pipeline import Pipeline
     from .nodes import perception_node as pn
 

@@ -249,10 +249,14 @@ def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def bundled_weights(filename: str) -> Weights:
     """A checkpoint shipped in :data:`WEIGHTS_DIR`, with the checksum and meta of its sidecar.
 
-    For weights enum members. A missing file or sidecar is reported when the
-    member is used (checksum / load errors), not at import.
+    For weights enum members. A missing or unreadable sidecar does not break
+    the import; using the member then fails (:func:`resolve_weights`), since a
+    bundled checkpoint must never load unchecked.
     """
-    side = read_sidecar(WEIGHTS_DIR / filename) or {}
+    try:
+        side = read_sidecar(WEIGHTS_DIR / filename) or {}
+    except WeightsError:
+        side = {}
     return Weights(filename, side.get("sha256"), side.get("meta") or {})
 
 
@@ -279,6 +283,11 @@ def _header_meta(path: Path) -> dict[str, Any]:
 
 def _as_weights(obj: WeightsLike, suffixes: Sequence[str]) -> Weights:
     if isinstance(obj, WeightsEnum):
+        if not obj.sha256:
+            raise WeightsError(
+                f"bundled checkpoint {type(obj).__name__}.{obj.name} has no readable checksum "
+                f"sidecar {sidecar_path(obj.path)}; reinstall seg_perception (the weights "
+                "folder is incomplete)")
         return obj.weights
     if isinstance(obj, Weights):
         return obj

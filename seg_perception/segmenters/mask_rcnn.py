@@ -6,8 +6,9 @@ Three architectures, registered as instance segmenters:
 * ``"maskrcnn_v2"``: ``maskrcnn_resnet50_fpn_v2`` (46 M, better COCO mask AP);
 * ``"maskrcnn_mobilenet"``: a Mask R-CNN head on a MobileNetV3 FPN backbone
   with slim heads (5.6 M parameters with ``mobilenet_v3_large``), built from
-  torchvision's parts for CPU robots. torchvision publishes no weights for it:
-  train it on your objects and pass the file.
+  torchvision's parts for CPU robots. torchvision publishes no weights for it;
+  ``weights="DEFAULT"`` is the project's class-agnostic RGB-D model trained on
+  simulation (docs/training.md), a starting point to fine-tune on your objects.
 
 The model (torchvision's ``GeneralizedRCNNTransform``) resizes and normalises
 internally; this module only turns an :class:`~seg_perception.frames.RGBDFrame`

@@ -90,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     node_runner = None
     if config.node:
-        try:
-            from ..ros.node_bench import run_rate_sweep
-        except ImportError as exc:
-            print(f"node section skipped: ROS 2 is not importable ({exc}); source "
+        import importlib.util
+
+        missing = [m for m in ("rclpy", "seg_perception.msg") if importlib.util.find_spec(m) is None]
+        if missing:
+            print(f"node section skipped: {', '.join(missing)} not importable; source "
                   "scripts/env.sh or pass --skip-node", file=sys.stderr)
         else:
+            from ..ros.node_bench import run_rate_sweep
+
             node_runner = partial(run_rate_sweep, in_process=args.in_process)
 
     out = Path(args.out)

@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None,
                         help="COCO RGB-D folder whose first frame is used for the check")
     parser.add_argument("--atol", type=float, default=1e-3,
-                        help="largest accepted difference of logits, scores and mask "
-                        "probabilities (boxes: 100 x atol pixels)")
+                        help="largest accepted difference of logits and scores "
+                        "(mask probabilities: 10 x atol; boxes: 100 x atol pixels)")
 
 
 def _frame(args: argparse.Namespace, width: int, height: int) -> Any:

@@ -73,11 +73,11 @@ def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.n
     """``float64[N, M]`` IoU of ``N`` and ``M`` ``bool[H, W]`` masks (arrays or lists).
 
     Only pairs whose tight boxes overlap are compared, on the boxes'
-    intersection, so the cost is the overlap area rather than ``N * M * H * W``;
-    lists are never stacked into one big array.
+    intersection, so the cost is the overlap area rather than ``N * M * H * W``.
 
     Args:
-        boxes_a, boxes_b: the masks' tight boxes (:func:`mask_boxes`) if already known.
+        boxes_a, boxes_b: the masks' tight boxes (:func:`mask_boxes`) if already
+            known; they must contain the whole mask (areas are counted inside them).
         candidates: ``bool[N, M]``, pairs worth comparing (others get 0), e.g. a
             distance gate.
     """

@@ -272,6 +272,25 @@ def test_bundled_weights_meta_schema():
             assert "DEFAULT" in family.__members__, f"{family.__name__} has no DEFAULT alias"
 
 
+def test_bundled_member_without_a_readable_sidecar_is_refused_at_use(tmp_path, monkeypatch):
+    monkeypatch.setattr(W, "WEIGHTS_DIR", tmp_path)
+    save_weights({"w": torch.zeros(2)}, tmp_path / "ok.safetensors", {"arch": "unet"})
+    (tmp_path / "lost.safetensors").write_bytes((tmp_path / "ok.safetensors").read_bytes())
+    (tmp_path / "bad.safetensors").write_bytes((tmp_path / "ok.safetensors").read_bytes())
+    (tmp_path / "bad.safetensors.json").write_text("{not json")
+
+    class Family(WeightsEnum):
+        OK = W.bundled_weights("ok.safetensors")
+        LOST = W.bundled_weights("lost.safetensors")  # no sidecar
+        BAD = W.bundled_weights("bad.safetensors")  # unreadable sidecar: import still works
+
+    assert resolve_weights("OK", arch="unet", enum=Family).sha256 == file_sha256(
+        tmp_path / "ok.safetensors")
+    for name in ("LOST", "BAD"):
+        with pytest.raises(WeightsError, match=f"Family.{name} has no readable checksum sidecar"):
+            resolve_weights(name, arch="unet", enum=Family)
+
+
 # --------------------------------------------------------------------------- torchvision
 
 def test_torchvision_weights_offline_error_says_to_pass_a_local_file(monkeypatch):
