@@ -100,8 +100,11 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
             rng: np.random.Generator, hint: np.ndarray | None, cos_max: float,
             confidence: float, point_normals: np.ndarray | None = None,
             cos_normal: float = -1.0, score_points: int = _SCORE_POINTS,
-            ) -> tuple[np.ndarray, float] | None:
+            min_inliers: int = 0) -> tuple[np.ndarray, float] | None:
     """Best ``(normal, offset)`` by inlier count on a subsample, or None.
+
+    Sampling stops once ``confidence`` is reached for the best plane so far, or
+    for a plane of ``min_inliers`` points (smaller ones are of no interest).
 
     Distances are computed with elementwise products rather than a matrix
     product: multi-threaded BLAS on these small, thin matrices is slower than
@@ -120,9 +123,18 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
     if snorm is not None:
         snx, sny, snz = (np.ascontiguousarray(snorm[:, i]) for i in range(3))
     best_count, best = 0, None
-    needed = num_iterations
-    done = 0
     log_fail = math.log(max(1e-12, 1.0 - confidence))
+
+    def iterations_for(ratio: float) -> int:
+        # Standard adaptive stop: enough samples to draw one all-inlier triple.
+        p_good = ratio ** 3
+        if p_good <= 1e-9:
+            return num_iterations
+        return 0 if p_good >= 1.0 else int(math.ceil(log_fail / math.log(1.0 - p_good)))
+
+    enough_for_smallest = iterations_for(min(1.0, min_inliers / m))
+    needed = enough_for_smallest
+    done = 0
     while done < min(needed, num_iterations):
         b = min(_BATCH, num_iterations - done)
         idx = rng.integers(0, n_s, size=(b, 3))
@@ -157,11 +169,7 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
         if counts[k] > best_count:
             best_count = int(counts[k])
             best = (normals[k].astype(np.float64), float(offsets[k]))
-            w = best_count / n_s
-            # Standard adaptive stop: enough samples to draw one all-inlier triple.
-            p_good = w ** 3
-            needed = num_iterations if p_good <= 1e-9 else (
-                done if p_good >= 1.0 else int(math.ceil(log_fail / math.log(1.0 - p_good))))
+            needed = min(enough_for_smallest, max(done, iterations_for(best_count / n_s)))
     if best is None or best_count < 3:
         return None
     return best
@@ -219,7 +227,8 @@ def segment_plane(points: np.ndarray, distance_threshold: float | np.ndarray = 0
                   normal_hint: Sequence[float] | None = None,
                   max_angle_deg: float | None = None, confidence: float = 0.999,
                   normals: np.ndarray | None = None, max_normal_angle_deg: float = 30.0,
-                  score_points: int = _SCORE_POINTS) -> tuple[Plane, np.ndarray]:
+                  score_points: int = _SCORE_POINTS, min_inliers: int = 0,
+                  ) -> tuple[Plane, np.ndarray]:
     """Find the dominant plane by RANSAC and refit it by least squares.
 
     Hypotheses are drawn in batches and scored together (vectorised per batch)
@@ -246,6 +255,9 @@ def segment_plane(points: np.ndarray, distance_threshold: float | np.ndarray = 0
             (unknown) are never inliers.
         score_points: hypotheses are scored on at most this many points (the
             inlier ratio of a large plane is then known to about 1 %).
+        min_inliers: the smallest plane of interest, in points: sampling also
+            stops once a plane this large would have been drawn with
+            ``confidence`` (a search for a second, smaller plane ends early).
 
     Returns:
         ``(plane, inliers)``: the plane with its normal towards the camera and
@@ -263,7 +275,7 @@ def segment_plane(points: np.ndarray, distance_threshold: float | np.ndarray = 0
     hint, cos_max = _hint(normal_hint, max_angle_deg)
     pn, cos_n = _point_normals(normals, pts.shape[0], max_normal_angle_deg)
     best = _ransac(pts, thr, int(num_iterations), gen, hint, cos_max, confidence, pn, cos_n,
-                   max(3, int(score_points)))
+                   max(3, int(score_points)), max(0, int(min_inliers)))
     if best is None:
         raise InvalidFrameError(
             "no plane found" + (f" within {max_angle_deg} degrees of normal_hint {normal_hint}"
@@ -323,7 +335,8 @@ def find_planes(points: np.ndarray, max_planes: int = 3,
     while len(found) < max_planes and remaining.size >= max(3, min_inliers):
         sub = pts[remaining]
         thr = thr_all[remaining] if isinstance(thr_all, np.ndarray) else thr_all
-        best = _ransac(sub, thr, num_iterations, gen, hint, cos_max, 0.999)
+        best = _ransac(sub, thr, num_iterations, gen, hint, cos_max, 0.999,
+                       min_inliers=min_inliers)
         if best is None:
             break
         normal, offset, inliers = _refine(sub, thr, best[0], best[1], hint, cos_max)
