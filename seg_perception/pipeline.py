@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
-
-
 
 from .config import PIPELINE_PARAMS, PipelineConfig
 from .errors import ConfigError
@@ -72,6 +71,7 @@ class Pipeline:
             self.semantic_segmenter = build_semantic_segmenter(
                 cfg.semantic_backend, **_builder_kwargs(cfg.semantic_weights, device, cfg.fp16))
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None  # made on first use
         self._tracker = None
         self._reset_tracker()
 
@@ -120,11 +120,17 @@ class Pipeline:
             from .geometry.plane import estimate_support_plane
             with _timed(timings, "plane"):
                 plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
-        semantic = None
+        # Layout and per-object 3D are independent: the layout runs on a second thread
+        # (OpenCV and numpy release the GIL for most of it), 3D on this one.
+        pending = None
         if self.semantic_segmenter is not None:
-            with _timed(timings, "semantic"):
-                semantic = self._segment_semantic(frame, plane)
-        objects = self._describe(frame, instances, plane, cfg, timings)
+            pending = self._side_thread().submit(self._timed_semantic, frame, plane)
+        try:
+            objects = self._describe(frame, instances, plane, cfg, timings)
+        finally:
+            semantic, semantic_ms = pending.result() if pending is not None else (None, None)
+        if semantic_ms is not None:
+            timings["semantic"] = semantic_ms
         if tracker is not None:
             with _timed(timings, "tracking"):
                 objects = tracker.update(objects, frame.stamp_ns)
@@ -135,6 +141,16 @@ class Pipeline:
     def process_batch(self, frames: Sequence[RGBDFrame]) -> list[Scene]:
         """Process frames in order (tracking sees them as a sequence)."""
         return [self.process(frame) for frame in frames]
+
+    def _side_thread(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="seg_perception_layout")
+        return self._executor
+
+    def _timed_semantic(self, frame: RGBDFrame, plane: Plane | None) -> tuple[Any, float]:
+        start = time.perf_counter()
+        semantic = self._segment_semantic(frame, plane)
+        return semantic, (time.perf_counter() - start) * 1e3
 
     def _segment_instances(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
         segment_with_plane = getattr(self.instance_segmenter, "segment_with_plane", None)

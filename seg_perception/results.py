@@ -113,6 +113,8 @@ class InstanceMasks:
     def select(self, keep: np.ndarray | Sequence[int]) -> "InstanceMasks":
         """The instances at ``keep`` (indices or a boolean array)."""
         keep = np.asarray(keep)
+        if keep.dtype == bool and keep.all() and keep.shape == (len(self),):
+            return self  # frozen: sharing is safe, and copying every mask is not free
         idx = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(int)
         return InstanceMasks(self.masks[idx], self.scores[idx], self.class_ids[idx],
                              tuple(self.class_names[i] for i in idx), self.boxes[idx])

@@ -1105,12 +1105,24 @@ def _upsample_labels(analysis: SceneAnalysis, frame: RGBDFrame, config: Geometri
 
 
 def _instances(labels: np.ndarray, n: int) -> InstanceMasks:
+    """One mask per label ``1..n`` present, with exact boxes; each mask is written
+    inside its own box only (one pass over the image finds the boxes)."""
+    from scipy.ndimage import find_objects
+
     if n == 0:
         return InstanceMasks.empty(*labels.shape)
-    masks = labels[None, :, :] == np.arange(1, n + 1, dtype=labels.dtype)[:, None, None]
-    result = InstanceMasks.from_masks(masks)
-    present = result.boxes[:, 2] > result.boxes[:, 0]  # empty masks have all-zero boxes
-    return result if present.all() else result.select(present)
+    found = [(i, sl) for i, sl in enumerate(find_objects(labels, max_label=n), 1)
+             if sl is not None]
+    if not found:
+        return InstanceMasks.empty(*labels.shape)
+    masks = np.zeros((len(found), *labels.shape), bool)  # zero pages: costs what is written
+    boxes = np.empty((len(found), 4), np.float32)
+    for k, (i, (rows, cols)) in enumerate(found):
+        np.equal(labels[rows, cols], i, out=masks[k, rows, cols])
+        boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
+    m = len(found)
+    return InstanceMasks(masks, np.ones(m, np.float32), np.zeros(m, np.int32), ("object",) * m,
+                         boxes)
 
 
 class GeometricSegmenter:
