@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             pred = baseline_labels(frame, seg)
             masks = InstanceMasks.from_label_image(pred)
         else:
+            seg.reset()  # independent frames, not a stream: no support plane carried over
             masks, _ = seg.segment_with_plane(frame)
             pred = masks.label_image()
         r = osd_metrics(pred, gt, ignore=frame.depth == 0)

@@ -565,6 +565,7 @@ def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_de
                leave=False)
     for index, sample in enumerate(bar):
         frame = sample.frame
+        pipeline.reset()  # samples are independent: nothing carries over between them
         scene = pipeline.process(frame)
         ignore = ~frame.valid if ignore_invalid_depth else None
         scored = np.ones((1, frame.height, frame.width), bool) if ignore is None else ~ignore[None]

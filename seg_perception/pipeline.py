@@ -93,6 +93,16 @@ class Pipeline:
                 self._reset_tracker()
             return new
 
+    def reset(self) -> None:
+        """Forget earlier frames (tracks, a segmenter's last support plane): for frames
+        that are not one camera stream, e.g. the samples of a dataset."""
+        with self._lock:
+            self._reset_tracker()
+        for segmenter in (self.instance_segmenter, self.semantic_segmenter):
+            reset = getattr(segmenter, "reset", None)
+            if callable(reset):
+                reset()
+
     def _reset_tracker(self) -> None:
         cfg = self._config
         if not cfg.tracking:

@@ -32,6 +32,7 @@ __all__ = [
     "estimate_support_plane",
     "find_planes",
     "fit_plane_lstsq",
+    "refit_plane",
     "segment_plane",
 ]
 
@@ -282,6 +283,31 @@ def segment_plane(points: np.ndarray, distance_threshold: float | np.ndarray = 0
                                 if hint is not None else "")
             + ": check the points (enough valid depth?) or relax the hint")
     normal, offset, inliers = _refine(pts, thr, best[0], best[1], hint, cos_max,
+                                      point_normals=pn, cos_normal=cos_n)
+    return Plane(tuple(float(a) for a in normal), float(offset)), inliers.astype(np.int64)
+
+
+def refit_plane(points: np.ndarray, plane: Plane,
+                distance_threshold: float | np.ndarray = 0.01,
+                normal_hint: Sequence[float] | None = None, max_angle_deg: float | None = None,
+                normals: np.ndarray | None = None, max_normal_angle_deg: float = 30.0,
+                ) -> tuple[Plane, np.ndarray]:
+    """A known plane (e.g. last frame's table) checked against new points and refit.
+
+    The same inlier test and least-squares refit as :func:`segment_plane`, without
+    the search: the caller decides from the inlier count whether the plane still
+    holds. Arguments as in :func:`segment_plane`.
+
+    Returns:
+        ``(plane, inliers)``: the refit plane (``plane`` itself when fewer than three
+        points agree or the refit leaves the hint's cone) and ``int64`` inlier indices.
+    """
+    pts = _as_points(points)
+    thr = _threshold(distance_threshold, pts.shape[0])
+    hint, cos_max = _hint(normal_hint, max_angle_deg)
+    pn, cos_n = _point_normals(normals, pts.shape[0], max_normal_angle_deg)
+    normal, offset, inliers = _refine(pts, thr, np.asarray(plane.normal, np.float64),
+                                      float(plane.offset), hint, cos_max,
                                       point_normals=pn, cos_normal=cos_n)
     return Plane(tuple(float(a) for a in normal), float(offset)), inliers.astype(np.int64)
 

@@ -48,7 +48,7 @@ from ..errors import ConfigError, InvalidFrameError
 from ..frames import CameraIntrinsics, RGBDFrame
 from ..geometry.cluster import concave_edges, depth_edges, label_regions
 from ..geometry.normals import normals_planar
-from ..geometry.plane import DEFAULT_UP_HINT, fit_plane_lstsq, segment_plane
+from ..geometry.plane import DEFAULT_UP_HINT, fit_plane_lstsq, refit_plane, segment_plane
 from ..results import InstanceMasks, Plane
 from ._api import register_instance_segmenter
 
@@ -82,6 +82,9 @@ class GeometricConfig:
             ``up_hint``.
         plane_distance: metres, smallest RANSAC inlier distance (grows with noise).
         plane_iterations: maximum RANSAC hypotheses.
+        reuse_plane: on a camera stream, first check the previous frame's support
+            plane (with :class:`GeometricSegmenter`): if it still holds at least 90 %
+            of the points it held then, it is refit and the RANSAC search is skipped.
         noise_at_1m: metres, depth noise standard deviation at 1 m.
         noise_k: number of standard deviations that count as "off the surface".
         min_height: metres above the support plane where objects start.
@@ -121,6 +124,7 @@ class GeometricConfig:
     max_up_angle_deg: float = 60.0
     plane_distance: float = 0.008
     plane_iterations: int = 300
+    reuse_plane: bool = True
     noise_at_1m: float = 0.0015
     noise_k: float = 3.0
     min_height: float = 0.006
@@ -202,6 +206,8 @@ class SceneAnalysis:
         support: ``bool[h, w]`` pixels on the support plane.
         labels: ``int32[h, w]`` object instances on the grid, 0 = none.
         config: the settings it was computed with.
+        plane_support: share of the sampled points (valid depth, known normal) on the
+            support plane, 0 without one.
         timings_ms: wall time of each stage in milliseconds.
     """
 
@@ -218,6 +224,7 @@ class SceneAnalysis:
     labels: np.ndarray
     config: GeometricConfig
     timings_ms: dict[str, float] = field(default_factory=dict)
+    plane_support: float = 0.0
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -247,10 +254,13 @@ _CACHE: weakref.WeakKeyDictionary[RGBDFrame, dict[_CacheKey, SceneAnalysis]] = (
 
 
 def analyse_scene(frame: RGBDFrame, config: GeometricConfig | None = None,
-                  use_cache: bool = True, plane: Plane | None = None) -> SceneAnalysis:
+                  use_cache: bool = True, plane: Plane | None = None,
+                  prior: tuple[Plane, float] | None = None) -> SceneAnalysis:
     """Run the geometric analysis of ``frame`` (cached per frame object and config).
 
     ``plane``: a support plane found elsewhere (skips the RANSAC search).
+    ``prior``: ``(plane, plane_support)`` of the previous frame of a stream: used
+    instead of a RANSAC search when it still holds (see ``reuse_plane``).
     """
     config = config or GeometricConfig()
     key = (config, plane)
@@ -258,7 +268,7 @@ def analyse_scene(frame: RGBDFrame, config: GeometricConfig | None = None,
         per_frame = _CACHE.get(frame)
         if per_frame is not None and key in per_frame:
             return per_frame[key]
-    result = _analyse(frame, config, plane)
+    result = _analyse(frame, config, plane, prior)
     if use_cache:
         _CACHE.setdefault(frame, {})[key] = result
     return result
@@ -356,8 +366,8 @@ class _Timer:
         self._last = now
 
 
-def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = None
-             ) -> SceneAnalysis:
+def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = None,
+             prior: tuple[Plane, float] | None = None) -> SceneAnalysis:
     import cv2
 
     timer = _Timer()
@@ -370,8 +380,10 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
     (nx, ny, nz), normals_ok = normals_planar(x, y, z, valid, smoothing=config.normal_smoothing,
                                               step=1, max_depth_change=0.05)
     timer.lap("normals")
+    support_share = 0.0
     if plane is None:
-        plane = _support_plane(x, y, z, valid, (nx, ny, nz), normals_ok, config)
+        plane, support_share = _support_plane(x, y, z, valid, (nx, ny, nz), normals_ok, config,
+                                              prior)
     timer.lap("plane")
     xyz = cv2.merge([x, y, z])
     normals = cv2.merge([nx, ny, nz])
@@ -389,17 +401,19 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
     labels = work.segment()
     return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, plane,
                          np.where(valid, height, np.float32(0)), tol, support, labels, config,
-                         timer.ms)
+                         timer.ms, support_share)
 
 
 def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,
                    normals: tuple[np.ndarray, np.ndarray, np.ndarray], normals_ok: np.ndarray,
-                   config: GeometricConfig) -> Plane | None:
+                   config: GeometricConfig, prior: tuple[Plane, float] | None = None,
+                   ) -> tuple[Plane | None, float]:
+    """``(support plane or None, share of the sampled points on it)``."""
     # Only points with a known normal: their normals must agree with the plane's,
     # which keeps the band of a wall at table height out of the table plane.
     idx = np.flatnonzero(valid & normals_ok)
     if idx.size < 3 * config.min_points:
-        return None
+        return None, 0.0
     rng = np.random.default_rng(0)  # reproducible frame to frame
     if idx.size > 8192:  # plenty for a plane; duplicates are harmless
         idx = idx[rng.integers(0, idx.size, 8192)]
@@ -409,6 +423,14 @@ def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
                      np.float32(config.noise_k) * config.sigma(pts[:, 2]))
     hint = config.up_hint
     angle = config.max_up_angle_deg if hint is not None else None
+    if prior is not None:
+        # The camera stream's last support plane: still the support if it holds
+        # (nearly) as many points as it did. Moving the camera or the table breaks it.
+        plane, inl = refit_plane(pts, prior[0], thr, normal_hint=hint, max_angle_deg=angle,
+                                 normals=nrm)
+        share = inl.size / pts.shape[0]
+        if share >= max(0.9 * prior[1], 0.05) and inl.size >= 3 * config.min_points:
+            return plane, share
     # Up to three large planes inside the "up" cone (table, floor, a wall for a
     # nearly level camera), largest first.
     found: list[tuple[Plane, int]] = []
@@ -433,8 +455,8 @@ def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
         keep[inl] = False
         remaining = remaining[keep]
     if not found:
-        return None
-    best = found[0][0]
+        return None, 0.0
+    best, best_count = found[0]
     if hint is not None and len(found) > 1:
         # The most "up" of the large planes: a wall facing a nearly level camera
         # can be larger than the table but is further from up.
@@ -442,13 +464,13 @@ def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
         deg = [math.degrees(math.acos(min(1.0, float(np.dot(p.normal, h))))) for p, _ in found]
         i = int(np.argmin(deg))
         if deg[i] < deg[0] - 10.0:
-            best = found[i][0]
+            best, best_count = found[i]
     # Of planes parallel to it, the nearest to the camera: the table over the floor.
-    for plane, _ in found:
+    for plane, count in found:
         if float(np.dot(plane.normal, best.normal)) > math.cos(math.radians(10.0)) \
                 and plane.offset < best.offset - 0.05:
-            best = plane
-    return best
+            best, best_count = plane, count
+    return best, best_count / pts.shape[0]
 
 
 class _Work:
@@ -1139,10 +1161,23 @@ class GeometricSegmenter:
 
     def __init__(self, config: GeometricConfig | None = None) -> None:
         self.config = config or GeometricConfig()
+        self._prior: tuple[Plane, float] | None = None  # last frame's support plane
 
     def analyse(self, frame: RGBDFrame) -> SceneAnalysis:
-        """The cached :class:`SceneAnalysis` of ``frame``."""
-        return analyse_scene(frame, self.config)
+        """The cached :class:`SceneAnalysis` of ``frame``.
+
+        Frames are taken as one camera stream: with ``reuse_plane`` the previous
+        frame's support plane is tried before a RANSAC search (:meth:`reset` forgets it).
+        """
+        prior = self._prior if self.config.reuse_plane else None
+        analysis = analyse_scene(frame, self.config, prior=prior)
+        self._prior = ((analysis.plane, analysis.plane_support)
+                       if analysis.plane is not None and analysis.plane_support > 0 else None)
+        return analysis
+
+    def reset(self) -> None:
+        """Forget the previous frame (a new camera, or frames that are not a stream)."""
+        self._prior = None
 
     def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
         """Instances and the support plane they stand on (None if not found)."""

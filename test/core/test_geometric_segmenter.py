@@ -217,3 +217,42 @@ def test_analysis_is_cached_per_frame_and_exposes_the_plane(scenes, monkeypatch)
     analysis = analyse_scene(frame, seg.config)
     assert isinstance(analysis.plane, Plane) and analysis.plane == plane
     assert analysis.labels.max() == 2 and analysis.normals.shape == (*analysis.labels.shape, 3)
+
+
+def test_a_stream_reuses_the_support_plane_until_it_no_longer_holds(monkeypatch):
+    import seg_perception.segmenters.geometric as geometric
+
+    searches = []
+    real = geometric.segment_plane
+    monkeypatch.setattr(geometric, "segment_plane",
+                        lambda *a, **k: searches.append(1) or real(*a, **k))
+    first = render_scene(preset_objects("touching"), *SIZE)
+    seg = GeometricSegmenter()
+    fresh = analyse_scene(first.frame, GeometricConfig(reuse_plane=False), use_cache=False)
+    n_fresh = len(searches)
+    seg.segment(first.frame)
+    assert len(searches) == 2 * n_fresh  # first frame of the stream: a RANSAC search
+    # The next frame of the same camera: last frame's plane still holds, no search,
+    # and the same objects.
+    again = RGBDFrame.create(first.frame.rgb, first.frame.depth, first.frame.intrinsics)
+    reused = seg.analyse(again)
+    assert len(searches) == 2 * n_fresh
+    assert np.array_equal(reused.labels, fresh.labels)
+    assert math.degrees(math.acos(min(1.0, float(np.dot(reused.plane.normal,
+                                                          fresh.plane.normal))))) < 0.1
+    # The camera moved (another view of the table): the old plane fails, a new search.
+    moved = render_scene(preset_objects("touching"), *SIZE, camera=look_at((0.3, -0.45, 0.7)))
+    got = seg.analyse(moved.frame)
+    assert len(searches) > 2 * n_fresh
+    ref = analyse_scene(moved.frame, GeometricConfig(reuse_plane=False), use_cache=False)
+    assert np.array_equal(got.labels, ref.labels) and got.plane == ref.plane
+    # reset() (independent frames) and reuse_plane=False both always search.
+    count = len(searches)
+    seg.reset()
+    seg.analyse(RGBDFrame.create(moved.frame.rgb, moved.frame.depth, moved.frame.intrinsics))
+    assert len(searches) > count
+    count = len(searches)
+    off = GeometricSegmenter(GeometricConfig(reuse_plane=False))
+    for _ in range(2):
+        off.analyse(RGBDFrame.create(first.frame.rgb, first.frame.depth, first.frame.intrinsics))
+    assert len(searches) >= count + 2

@@ -402,3 +402,20 @@ def test_layout_runs_beside_the_3d_stage_and_its_errors_reach_the_caller(
     broken = Pipeline(PipelineConfig(**CPU), semantic_segmenter=_ThreadRecordingLayout(True))
     with pytest.raises(RuntimeError, match="layout model broke"):
         broken.process(frame)
+
+
+def test_reset_forgets_tracks_and_the_last_support_plane(scenes: dict[str, SyntheticScene]
+                                                         ) -> None:
+    pipeline = Pipeline(PipelineConfig(**CPU))
+    frame = scenes["separated"].frame
+    pipeline.process(frame)
+    second = pipeline.process(RGBDFrame.create(frame.rgb, frame.depth, frame.intrinsics,
+                                               stamp_ns=33_000_000))
+    assert all(o.age == 2 for o in second.objects)
+    assert pipeline.instance_segmenter._prior is not None  # a stream: the plane is kept
+    pipeline.reset()
+    assert pipeline.instance_segmenter._prior is None
+    third = pipeline.process(RGBDFrame.create(frame.rgb, frame.depth, frame.intrinsics,
+                                              stamp_ns=66_000_000))
+    assert all(o.age == 1 for o in third.objects)
+    assert sorted(o.track_id for o in third.objects) == [1, 2, 3]

@@ -11,6 +11,7 @@ from seg_perception.geometry.plane import (
     estimate_support_plane,
     find_planes,
     fit_plane_lstsq,
+    refit_plane,
     segment_plane,
 )
 from seg_perception.results import Plane
@@ -140,3 +141,22 @@ def test_estimate_support_plane_prefers_the_table_to_a_bigger_floor():
     from seg_perception.segmenters.geometric import analyse_scene
     plane = analyse_scene(scene.frame).plane
     assert plane is not None and abs(plane.offset - scene.table_plane.offset) < 0.003
+
+
+def test_refit_plane_corrects_a_slightly_wrong_plane_and_counts_its_support():
+    rng = np.random.default_rng(5)
+    normal = np.array([0.0, -0.6, -0.8])
+    table = _plane_points(rng, normal, 0.9, 1500)
+    clutter = rng.uniform([-0.5, -0.5, 0.3], [0.5, 0.5, 1.6], (500, 3))
+    pts = np.concatenate([table, clutter]).astype(np.float32)
+    # Last frame's plane, 0.5 degrees and 2 mm off (the camera shook a little).
+    tilt = np.array([0.0, -0.6, -0.8]) + np.array([0.0, 0.005, -0.0037])
+    tilt /= np.linalg.norm(tilt)
+    plane, idx = refit_plane(pts, Plane(tuple(tilt), 0.902), 0.005)
+    assert _angle_deg(plane.normal, normal) < 0.2 and abs(plane.offset - 0.9) < 0.001
+    found = np.zeros(len(pts), bool)
+    found[idx] = True
+    assert found[:1500].mean() > 0.95 and found[1500:].mean() < 0.05
+    # A plane that is no longer there holds (almost) nothing: the caller searches anew.
+    _, none = refit_plane(pts, Plane((0.0, -0.6, -0.8), 0.5), 0.005)
+    assert none.size < 0.05 * len(pts)
