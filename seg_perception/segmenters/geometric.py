@@ -942,7 +942,6 @@ class _RegionStats:
         self.top = np.where(has, heights[by_height[starts + (0.95 * (cnt - 1)).astype(int)]], 0.0)
         self.depth = np.where(has, 0.5 * (zs[by_depth[starts + (cnt - 1) // 2]]
                                           + zs[by_depth[starts + cnt // 2]]), 0.0)
-        self.top[0] = self.depth[0] = 0.0
         ab = work.lab_of(sel)
         key = (ab[:, 1] >> 5).astype(np.int64) * 8 + (ab[:, 2] >> 5)
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
@@ -1009,9 +1008,10 @@ def _subsampled(image: np.ndarray, stride: int) -> np.ndarray:
 
 
 def _sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Order of ``values`` (metres, >= 0) sorted by group, then by value to 10 um.
+    """Order of ``values`` (metres) sorted by group, then by value to 10 um.
 
-    One integer sort instead of a two-key ``lexsort``.
+    One integer sort instead of a two-key ``lexsort``; negative values (a few
+    reassigned pixels just below the support) sort as 0.
     """
     quantised = np.clip(values * 1e5, 0, 2 ** 31 - 1).astype(np.int64)
     return np.argsort((groups.astype(np.int64) << 32) | quantised, kind="stable")
