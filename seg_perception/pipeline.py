@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -17,11 +18,11 @@ from typing import Any, Iterator, Sequence
 from .config import PIPELINE_PARAMS, PipelineConfig
 from .errors import ConfigError
 from .frames import RGBDFrame
-from .results import InstanceMasks, Plane, Scene, SceneObject
+from .results import InstanceMasks, ObjectGeometry, Plane, Scene, SceneObject, SemanticMap
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
 from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
 
-__all__ = ["Pipeline"]
+__all__ = ["FrameAnalysis", "Pipeline", "assemble_scene"]
 
 # Settings that choose or load the models: fixed once the pipeline is built.
 _BUILD_TIME = frozenset(spec.name for spec in PIPELINE_PARAMS if spec.read_only)
@@ -46,14 +47,16 @@ class Pipeline:
 
     Backends are built from ``config`` unless passed in. Thresholds that do not
     need a model reload (score, depth range, 3D filters, tracking) can be changed
-    while running with :meth:`update_config`; it is thread safe.
+    while running with :meth:`update_config`; it is thread safe. ``layout_thread``
+    runs the layout segmenter beside the 3D stage on a second thread (off where each
+    core already runs a pipeline: :class:`~seg_perception.parallel.ParallelPipeline`).
     """
 
     def __init__(self, config: PipelineConfig | None = None, *,
                  instance_segmenter: InstanceSegmenter | None = None,
-                 semantic_segmenter: SemanticSegmenter | None = None) -> None:
-        self._config = config or PipelineConfig()
-        cfg = self._config
+                 semantic_segmenter: SemanticSegmenter | None = None,
+                 layout_thread: bool = True) -> None:
+        cfg = config or PipelineConfig()
         device = cfg.device
         if instance_segmenter is None or (semantic_segmenter is None
                                           and cfg.semantic_backend not in NO_SEMANTIC):
@@ -70,59 +73,44 @@ class Pipeline:
         else:
             self.semantic_segmenter = build_semantic_segmenter(
                 cfg.semantic_backend, **_builder_kwargs(cfg.semantic_weights, device, cfg.fp16))
-        self._lock = threading.Lock()
+        # Off where every core already runs a pipeline (worker processes).
+        self.layout_thread = layout_thread
+        self._settings = _Settings(cfg)
         self._executor: ThreadPoolExecutor | None = None  # made on first use
-        self._tracker = None
-        self._reset_tracker()
 
     @property
     def config(self) -> PipelineConfig:
-        return self._config
+        return self._settings.config
 
     def update_config(self, **changes: Any) -> PipelineConfig:
         """Change run-time settings; raises ConfigError (and changes nothing) if invalid."""
-        fixed = sorted(k for k in changes if k in _BUILD_TIME)
-        if fixed:
-            raise ConfigError(f"{', '.join(fixed)} only apply when the pipeline is built: "
-                              "make a new Pipeline (on a node: cleanup + configure)")
-        with self._lock:
-            new = self._config.updated(**changes)
-            tracking_changed = any(k.startswith("track") for k in changes)
-            self._config = new
-            if tracking_changed:
-                self._reset_tracker()
-            return new
+        return self._settings.update(**changes)
 
     def reset(self) -> None:
         """Forget earlier frames (tracks, a segmenter's last support plane): for frames
         that are not one camera stream, e.g. the samples of a dataset."""
-        with self._lock:
-            self._reset_tracker()
+        self._settings.reset_tracker()
         for segmenter in (self.instance_segmenter, self.semantic_segmenter):
             reset = getattr(segmenter, "reset", None)
             if callable(reset):
                 reset()
 
-    def _reset_tracker(self) -> None:
-        cfg = self._config
-        if not cfg.tracking:
-            self._tracker = None
-            return
-        from .tracking.tracker import ObjectTracker, TrackerConfig
-        self._tracker = ObjectTracker(TrackerConfig(max_distance=cfg.track_max_distance,
-                                                    max_missed=cfg.track_max_missed))
-
     @property
     def tracker(self):  # noqa: ANN201 - ObjectTracker | None, imported lazily
-        return self._tracker
+        return self._settings.tracker
 
     def process(self, frame: RGBDFrame) -> Scene:
         """Segment one frame and describe every object in 3D."""
-        timings: dict[str, float] = {}
         start = time.perf_counter()
-        with self._lock:
-            cfg = self._config
-            tracker = self._tracker
+        cfg, tracker = self._settings.current()
+        return assemble_scene(frame, self.analyse(frame, cfg), tracker, start)
+
+    def analyse(self, frame: RGBDFrame, cfg: PipelineConfig | None = None) -> FrameAnalysis:
+        """Everything but tracking (which needs the frames in order): the part of
+        :meth:`process` that frames of one stream can run in parallel."""
+        if cfg is None:
+            cfg = self._settings.current()[0]
+        timings: dict[str, float] = {}
         with _timed(timings, "instance"):
             instances, plane = self._segment_instances(frame)
             instances = instances.select(instances.scores >= cfg.score_threshold)
@@ -134,19 +122,17 @@ class Pipeline:
         # (OpenCV and numpy release the GIL for most of it), 3D on this one.
         pending = None
         if self.semantic_segmenter is not None:
-            pending = self._side_thread().submit(self._timed_semantic, frame, plane)
+            if self.layout_thread:
+                pending = self._side_thread().submit(self._timed_semantic, frame, plane)
+            else:
+                pending = _Done(self._timed_semantic(frame, plane))
         try:
-            objects = self._describe(frame, instances, plane, cfg, timings)
+            geometries, grasps = self._describe(frame, instances, plane, cfg, timings)
         finally:
             semantic, semantic_ms = pending.result() if pending is not None else (None, None)
         if semantic_ms is not None:
             timings["semantic"] = semantic_ms
-        if tracker is not None:
-            with _timed(timings, "tracking"):
-                objects = tracker.update(objects, frame.stamp_ns)
-        timings["total"] = (time.perf_counter() - start) * 1e3
-        return Scene(frame=frame, instances=instances, semantic=semantic, objects=objects,
-                     support_plane=plane, timings_ms=timings)
+        return FrameAnalysis(instances, semantic, geometries, grasps, plane, timings)
 
     def process_batch(self, frames: Sequence[RGBDFrame]) -> list[Scene]:
         """Process frames in order (tracking sees them as a sequence)."""
@@ -176,7 +162,8 @@ class Pipeline:
         return self.semantic_segmenter.segment(frame)
 
     def _describe(self, frame: RGBDFrame, instances: InstanceMasks, plane: Plane | None,
-                  cfg: PipelineConfig, timings: dict[str, float]) -> list[SceneObject]:
+                  cfg: PipelineConfig, timings: dict[str, float]) -> tuple[list, list]:
+        """Per instance: ``(ObjectGeometry | None, TopDownGrasp | None)``, as two lists."""
         geometries: list[Any] = [None] * len(instances)
         grasps: list[Any] = [None] * len(instances)
         if cfg.compute_geometry and len(instances):
@@ -190,13 +177,89 @@ class Pipeline:
                     outlier_std_ratio=cfg.outlier_std_ratio, min_points=cfg.min_object_points)
                 geometries = compute_objects(frame, instances, plane, obj_cfg)
                 grasps = [top_down_grasp(g) if g is not None else None for g in geometries]
-        return [
-            SceneObject(index=i, class_id=int(instances.class_ids[i]),
-                        class_name=instances.class_names[i], score=float(instances.scores[i]),
-                        box_2d=instances.boxes[i], mask=instances.masks[i],
-                        geometry=geometries[i], grasp=grasps[i])
-            for i in range(len(instances))
-        ]
+        return geometries, grasps
+
+
+@dataclass(frozen=True, eq=False)
+class FrameAnalysis:
+    """One frame's results before tracking (see :meth:`Pipeline.analyse`): what a
+    worker process sends back. Lists are per instance, None where an object has
+    too few 3D points."""
+
+    instances: InstanceMasks
+    semantic: SemanticMap | None
+    geometries: list[ObjectGeometry | None]
+    grasps: list[Any]
+    plane: Plane | None
+    timings_ms: dict[str, float]
+
+
+def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, start: float
+                   ) -> Scene:
+    """The :class:`Scene` of an analysed frame, tracked by ``tracker`` (or None): call it
+    in stream order. ``start``: ``time.perf_counter()`` when the frame was taken up."""
+    timings = dict(analysis.timings_ms)
+    instances = analysis.instances
+    objects = [
+        SceneObject(index=i, class_id=int(instances.class_ids[i]),
+                    class_name=instances.class_names[i], score=float(instances.scores[i]),
+                    box_2d=instances.boxes[i], mask=instances.masks[i],
+                    geometry=analysis.geometries[i], grasp=analysis.grasps[i])
+        for i in range(len(instances))
+    ]
+    if tracker is not None:
+        with _timed(timings, "tracking"):
+            objects = tracker.update(objects, frame.stamp_ns)
+    timings["total"] = (time.perf_counter() - start) * 1e3
+    return Scene(frame=frame, instances=instances, semantic=analysis.semantic,
+                 objects=objects, support_plane=analysis.plane, timings_ms=timings)
+
+
+class _Settings:
+    """The run-time config and the tracker built from it, changed together (thread safe)."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self._lock = threading.Lock()
+        self.config = config
+        self.tracker = _make_tracker(config)
+
+    def current(self) -> tuple[PipelineConfig, Any]:
+        with self._lock:
+            return self.config, self.tracker
+
+    def update(self, **changes: Any) -> PipelineConfig:
+        fixed = sorted(k for k in changes if k in _BUILD_TIME)
+        if fixed:
+            raise ConfigError(f"{', '.join(fixed)} only apply when the pipeline is built: "
+                              "make a new Pipeline (on a node: cleanup + configure)")
+        with self._lock:
+            new = self.config.updated(**changes)
+            self.config = new
+            if any(k.startswith("track") for k in changes):
+                self.tracker = _make_tracker(new)
+            return new
+
+    def reset_tracker(self) -> None:
+        with self._lock:
+            self.tracker = _make_tracker(self.config)
+
+
+def _make_tracker(cfg: PipelineConfig) -> Any:
+    if not cfg.tracking:
+        return None
+    from .tracking.tracker import ObjectTracker, TrackerConfig
+    return ObjectTracker(TrackerConfig(max_distance=cfg.track_max_distance,
+                                       max_missed=cfg.track_max_missed))
+
+
+class _Done:
+    """A finished result with a future's ``result()``."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def result(self) -> Any:
+        return self._value
 
 
 @contextmanager

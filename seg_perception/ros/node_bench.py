@@ -645,56 +645,60 @@ def _set_hook_installed() -> None:
 def install_timing_hook(sink: Callable[[dict[str, Any]], None]) -> None:
     """Make every perception_node in this process report its per-frame timings to ``sink``.
 
-    Wraps ``PerceptionNode._process`` (one call per frame, on the worker
-    thread), the message-to-frame conversion, ``Pipeline.process`` and
-    ``PerceptionNode._publish``; behaviour is unchanged. ``sink`` gets
-    ``{"stamp_ns", "input" (ms from the image stamp to the worker taking the
-    frame), "convert", **Scene.timings_ms, "publish", "done_ns" (host clock when
-    the node's work ended)}`` for each frame the pipeline processed. Installing
+    Wraps ``PerceptionNode._frame_from`` (message-to-frame conversion and checks,
+    when a frame is taken up) and ``PerceptionNode._deliver`` (waits for the
+    scene, publishes it), matching the two by frame stamp, so it works with the
+    node's worker processes too; behaviour is unchanged. ``sink`` gets
+    ``{"stamp_ns", "input" (ms from the image stamp to the node taking the frame),
+    "convert", **Scene.timings_ms, "publish", "done_ns" (host clock when the
+    node's work ended)}`` for each frame the pipeline processed. Installing
     twice adds a sink; :func:`remove_timing_sink` takes one away.
     """
     _SINKS.append(sink)
     if _HOOK_INSTALLED:  # the wrappers stay once installed: wrapping again would nest them
         return
     _set_hook_installed()
-    from ..pipeline import Pipeline
     from .nodes import perception_node as pn
 
-    current: dict[str, Any] = {}  # the frame in progress (one worker thread per node)
-    convert, process, publish, run = (pn.frame_from_messages, Pipeline.process,
-                                      pn.PerceptionNode._publish, pn.PerceptionNode._process)
+    taken: dict[int, dict[str, Any]] = {}  # stamp -> timings of a frame in progress
+    lock = threading.Lock()
+    frame_from, deliver = pn.PerceptionNode._frame_from, pn.PerceptionNode._deliver
 
-    def timed_convert(*args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        frame = convert(*args, **kwargs)
-        current["convert"] = (time.perf_counter() - t) * 1e3
+    def timed_frame_from(self: Any, color: Any, depth: Any, info: Any) -> Any:
+        start_ns, t = time.time_ns(), time.perf_counter()
+        frame = frame_from(self, color, depth, info)
+        if frame is not None:
+            with lock:
+                while len(taken) >= 64:  # frames that never came back
+                    taken.pop(next(iter(taken)))
+                taken[frame.stamp_ns] = {"start_ns": start_ns,
+                                         "convert": (time.perf_counter() - t) * 1e3}
         return frame
 
-    def timed_process(self: Any, frame: Any) -> Any:
-        scene = process(self, frame)
-        current["stamp_ns"] = frame.stamp_ns
-        current.update(scene.timings_ms)
-        return scene
+    def timed_deliver(self: Any, scene_of: Any, header: Any, stamp_ns: int) -> None:
+        with lock:
+            record = taken.pop(stamp_ns, None)
+        ready: list[float] = []
 
-    def timed_publish(self: Any, scene: Any, header: Any) -> None:
-        t = time.perf_counter()
-        publish(self, scene, header)
-        current["publish"] = (time.perf_counter() - t) * 1e3
+        def timed_scene() -> Any:
+            scene = scene_of()
+            ready.append(time.perf_counter())
+            if record is not None:
+                record.update(scene.timings_ms)
+            return scene
 
-    def timed_run(self: Any, color: Any, depth: Any, info: Any) -> None:
-        current.clear()
-        start = time.time_ns()
-        run(self, color, depth, info)
-        current["done_ns"] = time.time_ns()
-        if "stamp_ns" in current and "publish" in current:
-            current["input"] = (start - current["stamp_ns"]) / 1e6
-            for each in list(_SINKS):
-                each(dict(current))
+        deliver(self, timed_scene, header, stamp_ns)
+        if record is None or not ready:
+            return
+        record["publish"] = (time.perf_counter() - ready[0]) * 1e3
+        record["done_ns"] = time.time_ns()
+        record["input"] = (record.pop("start_ns") - stamp_ns) / 1e6
+        record["stamp_ns"] = stamp_ns
+        for each in list(_SINKS):
+            each(dict(record))
 
-    pn.frame_from_messages = timed_convert
-    Pipeline.process = timed_process  # type: ignore[method-assign]
-    pn.PerceptionNode._publish = timed_publish  # type: ignore[method-assign]
-    pn.PerceptionNode._process = timed_run  # type: ignore[method-assign]
+    pn.PerceptionNode._frame_from = timed_frame_from  # type: ignore[method-assign]
+    pn.PerceptionNode._deliver = timed_deliver  # type: ignore[method-assign]
 
 
 def remove_timing_sink(sink: Callable[[dict[str, Any]], None]) -> None:

@@ -39,6 +39,11 @@ NODE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_markers", True, "Publish ~/markers (RViz boxes and names)"),
     ParamSpec("publish_object_clouds", True,
               "Fill each object's own cloud in ~/objects (off saves bandwidth)"),
+    ParamSpec("workers", 0,
+              "Processes running the pipeline on frames in parallel, tracks kept in order "
+              "(0 = auto: one per CPU core up to 4 on CPU, 1 with CUDA; 1 = in the node "
+              "process). Each worker loads its own copy of the models",
+              min_value=0, max_value=16, read_only=True),
     ParamSpec("autostart", True,
               "Configure and activate on start-up (false: wait for lifecycle transitions)",
               read_only=True),

@@ -942,8 +942,10 @@ class _RegionStats:
         self.top = np.where(has, heights[by_height[starts + (0.95 * (cnt - 1)).astype(int)]], 0.0)
         self.depth = np.where(has, 0.5 * (zs[by_depth[starts + (cnt - 1) // 2]]
                                           + zs[by_depth[starts + cnt // 2]]), 0.0)
-        ab = work.lab_of(sel)
-        key = (ab[:, 1] >> 5).astype(np.int64) * 8 + (ab[:, 2] >> 5)
+        # a*b* histogram bin of every grid pixel, then of the selected ones (one
+        # flat index into a 1-byte image: much cheaper than picking [M, 3] rows).
+        ab = work.lab_of(slice(None), slice(None))
+        key = ((ab[:, :, 1] >> 5) * 8 + (ab[:, :, 2] >> 5)).ravel()[sel].astype(np.int64)
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
                            minlength=(n + 1) * 64).reshape(n + 1, 64)
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)

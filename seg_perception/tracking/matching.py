@@ -54,15 +54,17 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
-    """``int64[N, 4]`` tight ``(x1, y1, x2, y2)`` boxes (exclusive ends) of ``bool[N, H, W]``;
-    empty masks give ``(0, 0, 0, 0)``."""
-    masks = np.asarray(masks, bool)
-    boxes = np.zeros((masks.shape[0], 4), np.int64)
-    rows, cols = masks.any(axis=2), masks.any(axis=1)
-    for i in range(masks.shape[0]):  # one iteration per mask, not per pixel
-        ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
+def mask_boxes(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """``int64[N, 4]`` tight ``(x1, y1, x2, y2)`` boxes (exclusive ends) of ``bool[N, H, W]``
+    or of a sequence of ``bool[H, W]`` masks (not stacked: no copy); empty masks give
+    ``(0, 0, 0, 0)``."""
+    boxes = np.zeros((len(masks), 4), np.int64)
+    for i, mask in enumerate(masks):  # one iteration per mask, not per pixel
+        mask = np.asarray(mask, bool)
+        ys = np.flatnonzero(mask.any(axis=1))
         if ys.size:
+            # Columns only over the occupied rows.
+            xs = np.flatnonzero(mask[ys[0]:ys[-1] + 1].any(axis=0))
             boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
     return boxes
 
@@ -86,8 +88,8 @@ def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.n
     shapes = {m.shape for m in a} | {m.shape for m in b}
     if len(shapes) > 1:
         raise ValueError(f"mask_iou: mask sizes differ: {sorted(shapes)}")
-    ba = _boxes_of(a) if boxes_a is None else np.asarray(boxes_a, np.int64).reshape(-1, 4)
-    bb = _boxes_of(b) if boxes_b is None else np.asarray(boxes_b, np.int64).reshape(-1, 4)
+    ba = mask_boxes(a) if boxes_a is None else np.asarray(boxes_a, np.int64).reshape(-1, 4)
+    bb = mask_boxes(b) if boxes_b is None else np.asarray(boxes_b, np.int64).reshape(-1, 4)
     area_a = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(a, ba)])
     area_b = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(b, bb)])
     iou = np.zeros((len(a), len(b)))
@@ -105,10 +107,6 @@ def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.n
         inter = np.count_nonzero(a[i][sl] & b[j][sl])
         iou[i, j] = inter / (area_a[i] + area_b[j] - inter)
     return iou
-
-
-def _boxes_of(masks: list[np.ndarray]) -> np.ndarray:
-    return mask_boxes(np.stack(masks)) if masks else np.zeros((0, 4), np.int64)
 
 
 def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:

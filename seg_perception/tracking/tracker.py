@@ -215,7 +215,7 @@ class ObjectTracker:
         centroids = np.array([_centroid(o) for o in objects]).reshape(-1, 3)
         if objects:
             masks_known = all(o.mask.ndim == 2 for o in objects)
-            boxes = (mask_boxes(np.stack([o.mask for o in objects])) if masks_known
+            boxes = (mask_boxes([o.mask for o in objects]) if masks_known
                      else np.array([o.box_2d for o in objects]).reshape(-1, 4))
         else:
             boxes = np.zeros((0, 4))

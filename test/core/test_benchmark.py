@@ -57,11 +57,21 @@ def test_report_files_are_written_and_json_round_trips(bench):
                  "learned.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     on_disk = json.loads((out / "bench.json").read_text())
-    assert set(on_disk) == {"meta", "frames", "pipeline", "baseline", "node", "learned", "targets"}
+    assert set(on_disk) == {"meta", "frames", "pipeline", "stream", "baseline", "node", "learned",
+                            "targets"}
     md = (out / "bench.md").read_text()
-    for heading in ("## Targets", "## Bare pipeline", "Where the time goes", "## Naive baseline",
+    for heading in ("## Targets", "## Bare pipeline", "Where the time goes", "## Stream throughput",
+                    "## Naive baseline",
                     "## perception_node over DDS", "## Learned models"):
         assert heading in md
+
+
+def test_stream_section_counts_every_frame_through_the_workers(bench):
+    report, _ = bench
+    (stream,) = report["stream"]  # quick preset: 2 workers, first size only
+    assert stream["workers"] == 2 and stream["iterations"] == 3 and stream["fps"] > 0
+    assert stream["latency_ms"]["n"] == 3 and 0 < stream["latency_ms"]["p50"]
+    assert stream["objects_found_mean"] > 0
 
 
 def test_pipeline_section_has_every_stage_with_positive_numbers(bench):

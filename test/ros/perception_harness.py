@@ -26,7 +26,10 @@ class Harness:
                      Parameter("depth_topic", value=TOPICS["depth"]),
                      Parameter("camera_info_topic", value=TOPICS["info"]),
                      Parameter("autostart", value=autostart),
-                     Parameter("diagnostics_period", value=0.2)]
+                     Parameter("diagnostics_period", value=0.2),
+                     # In-process unless a test asks for worker processes (each takes
+                     # seconds to start); test_parallel_node covers those.
+                     Parameter("workers", value=params.pop("workers", 1))]
         overrides += [Parameter(k, value=v) for k, v in params.items()]
         self.node = PerceptionNode(NODE_NAME, context=context, parameter_overrides=overrides)
         self.camera = RGBDPublisher(scene, context=context)

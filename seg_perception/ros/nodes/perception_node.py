@@ -4,10 +4,14 @@ A lifecycle node: parameters are read and models loaded on *configure*,
 subscriptions start on *activate*. With ``autostart`` (default) it configures
 and activates itself. Frames are processed on a worker thread; the
 subscription callbacks only hand the newest synchronised set to it, so a slow
-model drops stale frames instead of queueing them.
+model drops stale frames instead of queueing them. With ``workers`` > 1 (the
+default on a multi-core CPU) that thread hands each frame to the first idle
+worker process of a :class:`~seg_perception.parallel.ParallelPipeline` and a
+second thread publishes the results in frame order.
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from typing import Any
@@ -19,6 +23,8 @@ from visualization_msgs.msg import MarkerArray
 
 from ...config import PIPELINE_PARAMS, PipelineConfig
 from ...errors import SegPerceptionError
+from ...frames import RGBDFrame
+from ...parallel import ParallelPipeline, auto_workers
 from ...pipeline import Pipeline
 from ...visualize import overlay_scene
 from ..conversions import numpy_to_image, scene_to_objects_msg
@@ -45,12 +51,14 @@ class PerceptionNode(ManagedNode):
         super().__init__(node_name, **kwargs)
         declare_specs(self, PERCEPTION_PARAMS)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._pipeline: Pipeline | None = None
+        self._pipeline: Pipeline | ParallelPipeline | None = None
         self._pubs: dict[str, Any] = {}
         self._subs: list[Any] = []
         self._sync_impl = ""
         self._slot: LatestSlot[tuple[Any, Any, Any]] = LatestSlot()
-        self._worker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Frames handed to worker processes, oldest first: (handle, header, stamp).
+        self._in_flight: queue.Queue[tuple[Any, Any, int]] = queue.Queue()
         self._running = threading.Event()
         self._stats = NodeStats()
         self._warn = ThrottledReporter(self.get_logger().warning)
@@ -68,7 +76,7 @@ class PerceptionNode(ManagedNode):
         try:
             pipeline_values = read_specs(self, PIPELINE_PARAMS)
             self._node_cfg = read_specs(self, NODE_PARAMS)
-            self._pipeline = Pipeline(PipelineConfig.from_mapping(pipeline_values))
+            self._pipeline = self._build_pipeline(PipelineConfig.from_mapping(pipeline_values))
         except Exception as exc:  # any load failure must leave the node up and saying why
             self._state_note = f"configure failed: {exc}"
             self.get_logger().error(self._state_note)
@@ -76,10 +84,21 @@ class PerceptionNode(ManagedNode):
             self._pipeline = None
             return TransitionCallbackReturn.FAILURE
         self._create_publishers()
+        workers = getattr(self._pipeline, "workers", 1)
         self._state_note = (f"configured: {self._pipeline.config.instance_backend} on "
-                            f"{self._pipeline.device}")
+                            f"{self._pipeline.device}"
+                            + (f", {workers} worker processes" if workers > 1 else ""))
         self.get_logger().info(self._state_note)
         return TransitionCallbackReturn.SUCCESS
+
+    def _build_pipeline(self, config: PipelineConfig) -> Pipeline | ParallelPipeline:
+        workers = int(self._node_cfg["workers"])
+        if workers == 0:
+            from ...devices import resolve_device
+            workers = auto_workers(resolve_device(config.device, strict=config.strict_device))
+        if workers == 1:
+            return Pipeline(config)
+        return ParallelPipeline(config, workers=workers)
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         cfg = self._node_cfg
@@ -92,9 +111,14 @@ class PerceptionNode(ManagedNode):
         self._activated_at = time.monotonic()
         self._slot.reopen()
         self._running.set()
-        self._worker = threading.Thread(target=self._work, name="seg_perception_worker",
-                                        daemon=True)
-        self._worker.start()
+        if isinstance(self._pipeline, ParallelPipeline):
+            targets = {"dispatch": self._dispatch, "publish": self._collect}
+        else:
+            targets = {"worker": self._work}
+        self._threads = [threading.Thread(target=fn, name=f"seg_perception_{name}", daemon=True)
+                         for name, fn in targets.items()]
+        for thread in self._threads:
+            thread.start()
         self._state_note = "active"
         self.get_logger().info(
             f"active: {cfg['color_topic']}, {cfg['depth_topic']}, {cfg['camera_info_topic']} "
@@ -111,15 +135,17 @@ class PerceptionNode(ManagedNode):
         self._subs = []
         self._running.clear()
         self._slot.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
-            self._worker = None
+        for thread in self._threads:  # the dispatcher first: nothing is sent after it
+            thread.join(timeout=10.0)
+        self._threads = []
 
     def _release(self) -> None:
         for pub in self._pubs.values():
             self.destroy_publisher(pub)
         self._pubs = {}
         device = self._pipeline.device if self._pipeline is not None else "cpu"
+        if isinstance(self._pipeline, ParallelPipeline):
+            self._pipeline.close()
         self._pipeline = None
         if device.startswith("cuda"):
             import torch
@@ -188,46 +214,85 @@ class PerceptionNode(ManagedNode):
             self._stats.drop()
 
     def _work(self) -> None:
+        """One thread, in-process pipeline: newest frame, process, publish."""
         while self._running.is_set():
             item = self._slot.take(timeout=0.2)
-            if item is not None and self._running.is_set():
-                self._process(*item)
+            pipeline = self._pipeline
+            if item is None or not self._running.is_set() or pipeline is None:
+                continue
+            frame = self._frame_from(*item)
+            if frame is not None:
+                self._deliver(lambda: pipeline.process(frame), item[0].header, frame.stamp_ns)
+
+    def _dispatch(self) -> None:
+        """Worker processes: when one is idle, send it the newest frame (older ones are
+        dropped, not queued); ``_collect`` publishes the results in order."""
+        pipeline = self._pipeline
+        assert isinstance(pipeline, ParallelPipeline)
+        while self._running.is_set():
+            if not pipeline.wait_idle(timeout=0.2):
+                continue
+            item = self._slot.take(timeout=0.2)
+            if item is None or not self._running.is_set():
+                continue
+            frame = self._frame_from(*item)
+            if frame is not None:
+                self._in_flight.put((pipeline.submit(frame), item[0].header, frame.stamp_ns))
+
+    def _collect(self) -> None:
+        # Runs until the dispatcher has stopped and every frame it sent is back.
+        while self._running.is_set() or any(t.is_alive() for t in self._threads[:1]) \
+                or not self._in_flight.empty():
+            try:
+                handle, header, stamp_ns = self._in_flight.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if self._running.is_set():
+                self._deliver(handle.result, header, stamp_ns)
+            else:  # deactivating: finish the frame, publish nothing
+                try:
+                    handle.result()
+                except Exception:  # noqa: BLE001 - nobody will read it
+                    pass
 
     def _skip(self, category: str, message: str) -> None:
         self._stats.skip(category, message)
         self._warn(category, f"skipping frame: {message}")
 
-    def _process(self, color: Image, depth: Image, info: CameraInfo) -> None:
-        pipeline = self._pipeline
-        if pipeline is None:
-            return
+    def _frame_from(self, color: Image, depth: Image, info: CameraInfo) -> RGBDFrame | None:
+        """The frame of a synchronised set, or None (skipped, and counted) when unusable."""
         try:
             frame = frame_from_messages(color, depth, info, self._node_cfg["max_image_pixels"])
         except SegPerceptionError as exc:
             self._skip(type(exc).__name__, str(exc))
-            return
+            return None
         except Exception as exc:  # malformed message content: name it, keep going
             self._skip("malformed_message", f"malformed image message: {exc}")
-            return
+            return None
         if self._last_stamp_ns is not None and frame.stamp_ns <= self._last_stamp_ns:
             if self._last_stamp_ns - frame.stamp_ns > _TIME_RESET_NS:
                 self.get_logger().warning("time jumped backwards: restarting tracking")
-                pipeline.update_config(tracking=pipeline.config.tracking)
+                pipeline = self._pipeline
+                if pipeline is not None:
+                    pipeline.update_config(tracking=pipeline.config.tracking)
             else:
                 self._skip("stamp_backwards",
                            f"stamp {frame.stamp_ns} ns is not newer than the last frame's "
                            f"{self._last_stamp_ns} ns (camera clock going backwards?)")
-                return
+                return None
         self._last_stamp_ns = frame.stamp_ns
+        return frame
+
+    def _deliver(self, scene_of: Any, header: Any, stamp_ns: int) -> None:
+        """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised."""
         try:
-            scene = pipeline.process(frame)
-            self._publish(scene, color.header)
+            self._publish(scene_of(), header)
         except Exception as exc:  # a model failing on one frame must not stop the robot
             message = f"processing failed: {type(exc).__name__}: {exc}"
             self._stats.error(message)
             self._warn("processing_error", message)
             return
-        latency_ms = (self.get_clock().now().nanoseconds - frame.stamp_ns) / 1e6
+        latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self._stats.output(latency_ms)
 
     def _publish(self, scene: Any, header: Any) -> None:
@@ -295,7 +360,7 @@ class PerceptionNode(ManagedNode):
         return self._pipeline is not None
 
     @property
-    def pipeline(self) -> Pipeline | None:
+    def pipeline(self) -> Pipeline | ParallelPipeline | None:
         return self._pipeline
 
 

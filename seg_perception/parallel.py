@@ -1,0 +1,382 @@
+"""A camera stream on several cores: frames analysed in worker processes, tracked in order.
+
+One :class:`~seg_perception.pipeline.Pipeline` runs mostly in Python-driven numpy
+and OpenCV calls, so a second thread gains little (the GIL); a second *process*
+runs a second frame at the same time. :class:`ParallelPipeline` keeps one
+pipeline per worker process, sends each frame to an idle worker and tracks the
+results in this process in the order the frames were submitted, so track ids
+are those of a single pipeline. Throughput grows with the workers; the latency
+of one frame does not shrink (it grows by the transfer, ~1-2 ms at 640x480).
+
+Example:
+    >>> from seg_perception.sim.synthetic import render_scene, preset_objects
+    >>> frames = [render_scene(preset_objects("separated"), stamp_ns=(i + 1) * 10**8).frame
+    ...           for i in range(4)]
+    >>> with ParallelPipeline(workers=2) as pipeline:
+    ...     scenes = list(pipeline.stream(frames))
+    >>> len({s.objects[0].track_id for s in scenes})  # one track through all four
+    1
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import fields
+from multiprocessing.connection import Connection, wait
+from typing import Any, Iterable, Iterator
+
+from .config import PipelineConfig
+from .errors import ConfigError, SegPerceptionError
+from .frames import RGBDFrame
+from .pipeline import _BUILD_TIME, Pipeline, _Settings, assemble_scene
+from .results import Scene
+
+__all__ = ["ParallelPipeline", "WorkerError", "auto_workers"]
+
+# Settings a worker takes from each frame's message (tracking is done here).
+_RUN_TIME = tuple(f.name for f in fields(PipelineConfig)
+                  if f.name not in _BUILD_TIME and not f.name.startswith("track"))
+
+
+def auto_workers(device: str) -> int:
+    """Workers for ``workers: 0``: 1 on CUDA (one model copy on the GPU), else one per
+    usable CPU core, up to 4 (each worker holds its own pipeline in memory)."""
+    if device.startswith("cuda"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+class WorkerError(SegPerceptionError):
+    """A worker process failed to start or died; the message says why."""
+
+
+class _Job:
+    """One submitted frame; ``result()`` on :class:`ParallelPipeline` order."""
+
+    def __init__(self, owner: "ParallelPipeline", frame: RGBDFrame, start: float) -> None:
+        self._owner, self.frame, self.start = owner, frame, start
+        self.reply: tuple[str, Any] | None = None  # ("ok", FrameAnalysis) | ("error", exc)
+        self.scene: Scene | None = None
+        self.error: BaseException | None = None
+
+    def result(self, timeout: float | None = None) -> Scene:
+        """The tracked scene (waits for this frame and every earlier one)."""
+        return self._owner._result(self, timeout)
+
+
+class _Worker:
+    """One worker process and its end of the pipe."""
+
+    def __init__(self, ctx: Any, config: PipelineConfig, index: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, config),
+                                   name=f"seg_perception_worker_{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self.job: _Job | None = None
+
+    def ready(self, timeout: float) -> str:
+        """Waits for the worker's pipeline; returns its device."""
+        if not self.conn.poll(timeout):
+            raise WorkerError(f"worker process did not start within {timeout:.0f} s")
+        kind, value = self._recv()
+        if kind == "error":
+            raise value
+        return value
+
+    def _recv(self) -> tuple[str, Any]:
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            raise WorkerError(f"worker process {self.process.name} died (exit code "
+                              f"{self.process.exitcode}); see its output above") from None
+
+    def close(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout=5.0)
+        if self.process.is_alive():
+            self.process.kill()
+        self.conn.close()
+
+
+class ParallelPipeline:
+    """A :class:`~seg_perception.pipeline.Pipeline` spread over worker processes.
+
+    Same use as a pipeline: :meth:`process`, :meth:`update_config`, :meth:`reset`,
+    ``config``, ``device``, ``tracker``; plus :meth:`submit` (returns at once when
+    a worker is idle) and :meth:`stream`. Results come back in submission order.
+
+    Args:
+        config: the pipeline settings (each worker builds its own backends from it).
+        workers: worker processes, ``>= 1``; one per CPU core suits the CPU
+            backends. Each loads its own copy of any model: with a GPU, 1.
+        start_method: ``"spawn"`` (default: safe with DDS and CUDA threads in this
+            process) or ``"forkserver"``.
+        start_timeout: seconds to wait for each worker to build its pipeline.
+
+    Raises:
+        ConfigError: bad ``workers``; any error building the pipeline (unreadable
+            weights, unknown backend) is raised here, as by ``Pipeline``.
+    """
+
+    def __init__(self, config: PipelineConfig | None = None, workers: int = 2, *,
+                 start_method: str = "spawn", start_timeout: float = 120.0) -> None:
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers}")
+        config = config or PipelineConfig()
+        self._settings = _Settings(config)
+        self._idle = threading.Condition()  # guards the workers' jobs and _pending
+        self._pending: deque[_Job] = deque()
+        self._receiving = threading.Lock()
+        self._generation = 0
+        self._closed = False
+        self._ctx = multiprocessing.get_context(start_method)
+        self._start_timeout = start_timeout
+        worker_cfg = config.updated(tracking=False)
+        self._workers = [_Worker(self._ctx, worker_cfg, i) for i in range(workers)]
+        try:
+            devices = {w.ready(start_timeout) for w in self._workers}
+        except BaseException:
+            self.close()
+            raise
+        self.device = devices.pop()
+
+    # -- the Pipeline interface ---------------------------------------------------------
+    @property
+    def config(self) -> PipelineConfig:
+        return self._settings.config
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    @property
+    def tracker(self):  # noqa: ANN201 - ObjectTracker | None
+        return self._settings.tracker
+
+    def update_config(self, **changes: Any) -> PipelineConfig:
+        """As :meth:`Pipeline.update_config`; frames submitted afterwards use it."""
+        return self._settings.update(**changes)
+
+    def reset(self) -> None:
+        """Forget tracks here and each worker's last support plane (before its next frame)."""
+        self._settings.reset_tracker()
+        with self._idle:
+            self._generation += 1
+
+    def process(self, frame: RGBDFrame) -> Scene:
+        """Segment one frame (waits for it and every frame submitted before it)."""
+        return self.submit(frame).result()
+
+    # -- streams ------------------------------------------------------------------------
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Waits until a worker is free to take a frame; False on timeout.
+
+        Only a thread that collects results (``result()``) frees workers; a
+        dispatcher thread waits here, then takes the newest frame, so frames that
+        arrive while every worker is busy are dropped, not queued.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while not any(w.job is None for w in self._workers):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+            return True
+
+    def submit(self, frame: RGBDFrame) -> _Job:
+        """Sends ``frame`` to an idle worker (waiting for one) and returns its handle;
+        ``handle.result()`` gives the tracked scene."""
+        with self._idle:
+            if self._closed:
+                raise WorkerError("the ParallelPipeline is closed")
+            while True:
+                worker = next((w for w in self._workers if w.job is None), None)
+                if worker is not None:
+                    break
+                self._idle.wait()
+            job = _Job(self, frame, time.perf_counter())
+            worker.job = job
+            self._pending.append(job)
+            cfg = self._settings.config
+            settings = {k: getattr(cfg, k) for k in _RUN_TIME}
+            generation = self._generation
+        try:
+            worker.conn.send((frame, settings, generation))
+        except (OSError, ValueError) as exc:  # the worker died since its last frame
+            job.reply = ("error", WorkerError(f"cannot send the frame to {worker.process.name}:"
+                                              f" {exc}"))
+            with self._receiving:
+                self._replace(worker)
+        return job
+
+    def stream(self, frames: Iterable[RGBDFrame]) -> Iterator[Scene]:
+        """Scenes of ``frames`` in order. A feeder thread hands each frame to the first
+        idle worker while this generator collects, so no worker waits for an older
+        frame's result."""
+        jobs: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+        end = object()
+
+        def feed() -> None:
+            try:
+                for frame in frames:
+                    while not self.wait_idle(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    jobs.put(self.submit(frame))
+            except BaseException as exc:  # noqa: BLE001 - raised by the generator below
+                jobs.put(exc)
+            finally:
+                jobs.put(end)
+
+        feeder = threading.Thread(target=feed, name="seg_perception_feeder", daemon=True)
+        feeder.start()
+        try:
+            while (item := jobs.get()) is not end:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item.result()
+        finally:
+            stop.set()
+            feeder.join()
+            while not jobs.empty():  # submitted but not collected: let the workers finish
+                item = jobs.get()
+                if isinstance(item, _Job):
+                    try:
+                        item.result()
+                    except Exception:  # noqa: BLE001 - nobody asked for this frame
+                        pass
+
+    def _result(self, job: _Job, timeout: float | None) -> Scene:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._receiving:  # one collector at a time; tracking in submission order
+            while job.scene is None and job.error is None:
+                oldest = self._pending[0]
+                while oldest.reply is None:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    if not self._receive(left) and left == 0.0:
+                        raise TimeoutError("no result from the worker processes in time")
+                self._track(self._pending.popleft())
+        if job.error is not None:
+            raise job.error
+        assert job.scene is not None
+        return job.scene
+
+    def _receive(self, timeout: float | None) -> bool:
+        """Collects every reply that is ready (waiting up to ``timeout``)."""
+        busy = {w.conn: w for w in self._workers if w.job is not None and w.job.reply is None}
+        if not busy:
+            return True
+        ready = wait(list(busy), timeout)
+        for conn in ready:
+            worker = busy[conn]  # type: ignore[index]
+            job = worker.job
+            assert job is not None
+            try:
+                job.reply = worker._recv()
+            except WorkerError as exc:
+                job.reply = ("error", exc)
+                self._replace(worker)
+                continue
+            with self._idle:
+                worker.job = None
+                self._idle.notify_all()
+        return bool(ready)
+
+    def _replace(self, dead: _Worker) -> None:
+        """A new process in place of one that died (its frame is lost, not the stream)."""
+        dead.close()
+        fresh = _Worker(self._ctx, self._settings.config.updated(tracking=False),
+                        self._workers.index(dead))
+        try:
+            fresh.ready(self._start_timeout)
+        finally:
+            with self._idle:
+                self._workers[self._workers.index(dead)] = fresh
+                self._idle.notify_all()
+
+    def _track(self, job: _Job) -> None:
+        assert job.reply is not None
+        kind, value = job.reply
+        if kind == "error":
+            job.error = value
+            return
+        job.scene = assemble_scene(job.frame, value, self._settings.current()[1], job.start)
+
+    # -- lifetime -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Stops the worker processes (also on exit from a ``with`` block)."""
+        self._closed = True
+        for worker in self._workers:
+            worker.close()
+
+    def __enter__(self) -> "ParallelPipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"ParallelPipeline({self.config.instance_backend}, workers={self.workers}, "
+                f"device={self.device!r})")
+
+
+def _serve(conn: Connection, config: PipelineConfig) -> None:
+    """A worker process: build the pipeline, then analyse frames until told to stop."""
+    try:
+        # Each worker is one of several busy processes: no layout thread, and
+        # OpenCV single-threaded, so they don't fight over the cores.
+        import cv2
+        cv2.setNumThreads(1)
+        pipeline = Pipeline(config, layout_thread=False)
+    except BaseException as exc:  # reported to the parent, which raises it
+        conn.send(("error", _picklable(exc)))
+        return
+    conn.send(("ready", pipeline.device))
+    generation = 0
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if message is None:
+            return
+        frame, settings, gen = message
+        try:
+            if gen != generation:
+                pipeline.reset()
+                generation = gen
+            changed = {k: v for k, v in settings.items() if getattr(pipeline.config, k) != v}
+            if changed:
+                pipeline.update_config(**changed)
+            reply: tuple[str, Any] = ("ok", pipeline.analyse(frame))
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
+            reply = ("error", _picklable(exc))
+        conn.send(reply)
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError naming it."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
