@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -125,7 +125,8 @@ class Pipeline:
             if self.layout_thread:
                 pending = self._side_thread().submit(self._timed_semantic, frame, plane)
             else:
-                pending = _Done(self._timed_semantic(frame, plane))
+                pending = Future()
+                pending.set_result(self._timed_semantic(frame, plane))
         try:
             geometries, grasps = self._describe(frame, instances, plane, cfg, timings)
         finally:
@@ -250,16 +251,6 @@ def _make_tracker(cfg: PipelineConfig) -> Any:
     from .tracking.tracker import ObjectTracker, TrackerConfig
     return ObjectTracker(TrackerConfig(max_distance=cfg.track_max_distance,
                                        max_missed=cfg.track_max_missed))
-
-
-class _Done:
-    """A finished result with a future's ``result()``."""
-
-    def __init__(self, value: Any) -> None:
-        self._value = value
-
-    def result(self) -> Any:
-        return self._value
 
 
 @contextmanager

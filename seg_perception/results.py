@@ -21,6 +21,7 @@ __all__ = [
     "Scene",
     "SceneObject",
     "SemanticMap",
+    "mask_boxes",
     "LAYOUT_CLASSES",
 ]
 
@@ -28,17 +29,17 @@ __all__ = [
 LAYOUT_CLASSES: tuple[str, ...] = ("unknown", "support_surface", "floor", "wall", "object")
 
 
-def _boxes_from_masks(masks: np.ndarray) -> np.ndarray:
-    """``float32[N, 4]`` xyxy pixel boxes (x2, y2 exclusive) of boolean masks."""
-    n = masks.shape[0]
-    boxes = np.zeros((n, 4), np.float32)
-    if n == 0:
-        return boxes
-    rows = masks.any(axis=2)
-    cols = masks.any(axis=1)
-    for i in range(n):  # N is the number of objects, not pixels
-        ys, xs = np.flatnonzero(rows[i]), np.flatnonzero(cols[i])
+def mask_boxes(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """``int64[N, 4]`` tight ``(x1, y1, x2, y2)`` boxes (exclusive ends) of ``bool[N, H, W]``
+    or of a sequence of ``bool[H, W]`` masks (not stacked: no copy); empty masks give
+    ``(0, 0, 0, 0)``."""
+    boxes = np.zeros((len(masks), 4), np.int64)
+    for i, mask in enumerate(masks):  # one iteration per mask, not per pixel
+        mask = np.asarray(mask, bool)
+        ys = np.flatnonzero(mask.any(axis=1))
         if ys.size:
+            # Columns only over the occupied rows.
+            xs = np.flatnonzero(mask[ys[0]:ys[-1] + 1].any(axis=0))
             boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
     return boxes
 
@@ -89,7 +90,7 @@ class InstanceMasks:
         scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
         class_ids = np.zeros(n, np.int32) if class_ids is None else np.asarray(class_ids, np.int32)
         names = ("object",) * n if class_names is None else tuple(class_names)
-        return cls(masks, scores, class_ids, names, _boxes_from_masks(masks))
+        return cls(masks, scores, class_ids, names, mask_boxes(masks).astype(np.float32))
 
     @classmethod
     def from_label_image(cls, labels: np.ndarray, class_name: str = "object") -> "InstanceMasks":
@@ -113,7 +114,7 @@ class InstanceMasks:
     def __reduce__(self) -> tuple:
         # Pickled as each mask's tight crop: a few % of the bytes of full masks, for
         # results sent between processes (ParallelPipeline).
-        tight = _boxes_from_masks(self.masks).astype(np.int64)
+        tight = mask_boxes(self.masks)
         crops = [m[y0:y1, x0:x1] for m, (x0, y0, x1, y1) in zip(self.masks, tight)]
         return (_paste_instances, (self.masks.shape, tight, crops, self.scores,
                                    self.class_ids, self.class_names, self.boxes))

@@ -24,6 +24,8 @@ import numpy as np
 # the tracker is built than in the middle of the first tracked frame.
 from scipy.optimize import linear_sum_assignment
 
+from ..results import mask_boxes  # re-exported: the tracker's boxes are these
+
 __all__ = ["assign", "box_iou", "centroid_distances", "mask_boxes", "mask_iou"]
 
 
@@ -52,21 +54,6 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)
-
-
-def mask_boxes(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    """``int64[N, 4]`` tight ``(x1, y1, x2, y2)`` boxes (exclusive ends) of ``bool[N, H, W]``
-    or of a sequence of ``bool[H, W]`` masks (not stacked: no copy); empty masks give
-    ``(0, 0, 0, 0)``."""
-    boxes = np.zeros((len(masks), 4), np.int64)
-    for i, mask in enumerate(masks):  # one iteration per mask, not per pixel
-        mask = np.asarray(mask, bool)
-        ys = np.flatnonzero(mask.any(axis=1))
-        if ys.size:
-            # Columns only over the occupied rows.
-            xs = np.flatnonzero(mask[ys[0]:ys[-1] + 1].any(axis=0))
-            boxes[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
-    return boxes
 
 
 def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.ndarray],
