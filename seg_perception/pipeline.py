@@ -210,7 +210,7 @@ def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, star
     ]
     if tracker is not None:
         with _timed(timings, "tracking"):
-            objects = tracker.update(objects, frame.stamp_ns)
+            objects = tracker.update(objects, frame.stamp_ns, instances.tight_boxes())
     timings["total"] = (time.perf_counter() - start) * 1e3
     return Scene(frame=frame, instances=instances, semantic=analysis.semantic,
                  objects=objects, support_plane=analysis.plane, timings_ms=timings)

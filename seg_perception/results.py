@@ -111,10 +111,17 @@ class InstanceMasks:
             labels[self.masks[i]] = i + 1
         return labels
 
+    def tight_boxes(self) -> np.ndarray:
+        """``int64[N, 4]`` tight boxes of the masks themselves (:func:`mask_boxes`; ``boxes``
+        may be a detector's), computed once."""
+        if "_tight" not in self.__dict__:  # frozen: a cache, not a field
+            self.__dict__["_tight"] = mask_boxes(self.masks)
+        return self.__dict__["_tight"]
+
     def __reduce__(self) -> tuple:
         # Pickled as each mask's tight crop: a few % of the bytes of full masks, for
         # results sent between processes (ParallelPipeline).
-        tight = mask_boxes(self.masks)
+        tight = self.tight_boxes()
         crops = [m[y0:y1, x0:x1] for m, (x0, y0, x1, y1) in zip(self.masks, tight)]
         return (_paste_instances, (self.masks.shape, tight, crops, self.scores,
                                    self.class_ids, self.class_names, self.boxes))
@@ -134,7 +141,9 @@ def _paste_instances(shape: tuple[int, int, int], tight: np.ndarray, crops: list
     masks = np.zeros(shape, bool)
     for m, crop, (x0, y0, x1, y1) in zip(masks, crops, tight):
         m[y0:y1, x0:x1] = crop
-    return InstanceMasks(masks, *fields)  # type: ignore[arg-type]
+    instances = InstanceMasks(masks, *fields)  # type: ignore[arg-type]
+    instances.__dict__["_tight"] = tight  # known: no need to scan the masks again
+    return instances
 
 
 @dataclass(frozen=True, eq=False)

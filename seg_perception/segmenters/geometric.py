@@ -391,7 +391,7 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
         zeros = np.zeros((h, w), np.float32)
         return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, None, zeros,
                              zeros, np.zeros((h, w), bool), np.zeros((h, w), np.int32), config,
-                             timer.ms)
+                             timer.ms, _memo={"planar": (x, y, z, nx, ny, nz)})
     height = _height_image(z, grid_k, plane)
     tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * config.sigma(z))
     support = valid & (np.abs(height) <= tol)
@@ -401,7 +401,8 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
     labels = work.segment()
     return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, plane,
                          np.where(valid, height, np.float32(0)), tol, support, labels, config,
-                         timer.ms, support_share)
+                         timer.ms, support_share,
+                         _memo={"planar": (x, y, z, nx, ny, nz)})  # no split back needed
 
 
 def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,

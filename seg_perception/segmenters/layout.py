@@ -206,7 +206,8 @@ class GeometricLayoutSegmenter:
                 if abs(float(n @ up)) > sin_v:
                     continue  # slanted: leave it unknown
                 rise = (pts[inliers] * up.astype(np.float32)).sum(axis=1)
-                if float(np.percentile(rise, 95) - np.percentile(rise, 5)) < cfg.min_wall_height:
+                low, high = np.percentile(rise, [5, 95])
+                if float(high - low) < cfg.min_wall_height:
                     continue  # a low vertical face (a table's edge, a box side): not a wall
             dist = x * n[0] + y * n[1] + z * n[2] + np.float32(plane.offset)
             facing = (nx * n[0] + ny * n[1] + nz * n[2]) >= cos_n

@@ -198,13 +198,16 @@ class ObjectTracker:
             cost = np.where(same, cost, np.inf)
         return cost
 
-    def update(self, objects: list[SceneObject], stamp_ns: int) -> list[SceneObject]:
+    def update(self, objects: list[SceneObject], stamp_ns: int,
+               mask_boxes_known: np.ndarray | None = None) -> list[SceneObject]:
         """Match ``objects`` (one frame) to the tracks.
 
         Args:
             objects: the frame's objects; ``geometry.centroid`` (metres, any
                 fixed frame) and ``mask`` are used, ``track_id`` is ignored.
             stamp_ns: the frame's time, nanoseconds.
+            mask_boxes_known: the objects' tight mask boxes (``int[N, 4]``) when the
+                caller has them (:meth:`InstanceMasks.tight_boxes`), else computed here.
 
         Returns:
             The same objects in the same order, each with ``track_id`` and
@@ -213,7 +216,9 @@ class ObjectTracker:
         cfg = self.config
         dt = self._dt_seconds(stamp_ns)
         centroids = np.array([_centroid(o) for o in objects]).reshape(-1, 3)
-        if objects:
+        if mask_boxes_known is not None:
+            boxes = np.asarray(mask_boxes_known).reshape(-1, 4)
+        elif objects:
             masks_known = all(o.mask.ndim == 2 for o in objects)
             boxes = (mask_boxes([o.mask for o in objects]) if masks_known
                      else np.array([o.box_2d for o in objects]).reshape(-1, 4))

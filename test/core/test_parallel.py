@@ -5,6 +5,7 @@ import os
 import pickle
 import signal
 import time
+from multiprocessing import shared_memory
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from seg_perception.config import PipelineConfig
 from seg_perception.errors import ConfigError, WeightsError
 from seg_perception.parallel import ParallelPipeline, WorkerError, auto_workers
 from seg_perception.pipeline import Pipeline
-from seg_perception.results import InstanceMasks
+from seg_perception.results import InstanceMasks, mask_boxes
 from seg_perception.sim.synthetic import preset_objects, render_scene
 
 CPU = {"device": "cpu"}
@@ -107,6 +108,28 @@ def test_build_errors_are_raised_by_the_constructor(tmp_path):
         ParallelPipeline(PipelineConfig(**CPU), workers=0)
 
 
+def test_frames_of_any_size_go_through_shared_memory_that_is_freed_on_close():
+    small, large = _stream(1)[0], render_scene(preset_objects("touching"), 320, 240,
+                                                stamp_ns=10**9).frame
+    pipeline = ParallelPipeline(PipelineConfig(**CPU), workers=1)
+    try:
+        worker = pipeline._workers[0]
+        first = pipeline.process(small)
+        name = worker.block.name
+        second = pipeline.process(large)  # too big for the first block: a new one
+        assert worker.block.name != name and worker.block.size >= large.depth.nbytes
+        with pytest.raises(FileNotFoundError):
+            shared_memory.SharedMemory(name=name)  # the old block was unlinked
+        name = worker.block.name
+        for got, frame in ((first, small), (second, large)):
+            want = Pipeline(PipelineConfig(**CPU)).process(frame)
+            np.testing.assert_array_equal(got.instances.masks, want.instances.masks)
+    finally:
+        pipeline.close()
+    with pytest.raises(FileNotFoundError):
+        shared_memory.SharedMemory(name=name)
+
+
 def test_closed_pipeline_refuses_frames():
     pipeline = ParallelPipeline(PipelineConfig(**CPU), workers=1)
     pipeline.close()
@@ -134,4 +157,8 @@ def test_instance_masks_pickle_as_crops_and_come_back_equal():
     np.testing.assert_array_equal(back.masks, masks)
     np.testing.assert_array_equal(back.boxes, inst.boxes)
     assert back.class_names == inst.class_names and back.scores.dtype == np.float32
+    # The tight boxes travel along, so the receiver need not scan the masks again.
+    assert "_tight" in back.__dict__
+    np.testing.assert_array_equal(back.tight_boxes(), mask_boxes(masks))
+    np.testing.assert_array_equal(mask_boxes(masks)[0], [10, 5, 30, 9])
     assert pickle.loads(pickle.dumps(InstanceMasks.empty(4, 5))).masks.shape == (0, 4, 5)

@@ -200,6 +200,20 @@ def test_2d_only_objects_match_by_mask_overlap() -> None:
     assert ids(box_tracker.update([make_object(1 / PX_PER_M, with_3d=False)], 1)) == [1]
 
 
+def test_known_mask_boxes_are_used_instead_of_scanning_the_masks() -> None:
+    frames = [[make_object(0.0, with_3d=False), make_object(0.1, with_3d=False)],
+              [make_object(0.1 + 2 / PX_PER_M, with_3d=False),
+               make_object(0.0 + 1 / PX_PER_M, with_3d=False)]]
+    scanned, given = ObjectTracker(TrackerConfig(min_iou=0.3)), ObjectTracker(
+        TrackerConfig(min_iou=0.3))
+    for stamp, objects in enumerate(frames):
+        boxes = mask_boxes([o.mask for o in objects])
+        assert ids(scanned.update(objects, stamp)) == ids(given.update(objects, stamp, boxes))
+    # The boxes given are the ones matched on: shifted far away, nothing overlaps.
+    far = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
+    assert ids(given.update(frames[1], 2, far)) == [3, 4]
+
+
 def test_class_aware_matching() -> None:
     aware = ObjectTracker(TrackerConfig(class_aware=True))
     aware.update([make_object(0.0, class_id=1)], 0)
