@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import queue
 import threading
 import time
@@ -30,7 +31,6 @@ from multiprocessing import shared_memory
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterable, Iterator
 
-import numpy as np
 
 from .config import PipelineConfig
 from .errors import ConfigError, SegPerceptionError
@@ -75,24 +75,75 @@ class _Job:
         return self._owner._result(self, timeout)
 
 
-# Frame arrays go through shared memory, the pipe carries only their layout: a
-# 640x480 frame pickled through a pipe costs ~5 ms of CPU on each side here.
-_ARRAYS = ("rgb", "depth")
+# Large arrays go through shared memory, the pipe carries only the rest of the
+# pickle: a 640x480 frame pickled through a pipe costs ~5 ms of CPU on each side here.
 _ALIGN = 64  # bytes; each array starts on a cache line
 
 
-def _layout(frame: RGBDFrame) -> tuple[list[tuple[str, tuple[int, ...], str, int]], int]:
-    """``([(field, shape, dtype, offset)], total bytes)`` of a frame's arrays in a block."""
-    out, offset = [], 0
-    for name in _ARRAYS:
-        array = getattr(frame, name)
-        out.append((name, array.shape, array.dtype.str, offset))
-        offset += -(-array.nbytes // _ALIGN) * _ALIGN
-    return out, offset
+class _SharedChannel:
+    """One direction of a worker's traffic: objects pickled with protocol 5, their
+    contiguous arrays copied into a shared-memory block this side owns (grown as
+    needed) and read on the other side straight from it.
+
+    Send the next object only once the last one was read: the block is reused.
+    """
+
+    def __init__(self) -> None:
+        self._own: shared_memory.SharedMemory | None = None  # written by this side
+        self._peer: shared_memory.SharedMemory | None = None  # the other side's, read here
+
+    def send(self, conn: Connection, obj: Any) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        raws = [b.raw() for b in buffers]
+        spans, size = [], 0
+        for raw in raws:
+            spans.append((size, raw.nbytes))
+            size += -(-raw.nbytes // _ALIGN) * _ALIGN
+        name = None
+        if raws:
+            if self._own is None or self._own.size < size:
+                self._free_own()
+                self._own = shared_memory.SharedMemory(create=True, size=size)
+            for raw, (offset, nbytes) in zip(raws, spans):
+                self._own.buf[offset:offset + nbytes] = raw
+            name = self._own.name
+        conn.send((data, name, spans))
+
+    def recv(self, conn: Connection, copy: bool) -> Any:
+        """The next object; ``copy=False`` leaves its arrays as views of the block (valid
+        until this side asks for the next object)."""
+        data, name, spans = conn.recv()
+        if name is None:
+            return pickle.loads(data)
+        if self._peer is None or self._peer.name != name:  # the sender made a new block
+            self._close_peer()
+            self._peer = shared_memory.SharedMemory(name=name)
+        view = self._peer.buf
+        buffers = [bytearray(view[o:o + n]) if copy else view[o:o + n] for o, n in spans]
+        return pickle.loads(data, buffers=buffers)
+
+    def close(self) -> None:
+        self._free_own()
+        self._close_peer()
+
+    def _free_own(self) -> None:
+        if self._own is not None:
+            self._own.close()
+            self._own.unlink()
+            self._own = None
+
+    def _close_peer(self) -> None:
+        if self._peer is not None:
+            try:
+                self._peer.close()
+            except BufferError:  # a view still alive somewhere: unmapped when it goes
+                pass
+            self._peer = None
 
 
 class _Worker:
-    """One worker process, its end of the pipe and the shared block it reads frames from."""
+    """One worker process and this side of its pipe and shared memory."""
 
     def __init__(self, ctx: Any, config: PipelineConfig, index: int) -> None:
         self.conn, child = ctx.Pipe()
@@ -101,25 +152,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.job: _Job | None = None
-        self.block: shared_memory.SharedMemory | None = None
-
-    def frame_message(self, frame: RGBDFrame) -> tuple[Any, ...]:
-        """Copies the frame's arrays into this worker's block (grown when too small; the
-        worker is idle, so nothing reads it) and returns what the pipe carries instead."""
-        arrays, size = _layout(frame)
-        if self.block is None or self.block.size < size:
-            self._free_block()
-            self.block = shared_memory.SharedMemory(create=True, size=size)
-        for name, shape, dtype, offset in arrays:
-            np.copyto(np.ndarray(shape, dtype, self.block.buf, offset), getattr(frame, name))
-        rest = {f.name: getattr(frame, f.name) for f in fields(frame) if f.name not in _ARRAYS}
-        return self.block.name, arrays, rest
-
-    def _free_block(self) -> None:
-        if self.block is not None:
-            self.block.close()
-            self.block.unlink()
-            self.block = None
+        self.channel = _SharedChannel()
 
     def ready(self, timeout: float) -> str:
         """Waits for the worker's pipeline; returns its device."""
@@ -132,21 +165,21 @@ class _Worker:
 
     def _recv(self) -> tuple[str, Any]:
         try:
-            return self.conn.recv()
+            return self.channel.recv(self.conn, copy=True)
         except (EOFError, OSError):
             raise WorkerError(f"worker process {self.process.name} died (exit code "
                               f"{self.process.exitcode}); see its output above") from None
 
     def close(self) -> None:
         try:
-            self.conn.send(None)
+            self.channel.send(self.conn, None)
         except (OSError, ValueError):
             pass
         self.process.join(timeout=5.0)
         if self.process.is_alive():
             self.process.kill()
         self.conn.close()
-        self._free_block()
+        self.channel.close()
 
 
 class ParallelPipeline:
@@ -253,7 +286,7 @@ class ParallelPipeline:
             settings = {k: getattr(cfg, k) for k in _RUN_TIME}
             generation = self._generation
         try:
-            worker.conn.send((worker.frame_message(frame), settings, generation))
+            worker.channel.send(worker.conn, (frame, settings, generation))
         except (OSError, ValueError) as exc:  # the worker died since its last frame
             job.reply = ("error", WorkerError(f"cannot send the frame to {worker.process.name}:"
                                               f" {exc}"))
@@ -377,6 +410,7 @@ class ParallelPipeline:
 
 def _serve(conn: Connection, config: PipelineConfig) -> None:
     """A worker process: build the pipeline, then analyse frames until told to stop."""
+    channel = _SharedChannel()
     try:
         # Each worker is one of several busy processes: no layout thread, and
         # OpenCV single-threaded, so they don't fight over the cores.
@@ -384,21 +418,21 @@ def _serve(conn: Connection, config: PipelineConfig) -> None:
         cv2.setNumThreads(1)
         pipeline = Pipeline(config, layout_thread=False)
     except BaseException as exc:  # reported to the parent, which raises it
-        conn.send(("error", _picklable(exc)))
+        channel.send(conn, ("error", _picklable(exc)))
+        channel.close()
         return
-    conn.send(("ready", pipeline.device))
+    channel.send(conn, ("ready", pipeline.device))
     generation = 0
-    frames = _SharedFrames()
     while True:
         try:
-            message = conn.recv()
+            # The frame's arrays are views of the parent's block: results are copies.
+            message = channel.recv(conn, copy=False)
         except (EOFError, OSError):  # the parent went away
             break
         if message is None:
             break
-        frame_message, settings, gen = message
+        frame, settings, gen = message
         try:
-            frame = frames.frame(*frame_message)
             if gen != generation:
                 pipeline.reset()
                 generation = gen
@@ -408,40 +442,13 @@ def _serve(conn: Connection, config: PipelineConfig) -> None:
             reply: tuple[str, Any] = ("ok", pipeline.analyse(frame))
         except Exception as exc:  # noqa: BLE001 - one bad frame must not end the worker
             reply = ("error", _picklable(exc))
-        conn.send(reply)
-        frame = None  # no view of the block outlives its job
-    frames.close()
-
-
-class _SharedFrames:
-    """The worker's side of :meth:`_Worker.frame_message`: frames as views of the block
-    (valid until the reply is sent; the results hold copies, never views)."""
-
-    def __init__(self) -> None:
-        self._block: shared_memory.SharedMemory | None = None
-
-    def frame(self, name: str, arrays: list[tuple[str, tuple[int, ...], str, int]],
-              rest: dict[str, Any]) -> RGBDFrame:
-        if self._block is None or self._block.name != name:  # the parent made a new one
-            self.close()
-            self._block = shared_memory.SharedMemory(name=name)
-        views = {field: np.ndarray(shape, np.dtype(dtype), self._block.buf, offset)
-                 for field, shape, dtype, offset in arrays}
-        return RGBDFrame(**views, **rest)
-
-    def close(self) -> None:
-        if self._block is not None:
-            try:
-                self._block.close()
-            except BufferError:  # a view still alive somewhere: unmapped when it goes
-                pass
-            self._block = None
+        channel.send(conn, reply)
+        frame = message = None  # no view of the block outlives its job
+    channel.close()
 
 
 def _picklable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a RuntimeError naming it."""
-    import pickle
-
     try:
         pickle.loads(pickle.dumps(exc))
         return exc

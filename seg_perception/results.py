@@ -122,7 +122,8 @@ class InstanceMasks:
         # Pickled as each mask's tight crop: a few % of the bytes of full masks, for
         # results sent between processes (ParallelPipeline).
         tight = self.tight_boxes()
-        crops = [m[y0:y1, x0:x1] for m, (x0, y0, x1, y1) in zip(self.masks, tight)]
+        crops = [np.ascontiguousarray(m[y0:y1, x0:x1])  # contiguous: sent out of band
+                 for m, (x0, y0, x1, y1) in zip(self.masks, tight)]
         return (_paste_instances, (self.masks.shape, tight, crops, self.scores,
                                    self.class_ids, self.class_names, self.boxes))
 

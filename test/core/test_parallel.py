@@ -109,18 +109,19 @@ def test_build_errors_are_raised_by_the_constructor(tmp_path):
 
 
 def test_frames_of_any_size_go_through_shared_memory_that_is_freed_on_close():
+    # (results come back the same way, through the worker's own block)
     small, large = _stream(1)[0], render_scene(preset_objects("touching"), 320, 240,
                                                 stamp_ns=10**9).frame
     pipeline = ParallelPipeline(PipelineConfig(**CPU), workers=1)
     try:
-        worker = pipeline._workers[0]
+        channel = pipeline._workers[0].channel
         first = pipeline.process(small)
-        name = worker.block.name
+        name = channel._own.name
         second = pipeline.process(large)  # too big for the first block: a new one
-        assert worker.block.name != name and worker.block.size >= large.depth.nbytes
+        assert channel._own.name != name and channel._own.size >= large.depth.nbytes
         with pytest.raises(FileNotFoundError):
             shared_memory.SharedMemory(name=name)  # the old block was unlinked
-        name = worker.block.name
+        name = channel._own.name
         for got, frame in ((first, small), (second, large)):
             want = Pipeline(PipelineConfig(**CPU)).process(frame)
             np.testing.assert_array_equal(got.instances.masks, want.instances.masks)
