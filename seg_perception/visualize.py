@@ -24,10 +24,12 @@ def palette(n: int) -> np.ndarray:
     return (table[i, np.arange(n)] * 255).astype(np.uint8)
 
 
+_ID_COLOURS = [tuple(int(c) for c in rgb) for rgb in palette(64)]  # colour i of any palette
+
+
 def color_for_id(track_or_index: int) -> tuple[int, int, int]:
     """Stable RGB colour for an object id (the same id gets the same colour in every frame)."""
-    r, g, b = palette(track_or_index % 64 + 1)[-1]
-    return int(r), int(g), int(b)
+    return _ID_COLOURS[track_or_index % 64]  # type: ignore[return-value]
 
 
 _LAYOUT_TINT = {"support_surface": (90, 160, 90), "floor": (90, 90, 160),

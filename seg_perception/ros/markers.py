@@ -23,13 +23,16 @@ def scene_to_markers(scene: Scene, header: Any, namespace: str = "seg_perception
     out = MarkerArray()
     clear = Marker(header=header, ns=namespace, action=Marker.DELETEALL)
     out.markers.append(clear)
-    for obj in scene.objects:
+    with_3d = [obj for obj in scene.objects if obj.geometry is not None]
+    if not with_3d:
+        return out
+    # One batched conversion: per-object calls cost more than the markers themselves.
+    quaternions = rotation_matrix_to_quaternion(np.stack([o.geometry.box_rotation
+                                                          for o in with_3d]))
+    for obj, (qx, qy, qz, qw) in zip(with_3d, quaternions.tolist()):
         g = obj.geometry
-        if g is None:
-            continue
         ident = obj.track_id if obj.track_id >= 0 else obj.index
         r, gr, b = (c / 255.0 for c in color_for_id(ident))
-        qx, qy, qz, qw = rotation_matrix_to_quaternion(g.box_rotation)
         box = Marker(header=header, ns=f"{namespace}/boxes", id=ident, type=Marker.CUBE,
                      action=Marker.ADD)
         box.pose.position.x, box.pose.position.y, box.pose.position.z = map(float, g.box_center)
