@@ -22,14 +22,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import queue
 import threading
 import time
 from collections import deque
 from dataclasses import fields
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection, wait
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 from .config import PipelineConfig
@@ -210,7 +209,7 @@ class ParallelPipeline:
         self._settings = _Settings(config)
         self._idle = threading.Condition()  # guards the workers' jobs and _pending
         self._pending: deque[_Job] = deque()
-        self._receiving = threading.Lock()
+        self._receiving = threading.RLock()  # submit may replace a dead worker inside
         self._generation = 0
         self._closed = False
         self._ctx = multiprocessing.get_context(start_method)
@@ -295,46 +294,29 @@ class ParallelPipeline:
         return job
 
     def stream(self, frames: Iterable[RGBDFrame]) -> Iterator[Scene]:
-        """Scenes of ``frames`` in order. A feeder thread hands each frame to the first
-        idle worker while this generator collects, so no worker waits for an older
-        frame's result."""
-        jobs: queue.Queue[Any] = queue.Queue()
-        stop = threading.Event()
-        end = object()
+        """Scenes of ``frames`` in order, keeping every worker busy: while waiting for
+        the oldest result, a worker that finishes gets the next frame at once."""
+        source = iter(frames)
+        queued: deque[_Job] = deque()
+        exhausted = False
 
-        def feed() -> None:
-            try:
-                for frame in frames:
-                    while not self.wait_idle(timeout=0.1):
-                        if stop.is_set():
-                            return
-                    if stop.is_set():
-                        return
-                    jobs.put(self.submit(frame))
-            except BaseException as exc:  # noqa: BLE001 - raised by the generator below
-                jobs.put(exc)
-            finally:
-                jobs.put(end)
+        def refill() -> None:
+            nonlocal exhausted
+            while not exhausted and self.wait_idle(timeout=0):
+                frame = next(source, None)
+                if frame is None:
+                    exhausted = True
+                else:
+                    queued.append(self.submit(frame))
 
-        feeder = threading.Thread(target=feed, name="seg_perception_feeder", daemon=True)
-        feeder.start()
-        try:
-            while (item := jobs.get()) is not end:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item.result()
-        finally:
-            stop.set()
-            feeder.join()
-            while not jobs.empty():  # submitted but not collected: let the workers finish
-                item = jobs.get()
-                if isinstance(item, _Job):
-                    try:
-                        item.result()
-                    except Exception:  # noqa: BLE001 - nobody asked for this frame
-                        pass
+        refill()
+        while queued:
+            yield self._result(queued.popleft(), None, on_idle=refill)
+            refill()
 
-    def _result(self, job: _Job, timeout: float | None) -> Scene:
+    def _result(self, job: _Job, timeout: float | None,
+                on_idle: Callable[[], None] | None = None) -> Scene:
+        """``on_idle``: called whenever a reply frees a worker, before tracking."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._receiving:  # one collector at a time; tracking in submission order
             while job.scene is None and job.error is None:
@@ -343,6 +325,8 @@ class ParallelPipeline:
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
                     if not self._receive(left) and left == 0.0:
                         raise TimeoutError("no result from the worker processes in time")
+                    if on_idle is not None:
+                        on_idle()
                 self._track(self._pending.popleft())
         if job.error is not None:
             raise job.error
