@@ -76,9 +76,8 @@ def normals_planar(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
         weight = valid.astype(np.float32)
         count = _box_sum(weight, smoothing)
         inv = 1.0 / np.maximum(count, 1.0)
-        stacked = cv2.merge([x * weight, y * weight, z * weight])
-        sx, sy, sz = cv2.split(_box_sum(stacked, smoothing))
-        px, py, pz = sx * inv, sy * inv, sz * inv
+        # One plane at a time: merging into 3 channels and splitting back costs more.
+        px, py, pz = (_box_sum(c * weight, smoothing) * inv for c in (x, y, z))
         # Need at least a third of the window valid for a meaningful average.
         valid_s = valid & (count >= (2 * smoothing + 1) ** 2 / 3.0)
     else:
@@ -94,19 +93,33 @@ def normals_planar(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
     border = cv2.BORDER_REPLICATE
     ax, ay, az = (cv2.filter2D(p, -1, kx, borderType=border) for p in (px, py, pz))
     bx, by, bz = (cv2.filter2D(p, -1, ky, borderType=border) for p in (px, py, pz))
-    nx = ay * bz - az * by
-    ny = az * bx - ax * bz
-    nz = ax * by - ay * bx
-    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+    # In place where a temporary would only be thrown away (same arithmetic, fewer
+    # allocations: these planes are large).
+    nx = ay * bz
+    nx -= az * by
+    ny = az * bx
+    ny -= ax * bz
+    nz = ax * by
+    nz -= ay * bx
+    norm = nx * nx
+    norm += ny * ny
+    norm += nz * nz
+    np.sqrt(norm, out=norm)
     # The four neighbours used must be valid and on the same surface as the pixel.
     cross = np.zeros((2 * s + 1, 2 * s + 1), np.uint8)
     cross[s, 0] = cross[s, -1] = cross[0, s] = cross[-1, s] = cross[s, s] = 1
     ok = cv2.erode(valid_s.view(np.uint8), cross, borderValue=0).view(bool)
     zmax = cv2.dilate(z, cross)
-    zmin = cv2.erode(np.where(valid, z, np.float32(np.inf)).astype(np.float32), cross)
+    zmin = cv2.erode(np.where(valid, z, np.float32(np.inf)), cross)
     limit = np.float32(max_depth_change) * z
     ok = ok & (norm > 1e-12) & (zmax - z < limit) & (z - zmin < limit)
     # Face the camera: the viewing ray is the point itself, so n . p must be negative.
-    sign = np.where((nx * px + ny * py + nz * pz) > 0, np.float32(-1), np.float32(1))
-    scale = np.where(ok, sign / np.where(ok, norm, np.float32(1)), np.float32(0)).astype(np.float32)
-    return (nx * scale, ny * scale, nz * scale), ok
+    facing = nx * px
+    facing += ny * py
+    facing += nz * pz
+    sign = np.where(facing > 0, np.float32(-1), np.float32(1))
+    scale = np.divide(sign, norm, out=np.zeros_like(norm), where=ok)  # 0 where not ok
+    nx *= scale
+    ny *= scale
+    nz *= scale
+    return (nx, ny, nz), ok
