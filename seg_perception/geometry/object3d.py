@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frames import RGBDFrame
-from ..results import InstanceMasks, ObjectGeometry, Plane
+from ..results import InstanceMasks, ObjectGeometry, Plane, mask_boxes
 from .boxes import OrientedBox, _gravity_box, _gravity_frame, _pca_box_rows, extend_box_down
 from .filters import (
     _density_inliers,
@@ -501,18 +501,17 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
     plane = _upward(support_plane) if support_plane is not None else None
     height, width = frame.depth.shape
     projector = _Projector(frame, cfg)
-    rows_any, cols_any = masks.any(axis=2), masks.any(axis=1)
+    tight = instances.tight_boxes() if isinstance(instances, InstanceMasks) else mask_boxes(masks)
     m = cfg.erosion_px
     parts: list[tuple[np.ndarray, np.ndarray | None]] = []
     index: list[int] = []
-    for i in range(masks.shape[0]):  # loop over objects; all pixel work is vectorised
-        ys, xs = np.flatnonzero(rows_any[i]), np.flatnonzero(cols_any[i])
-        if ys.size == 0:
+    for i, (bx0, by0, bx1, by1) in enumerate(tight.tolist()):  # all pixel work is vectorised
+        if bx1 <= bx0:  # empty mask
             continue
         # Crop with an erosion-wide margin: the mask is empty there, so eroding the
         # crop with a zero border equals eroding the full mask.
-        y0, y1 = max(ys[0] - m, 0), min(ys[-1] + m + 1, height)
-        x0, x1 = max(xs[0] - m, 0), min(xs[-1] + m + 1, width)
+        y0, y1 = max(by0 - m, 0), min(by1 + m, height)
+        x0, x1 = max(bx0 - m, 0), min(bx1 + m, width)
         rows, colors = projector.crop_cloud(masks[i, y0:y1, x0:x1], int(y0), int(x0))
         if rows.shape[1] >= cfg.min_points:
             parts.append((rows, colors))

@@ -1147,7 +1147,7 @@ def _instances(labels: np.ndarray, n: int) -> InstanceMasks:
         boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
     m = len(found)
     return InstanceMasks(masks, np.ones(m, np.float32), np.zeros(m, np.int32), ("object",) * m,
-                         boxes)
+                         boxes).knowing_tight_boxes(boxes)
 
 
 class GeometricSegmenter:

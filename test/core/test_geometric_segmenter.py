@@ -9,7 +9,7 @@ from scipy.optimize import linear_sum_assignment
 
 from seg_perception.errors import ConfigError
 from seg_perception.frames import RGBDFrame
-from seg_perception.results import InstanceMasks, Plane
+from seg_perception.results import InstanceMasks, Plane, mask_boxes
 from seg_perception.segmenters import (
     InstanceSegmenter,
     build_instance_segmenter,
@@ -89,6 +89,10 @@ def test_touching_objects_are_separated(seg, scenes, noise_seed):
     masks = seg.segment(frame)
     assert len(masks) == 3
     assert _matched_ious(masks, scene.instance_labels, 3).min() >= 0.8
+    # The segmenter knows its masks' exact boxes: recorded, so no one scans the masks.
+    assert "_tight" in masks.__dict__
+    np.testing.assert_array_equal(masks.tight_boxes(), mask_boxes(masks.masks))
+    np.testing.assert_array_equal(masks.tight_boxes(), masks.boxes)
 
 
 @pytest.mark.parametrize("noise_seed", [None, 3])
