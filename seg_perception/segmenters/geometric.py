@@ -290,7 +290,7 @@ def _grid(frame: RGBDFrame, config: GeometricConfig) -> tuple[int, np.ndarray, C
     grid_k = CameraIntrinsics(depth.shape[1], depth.shape[0], K.fx / stride, K.fy / stride,
                               K.cx / stride, K.cy / stride)
     depth = np.where((depth >= config.min_depth) & (depth <= config.max_depth), depth,
-                     np.float32(0)).astype(np.float32)
+                     np.float32(0)).astype(np.float32, copy=False)
     if config.fill_holes:
         depth = _fill_small_holes(depth, config)
     return stride, depth, grid_k
@@ -313,7 +313,7 @@ def _fill_small_holes(depth: np.ndarray, config: GeometricConfig) -> np.ndarray:
     total = cv2.filter2D(depth, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     mean = total / np.maximum(count, 1)
     hi = cv2.dilate(depth, kernel.astype(np.uint8))
-    lo = cv2.erode(np.where(depth > 0, depth, np.float32(np.inf)).astype(np.float32),
+    lo = cv2.erode(np.where(depth > 0, depth, np.float32(np.inf)).astype(np.float32, copy=False),
                    kernel.astype(np.uint8))
     agree = (hi - lo) <= np.float32(config.min_depth_jump) + np.float32(
         2 * config.noise_k) * config.sigma(mean)
