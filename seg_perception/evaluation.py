@@ -14,9 +14,15 @@ masks), optionally ``instance_labels``, ``semantic``, ``depth_gt``, ``case_tags`
 
 Metrics and conventions:
 
-* **Ignored pixels.** With ``ignore_invalid_depth`` (default) pixels without depth
-  are removed from GT and predicted masks before any mask metric (the OSD / OCID
-  convention: their GT is unknown). A GT object left with no pixel is not scored.
+* **Protocol.** By default the published OSD / OCID protocol (UOIS-Net, UCN): the
+  ground truth is scored in full, pixels without depth included, and predicted
+  segments with too little depth are removed first, as UCN's evaluation code does
+  (``filter_labels_depth``: a segment goes when under ``min_segment_depth`` of its
+  pixels have depth; UCN uses 0.8 on OSD, 0.5 on OCID). A prediction that misses or
+  spills into pixels without depth is penalised. ``ignore_gt_without_depth=True`` is
+  the older, more lenient scoring: pixels without depth are removed from GT and
+  predicted masks (and the semantic maps) before any metric, a GT object left with no
+  pixel is not scored, and no segment is filtered. Every report names its protocol.
 * **Mask AP** -- COCO ``segm`` AP, AP50, AP75, AR100, class agnostic, pycocotools.
 * **OSD** -- overlap and boundary P/R/F and the share of GT objects whose Hungarian
   match has F > 0.75 (:func:`~seg_perception.metrics.osd.osd_metrics`, the reference
@@ -36,8 +42,12 @@ Metrics and conventions:
   ``quaternion_camera``, ``extents`` of the annotation); it is NaN without GT boxes.
   A box fitted to a partial view is smaller than the full object, so it is below 1
   even for perfect masks.
-* **Timings** -- p50 / p95 / mean of :attr:`Scene.timings_ms` per stage,
-  milliseconds; the first frame (lazy initialisation) is left out when there are more.
+* **Timings** -- p50 / p95 / mean / min / max of :attr:`Scene.timings_ms` per stage,
+  milliseconds, plus the stages of the geometric scene analysis (``analysis.<stage>``,
+  shared by the geometric instance and layout segmenters) when it ran; the first frame
+  (lazy initialisation) is left out when there are more. With ``timing_repeats`` every
+  frame is processed that many more times, each on a new frame object so no per-frame
+  cache hides work, and the timings come from those runs.
 
 Fractions are in ``[0, 1]`` in the report objects and ``report.json``; ``report.md``
 prints them as percentages (like the papers) and distances in millimetres.
@@ -45,8 +55,9 @@ prints them as percentages (like the papers) and distances in millimetres.
 Example:
     >>> from seg_perception.pipeline import Pipeline
     >>> from seg_perception.io import iter_labeled_folder
-    >>> report = evaluate_dataset(Pipeline(), iter_labeled_folder("osd_learn"))  # doctest: +SKIP
-    >>> report.overall["overlap_f"], report.per_case["occluded"]["overlap_f"]    # doctest: +SKIP
+    >>> frames = iter_labeled_folder("../shared/data/osd_dev")                 # doctest: +SKIP
+    >>> report = evaluate_dataset(Pipeline(), frames)                         # doctest: +SKIP
+    >>> report.overall["overlap_f"], report.per_case["occluded"]["overlap_f"]  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -64,9 +75,11 @@ import numpy as np
 
 from .metrics.coco import instances_to_coco, labels_to_coco
 from .metrics.geometry3d import OrientedBox3D, match_by_mask_iou, oriented_box_iou
-from .metrics.osd import OSDResult, aggregate_osd, osd_metrics
+from .metrics.osd import (OSD_MIN_SEGMENT_DEPTH, OSDResult, aggregate_osd, osd_metrics,
+                          remove_segments_without_depth)
 from .metrics.semantic import SemanticResult, confusion_matrix, per_class_iou
 from .metrics.timing import latency_summary
+from .frames import RGBDFrame
 from .results import InstanceMasks, Scene, SceneObject
 
 __all__ = [
@@ -76,12 +89,15 @@ __all__ = [
     "ObjectResult",
     "comparison_markdown",
     "evaluate_dataset",
+    "protocol_description",
     "write_report",
 ]
 
 NO_CASE = "none"  # case key of frames without any case tag
 VOID_CLASS = "unknown"  # GT semantic class that is not scored
 OTHER_CLASS = "<other>"  # predicted semantic classes that the GT does not have
+STANDARD_PROTOCOL = "standard"
+LEGACY_PROTOCOL = "ignore-gt-without-depth"
 _AP_KEYS = ("AP", "AP50", "AP75", "AR100")
 _COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100")
 
@@ -96,7 +112,8 @@ class ObjectResult:
         kind: object kind (``"object"`` when the dataset has none).
         tags: per-object case tags (the annotation's ``tags``; the frame's case tags when
             the dataset has no per-object annotations).
-        pixels: scored mask pixels (after ignoring pixels without depth).
+        pixels: scored mask pixels (all of them under the standard protocol; only those
+            with depth under ``ignore-gt-without-depth``).
         matched: a prediction matched it with mask IoU >= ``match_iou``.
         mask_iou: IoU with the matched prediction (0 when unmatched).
         centroid_error_m: metres; NaN when unmatched or either centroid is unknown.
@@ -187,11 +204,12 @@ class EvalReport:
             (``"all"`` = every object): recall, centroid error, box IoU.
         per_kind: the same per object kind.
         semantic_iou: ``{class: IoU}`` over the dataset (void class left out), or None.
-        timings_ms: ``{stage: {"p50", "p95", "mean", "max", "n"}}`` milliseconds.
+        timings_ms: ``{stage: {"p50", "p95", "mean", "min", "max", "n"}}`` milliseconds.
         frames: per-frame results, evaluation order.
         objects: per-GT-object results.
         examples: the worst frames by overlap F, worst first, with overlays.
-        settings: how it was measured (``ignore_invalid_depth``, ``match_iou``, ...).
+        settings: how it was measured (``protocol``, ``min_segment_depth``, ``match_iou``,
+            ...); :func:`protocol_description` says it in words.
         notes: things the reader should know (e.g. why semantic metrics are missing).
 
     ``overall`` and each ``per_case`` entry hold ``num_frames``, ``num_gt``, ``num_pred``,
@@ -240,7 +258,8 @@ class EvalReport:
         """Markdown sections: overall, per case, per object tag / kind, semantic, timings,
         per frame; ``plots`` maps a caption to an image path to link."""
         h = "#" * heading_level
-        lines = [f"{h} Backend `{self.backend}` (semantic: `{self.semantic_backend}`)", ""]
+        lines = [f"{h} Backend `{self.backend}` (semantic: `{self.semantic_backend}`)", "",
+                 f"Protocol: {protocol_description(self.settings)}", ""]
         lines += [f"- {note}" for note in self.notes]
         if self.notes:
             lines.append("")
@@ -256,11 +275,11 @@ class EvalReport:
                       "| " + " | ".join(_pct(v) for v in [self.overall.get("miou", math.nan),
                                                            *self.semantic_iou.values()]) + " |",
                       ""]
-        lines += [f"{h}# Timings (ms)", "", "| stage | p50 | p95 | mean | max | n |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"{h}# Timings (ms)", "", "| stage | p50 | p95 | mean | min | max | n |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for stage, t in self.timings_ms.items():
             lines.append(f"| {stage} | {_num(t['p50'])} | {_num(t['p95'])} | {_num(t['mean'])} "
-                         f"| {_num(t['max'])} | {t['n']} |")
+                         f"| {_num(t.get('min', math.nan))} | {_num(t['max'])} | {t['n']} |")
         lines += ["", f"{h}# Per frame", "",
                   "| frame | cases | GT | pred | matched | AP50 | overlap F | boundary F "
                   "| F>0.75 | centroid err (mm) | box IoU | total ms |",
@@ -279,6 +298,16 @@ class EvalReport:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def protocol_description(settings: Mapping[str, Any]) -> str:
+    """One sentence naming the scoring protocol of a report's ``settings``."""
+    if settings.get("protocol") == LEGACY_PROTOCOL:
+        return (f"`{LEGACY_PROTOCOL}` (not the published protocol): pixels without depth "
+                "removed from ground truth and prediction before scoring")
+    frac = settings.get("min_segment_depth", OSD_MIN_SEGMENT_DEPTH)
+    return (f"`{STANDARD_PROTOCOL}` (OSD/OCID, UOIS-Net/UCN): ground truth scored in full, "
+            f"predicted segments with under {100 * frac:.0f} % of pixels with depth removed")
 
 
 def _json_ready(value: Any) -> Any:
@@ -452,6 +481,41 @@ def _coco_eval(gt_frames: Sequence[list[dict[str, Any]]], dt_frames: Sequence[li
     return {k: stats[k] for k in _AP_KEYS}
 
 
+def _time_summary(values_ms: Sequence[float]) -> dict[str, float]:
+    return {**latency_summary(values_ms), "min": min(values_ms, default=math.nan)}
+
+
+def _stage_timings(frame: RGBDFrame, scene: Scene) -> dict[str, float]:
+    """The scene's stage timings and, when the geometric scene analysis ran on this frame,
+    its own stages as ``analysis.<stage>`` (where the instance time goes)."""
+    timings = dict(scene.timings_ms)
+    from .segmenters.geometric import cached_analysis
+
+    analysis = cached_analysis(frame)
+    if analysis is not None:
+        timings.update({f"analysis.{k}": float(v) for k, v in analysis.timings_ms.items()})
+    return timings
+
+
+def _repeat_timings(pipeline: Any, frame: RGBDFrame, repeats: int) -> list[dict[str, float]]:
+    runs = []
+    for _ in range(repeats):
+        # A new frame object: the per-frame analysis cache must not hide the work.
+        copy = RGBDFrame(frame.rgb, frame.depth, frame.intrinsics, frame.stamp_ns,
+                         frame.frame_id)
+        pipeline.reset()
+        runs.append(_stage_timings(copy, pipeline.process(copy)))
+    return runs
+
+
+def _write_overlay(folder: Path, example: ExampleFrame) -> None:
+    import cv2
+
+    side_by_side = np.concatenate([example.prediction, example.ground_truth], axis=1)
+    name = _safe(str(Path(example.name).with_suffix("")))
+    cv2.imwrite(str(folder / f"{name}.png"), side_by_side[:, :, ::-1])
+
+
 def _gt_overlay_scene(scene: Scene, gt: InstanceMasks) -> Scene:
     objects = [SceneObject(index=i, class_id=0, class_name="gt", score=1.0, box_2d=gt.boxes[i],
                            mask=gt.masks[i], geometry=None) for i in range(len(gt))]
@@ -468,6 +532,7 @@ class _Acc:
     dt_coco: list[list[dict[str, Any]]] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
     worst: list[tuple[float, int, ExampleFrame]] = field(default_factory=list)
+    timing_runs: list[dict[str, float]] = field(default_factory=list)
     semantic_names: tuple[str, ...] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -522,9 +587,12 @@ class _SemanticScorer:
 # ----------------------------------------------------------------------------- main entry
 
 
-def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_depth: bool = True,
+def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *,
+                     ignore_gt_without_depth: bool = False,
+                     min_segment_depth: float = OSD_MIN_SEGMENT_DEPTH,
                      progress: bool = True, match_iou: float = 0.5, num_examples: int = 6,
-                     max_frames: int | None = None) -> EvalReport:
+                     max_frames: int | None = None, timing_repeats: int = 0,
+                     overlay_dir: str | Path | None = None) -> EvalReport:
     """Run ``pipeline`` on every sample and score it (see the module docstring).
 
     Args:
@@ -535,19 +603,26 @@ def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_de
         samples: :class:`~seg_perception.sim.dataset.CocoRGBDSample`,
             :class:`~seg_perception.io.LabeledFrame` or anything with their attributes
             (``frame`` and ``instances`` are required).
-        ignore_invalid_depth: drop pixels without depth from GT and predicted masks before
-            scoring (OSD / OCID convention).
+        ignore_gt_without_depth: the older, lenient scoring: drop pixels without depth from
+            GT and predicted masks before scoring. Default False: the published protocol
+            (GT in full, segments with too little depth removed; module docstring).
+        min_segment_depth: share of a predicted segment's pixels that must have depth for
+            it to be scored under the standard protocol (UCN: 0.8 on OSD, 0.5 on OCID;
+            0 keeps every segment). Not used with ``ignore_gt_without_depth``.
         progress: show a tqdm progress bar on stderr.
         match_iou: mask IoU a prediction needs to match a GT object for the 3D metrics and
             ``object_recall``.
         num_examples: how many of the worst frames (by overlap F) keep overlays.
         max_frames: stop after this many samples.
+        timing_repeats: process every frame this many more times for the timings (each
+            run on a new frame object, so no cache hides work); 0 = time the scored run.
+        overlay_dir: write ``<frame>.png`` (prediction | ground truth) of every frame here.
 
     Returns:
         :class:`EvalReport`.
 
     Raises:
-        ValueError: no samples.
+        ValueError: no samples, or ``min_segment_depth`` outside ``[0, 1]``.
     """
     from tqdm import tqdm
 
@@ -559,30 +634,55 @@ def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_de
     if max_frames is not None:
         total = max_frames if total is None else min(total, max_frames)
         samples = itertools.islice(samples, max_frames)  # no sample beyond is even loaded
+    if not 0.0 <= min_segment_depth <= 1.0:
+        raise ValueError(f"min_segment_depth={min_segment_depth} must be in [0, 1]: the share of "
+                         "a predicted segment's pixels that need depth (0.8 = UCN on OSD)")
     acc = _Acc()
     sem = _SemanticScorer()
+    if timing_repeats < 0:
+        raise ValueError(f"timing_repeats={timing_repeats} must be >= 0")
+    if overlay_dir is not None:
+        overlay_dir = Path(overlay_dir)
+        overlay_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(samples, total=total, desc="evaluating", unit="frame", disable=not progress,
                leave=False)
     for index, sample in enumerate(bar):
         frame = sample.frame
         pipeline.reset()  # samples are independent: nothing carries over between them
         scene = pipeline.process(frame)
-        ignore = ~frame.valid if ignore_invalid_depth else None
-        scored = np.ones((1, frame.height, frame.width), bool) if ignore is None else ~ignore[None]
+        timings = _stage_timings(frame, scene)
+        if timing_repeats > 0:
+            runs = _repeat_timings(pipeline, frame, timing_repeats)
+            acc.timing_runs += runs
+            timings = {k: float(np.median([r[k] for r in runs if k in r])) for k in runs[0]}
+        elif index > 0:  # the first frame pays for lazy initialisation
+            acc.timing_runs.append(timings)
         gt: InstanceMasks = sample.instances
-        gt_masks = gt.masks & scored
-        pixels = frame.height * frame.width
-        gt_pixels = gt_masks.reshape(len(gt), pixels).sum(axis=1)
-        gt_idx = np.flatnonzero(gt_pixels > 0)
         pred = scene.instances
-        pred_masks = pred.masks & scored
-        pred_idx = np.flatnonzero(pred_masks.reshape(len(pred), pixels).any(axis=1))
-
+        pixels = frame.height * frame.width
         # OSD on label images (the published protocol works on labels, not mask stacks).
         gt_labels = getattr(sample, "instance_labels", None)
         if gt_labels is None:
             gt_labels = gt.label_image()
-        r_osd = osd_metrics(pred.label_image(), gt_labels, ignore=ignore)
+        pred_labels = pred.label_image()
+        if ignore_gt_without_depth:
+            ignore = ~frame.valid
+            gt_masks = gt.masks & frame.valid[None]
+            pred_masks = pred.masks & frame.valid[None]
+            pred_idx = np.flatnonzero(pred_masks.reshape(len(pred), pixels).any(axis=1))
+        else:
+            ignore = None
+            gt_masks = gt.masks
+            pred_labels = remove_segments_without_depth(pred_labels, frame.valid,
+                                                        min_segment_depth)
+            # label_image writes instance i as i + 1: the surviving labels name the kept ones.
+            kept = np.zeros(len(pred) + 1, bool)
+            kept[pred_labels.ravel()] = True
+            pred_idx = np.flatnonzero(kept[1:])
+            pred_masks = pred.masks
+        gt_pixels = gt_masks.reshape(len(gt), pixels).sum(axis=1)
+        gt_idx = np.flatnonzero(gt_pixels > 0)
+        r_osd = osd_metrics(pred_labels, gt_labels, ignore=ignore)
 
         gt_kept = InstanceMasks.from_masks(gt_masks[gt_idx])
         pred_kept = InstanceMasks(pred_masks[pred_idx], pred.scores[pred_idx],
@@ -633,15 +733,19 @@ def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_de
             "index": index, "name": name, "case_tags": case_tags, "num_gt": int(gt_idx.size),
             "num_pred": int(pred_idx.size), "num_matched": len(match), "osd": r_osd,
             "mean_centroid_error_m": _nanmean(errors), "mean_box_iou": _nanmean(box_ious),
-            "timings_ms": dict(scene.timings_ms), "semantic_confusion": confusion})
+            "timings_ms": timings, "semantic_confusion": confusion})
 
         # Keep overlays of the worst frames only (bounded memory on large sets).
         f = r_osd.overlap_f
-        if num_examples > 0 and (len(acc.worst) < num_examples or f < acc.worst[-1][0]):
+        worse = num_examples > 0 and (len(acc.worst) < num_examples or f < acc.worst[-1][0])
+        if worse or overlay_dir is not None:
             # Labels would cover small images; boxes and outlines still show the instances.
             labels = frame.width >= 320
             example = ExampleFrame(name, f, overlay_scene(scene, draw_labels=labels),
                                    overlay_scene(_gt_overlay_scene(scene, gt), draw_labels=False))
+            if overlay_dir is not None:
+                _write_overlay(overlay_dir, example)
+        if worse:
             acc.worst.append((f, index, example))
             acc.worst.sort(key=lambda t: (t[0], t[1]))
             del acc.worst[num_examples:]
@@ -650,8 +754,11 @@ def evaluate_dataset(pipeline: Any, samples: Iterable[Any], *, ignore_invalid_de
         raise ValueError("evaluate_dataset got no samples: is the dataset empty?")
     if sem.skip_reason:
         acc.notes.append(sem.skip_reason)
-    return _build_report(pipeline, acc, sem, ignore_invalid_depth=ignore_invalid_depth,
-                         match_iou=match_iou)
+    protocol = {"protocol": LEGACY_PROTOCOL if ignore_gt_without_depth else STANDARD_PROTOCOL}
+    if not ignore_gt_without_depth:
+        protocol["min_segment_depth"] = min_segment_depth
+    return _build_report(pipeline, acc, sem, protocol=protocol, match_iou=match_iou,
+                         timing_repeats=timing_repeats)
 
 
 def _backend_names(pipeline: Any) -> tuple[str, str]:
@@ -703,8 +810,8 @@ def _subset_metrics(acc: _Acc, sem: _SemanticScorer, idx: Sequence[int]) -> dict
     return out
 
 
-def _build_report(pipeline: Any, acc: _Acc, sem: _SemanticScorer, *, ignore_invalid_depth: bool,
-                  match_iou: float) -> EvalReport:
+def _build_report(pipeline: Any, acc: _Acc, sem: _SemanticScorer, *, protocol: dict[str, Any],
+                  match_iou: float, timing_repeats: int) -> EvalReport:
     n = len(acc.frames)
     everything = list(range(n))
     overall = _subset_metrics(acc, sem, everything)
@@ -725,12 +832,11 @@ def _build_report(pipeline: Any, acc: _Acc, sem: _SemanticScorer, *, ignore_inva
                       for t in ["all", *sorted(k for k in per_tag if k != "all")]}
     per_kind_metrics = {k: _object_metrics(per_kind[k]) for k in sorted(per_kind)}
 
-    # Latency: the first frame pays for lazy initialisation; leave it out when we can.
-    timed = acc.frames[1:] if n > 1 else acc.frames
-    stages = sorted({s for f in timed for s in f["timings_ms"]}, key=lambda s: (s == "total", s))
-    timings = {s: latency_summary([f["timings_ms"][s] for f in timed if s in f["timings_ms"]])
-               for s in stages}
-    total = timings.get("total", latency_summary([]))
+    # Latency: the first frame pays for lazy initialisation; left out unless it is alone.
+    timed = acc.timing_runs or [f["timings_ms"] for f in acc.frames]
+    stages = sorted({s for t in timed for s in t}, key=lambda s: (s == "total", s))
+    timings = {s: _time_summary([t[s] for t in timed if s in t]) for s in stages}
+    total = timings.get("total", _time_summary([]))
     overall["latency_p50_ms"] = total["p50"]
     overall["latency_p95_ms"] = total["p95"]
 
@@ -746,7 +852,8 @@ def _build_report(pipeline: Any, acc: _Acc, sem: _SemanticScorer, *, ignore_inva
         pooled = SemanticResult.from_confusion(np.sum(confusions, axis=0), sem.names)
         semantic_iou = {pooled.class_names[i]: float(pooled.iou[i]) for i in sem.scored()}
     backend, semantic_backend = _backend_names(pipeline)
-    settings = {"ignore_invalid_depth": ignore_invalid_depth, "match_iou": match_iou,
+    settings = {**protocol, "protocol_description": protocol_description(protocol),
+                "match_iou": match_iou, "timing_repeats": timing_repeats,
                 "boundary_tolerance_px": sorted({f.osd.boundary_tolerance_px for f in frames}),
                 "num_frames": n}
     cfg = getattr(pipeline, "config", None)
@@ -923,12 +1030,14 @@ def write_report(reports: Mapping[str, EvalReport] | EvalReport, out_dir: str | 
     lines = [f"# Segmentation evaluation{': ' + dataset if dataset else ''}", ""]
     if first is not None:
         s = first.settings
-        lines += [f"{s.get('num_frames', len(first.frames))} frames; pixels without depth "
-                  f"{'ignored' if s.get('ignore_invalid_depth') else 'scored'}; 3D matches need "
+        lines += [f"{s.get('num_frames', len(first.frames))} frames; protocol "
+                  f"{protocol_description(s)}; 3D matches need "
                   f"mask IoU >= {s.get('match_iou')}; boundary tolerance "
                   f"{s.get('boundary_tolerance_px')} px. Fractions in %, centroid error in mm "
                   "(pipeline centroid vs. mean of the GT mask's depth points), box IoU against "
-                  "the whole-object GT box, latencies without the first frame.", ""]
+                  "the whole-object GT box, latencies "
+                  + (f"from {s['timing_repeats']} more runs of every frame."
+                     if s.get("timing_repeats") else "without the first frame."), ""]
     lines += ["## Per backend", ""]
     if reports:
         lines += [comparison_markdown(reports)]

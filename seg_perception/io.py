@@ -137,7 +137,8 @@ def _meta_value(entry: dict[str, Any], top: dict[str, Any], key: str, path: Path
 
 
 def iter_labeled_folder(folder: str | Path) -> Iterator[LabeledFrame]:
-    """Frames with instance ground truth from a ``frames.json`` folder (the osd_learn format).
+    """Frames with instance ground truth from a ``frames.json`` folder (the format of
+    ``../shared/data/osd_dev``, real mOSD frames).
 
     ``frames.json`` holds ``{"frames": [entry, ...]}``; each entry names its files relative
     to the folder and its camera::
@@ -157,9 +158,9 @@ def iter_labeled_folder(folder: str | Path) -> Iterator[LabeledFrame]:
             label / depth images of different sizes.
 
     Example:
-        >>> for f in iter_labeled_folder("/data/osd_learn"):   # doctest: +SKIP
+        >>> for f in iter_labeled_folder("../shared/data/osd_dev"):   # doctest: +SKIP
         ...     print(f.name, f.case_tags, len(f.instances))
-        osd_learn2 ('boxes',) 2
+        osd_learn0 ('boxes',) 2
     """
     folder = Path(folder)
     path = folder / "frames.json"

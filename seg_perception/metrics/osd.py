@@ -30,13 +30,20 @@ import numpy as np
 
 from ..errors import InvalidFrameError
 
-__all__ = ["OSDResult", "aggregate_osd", "boundary_map", "osd_metrics"]
+__all__ = ["OCID_MIN_SEGMENT_DEPTH", "OSDResult", "OSD_MIN_SEGMENT_DEPTH", "aggregate_osd",
+           "boundary_map", "osd_metrics", "remove_segments_without_depth"]
 
 # Reference default: the tolerance band is 0.3 % of the image diagonal
 # (3 px at 640x480), the DAVIS f_boundary convention the UOIS code copies.
 DEFAULT_BOUNDARY_WIDTH = 0.003
 # Reference threshold of a "detected" object: matched F-measure strictly above it.
 DETECTED_F_THRESHOLD = 0.75
+# UCN's evaluation (NVlabs/UnseenObjectClustering, lib/fcn/test_dataset.py: test_segnet
+# calls filter_labels_depth before multilabel_metrics) zeroes every predicted segment whose
+# share of pixels with depth (z > 0) is below a threshold: 0.8 on OSD, 0.5 on OCID. The
+# ground truth is scored in full.
+OSD_MIN_SEGMENT_DEPTH = 0.8
+OCID_MIN_SEGMENT_DEPTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,39 @@ def _tolerance_px(boundary_width: float, shape: tuple[int, int]) -> int:
     return int(math.ceil(boundary_width * math.hypot(*shape)))
 
 
+def remove_segments_without_depth(labels: np.ndarray, has_depth: np.ndarray,
+                                  min_fraction: float) -> np.ndarray:
+    """``labels`` with every segment whose share of pixels with depth is below
+    ``min_fraction`` set to background (UCN's ``filter_labels_depth``).
+
+    Args:
+        labels: integer ``[H, W]`` predicted segments, 0 = background.
+        has_depth: ``bool[H, W]``, True where the sensor measured depth.
+        min_fraction: in ``[0, 1]``; a segment is kept when
+            ``|segment with depth| / |segment| >= min_fraction`` (the reference removes it
+            on ``<``), so 0 keeps everything.
+
+    Example:
+        >>> labels = np.array([[1, 1, 2, 2]]); has_depth = np.array([[True, True, True, False]])
+        >>> remove_segments_without_depth(labels, has_depth, 0.8).tolist()
+        [[1, 1, 0, 0]]
+    """
+    labels = _check_labels(labels, "labels")
+    has_depth = np.asarray(has_depth, dtype=bool)
+    if has_depth.shape != labels.shape:
+        raise InvalidFrameError(f"depth mask {has_depth.shape} does not match the label image "
+                                f"{labels.shape}")
+    if not 0.0 <= min_fraction <= 1.0:
+        raise ValueError(f"min_fraction={min_fraction} must be in [0, 1] (a share of the "
+                         "segment's pixels; 0 keeps every segment)")
+    ids, compact = _compact(labels)
+    total = np.bincount(compact.ravel(), minlength=ids.size + 1)
+    with_depth = np.bincount(compact.ravel(), weights=has_depth.ravel(), minlength=ids.size + 1)
+    keep = with_depth / np.maximum(total, 1) >= min_fraction  # the reference removes on "<"
+    keep[0] = False
+    return np.where(keep[compact], labels, 0).astype(labels.dtype, copy=False)
+
+
 def _pair_boundary_tps(gt_c: np.ndarray, pred_c: np.ndarray, gi: int, pj: int,
                        gt_box: tuple[slice, slice], pred_box: tuple[slice, slice],
                        disk: np.ndarray) -> tuple[int, int]:
@@ -209,8 +249,9 @@ def osd_metrics(pred_labels: np.ndarray, gt_labels: np.ndarray, ignore: np.ndarr
         pred_labels: integer ``[H, W]``, 0 = background, other values = predicted objects.
         gt_labels: integer ``[H, W]`` in the same pixel grid, 0 = background.
         ignore: optional ``bool[H, W]``; these pixels are set to background in both images
-            before anything is computed (e.g. pixels without depth). Their cut edges then
-            appear in both boundary maps alike.
+            before anything is computed. Not part of the published protocol, which scores
+            the GT in full (see :func:`remove_segments_without_depth` for what it does
+            with pixels without depth); cut edges appear in both boundary maps alike.
         boundary_width: tolerance of the boundary match: a fraction of the image diagonal
             when < 1 (radius ``r = ceil(width * sqrt(H**2 + W**2))``, default 0.003 → 3 px
             at 640x480, 1 px at 160x120) or a radius in pixels when >= 1.

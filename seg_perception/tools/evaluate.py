@@ -1,13 +1,17 @@
 """`seg-perception eval`: score segmentation on a labelled RGB-D dataset.
 
     seg-perception eval data/sim_val --out out/eval                      # COCO RGB-D folder
-    seg-perception eval /data/osd_learn --format osd --out out/eval_osd  # frames.json folder
+    seg-perception eval ../shared/data/osd_dev --format osd --out out/eval_osd_dev  # frames.json
     seg-perception eval data/sim_val --compare geometric,maskrcnn \\
         --weights maskrcnn=models/maskrcnn.safetensors --out out/compare
+    seg-perception eval ../shared/data/osd_dev --compare geometric,tabletop_baseline \\
+        --timing-repeats 3 --overlays --out out/eval_osd_dev
 
 Writes ``report.json``, ``report.md`` (overall, per case, per backend tables) and
-``plots/`` (per-case F bars, per-frame F histogram, worst frames). Metrics are
-described in :mod:`seg_perception.evaluation`.
+``plots/`` (per-case F bars, per-frame F histogram, worst frames); with ``--overlays``
+also ``overlays/<backend>/<frame>.png``. Scoring follows the published OSD / OCID
+protocol unless ``--ignore-gt-without-depth`` asks for the older, lenient one; every
+report names its protocol. Metrics are described in :mod:`seg_perception.evaluation`.
 """
 from __future__ import annotations
 
@@ -20,15 +24,17 @@ from typing import Any, Iterator
 from ..config import PipelineConfig
 from ._common import add_pipeline_arguments, pipeline_config_from_args
 
-__all__ = ["add_arguments", "detect_format", "iter_samples", "run"]
+__all__ = ["BASELINE", "TabletopBaseline", "add_arguments", "default_min_segment_depth",
+           "detect_format", "iter_samples", "run"]
 
 FORMATS = ("auto", "coco", "osd")
+BASELINE = "tabletop_baseline"  # a --compare name that is not a registered backend
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="COCO RGB-D folder (annotations.json, from "
                         "`seg-perception export-dataset`) or a frames.json folder "
-                        "(osd_learn format)")
+                        "(e.g. ../shared/data/osd_dev)")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="dataset format; auto: annotations.json -> coco, frames.json -> osd")
     parser.add_argument("--annotations", default="annotations.json",
@@ -37,19 +43,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate the first N frames")
     parser.add_argument("--compare", default="",
                         help="comma-separated instance backends to evaluate on the same frames, "
-                        "e.g. geometric,maskrcnn")
+                        f"e.g. geometric,maskrcnn; {BASELINE} is the classic tabletop "
+                        "baseline (support plane, then 2 cm Euclidean clusters above it)")
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH",
                         help="weights of a compared backend (repeatable)")
     parser.add_argument("--match-iou", type=float, default=0.5,
                         help="mask IoU a prediction needs to match a GT object (3D metrics)")
     parser.add_argument("--examples", type=int, default=6,
                         help="number of worst frames drawn in plots/*_worst_frames.png")
-    parser.add_argument("--keep-invalid-depth", action="store_true",
-                        help="score pixels without depth too (default: ignore them, the "
-                        "OSD convention)")
+    parser.add_argument("--ignore-gt-without-depth", action="store_true",
+                        help="older, lenient scoring, NOT the published protocol: drop pixels "
+                        "without depth from ground truth and prediction before scoring (the "
+                        "report says so). Default: ground truth scored in full")
+    parser.add_argument("--min-segment-depth", type=float, default=None, metavar="FRACTION",
+                        help="published protocol: predicted segments with less than this share "
+                        "of pixels with depth are removed before scoring, as UCN's evaluation "
+                        "does. Default: 0.8 for frames.json folders (UCN's OSD value), 0.5 for "
+                        "COCO exports (UCN's OCID value: the simulated sensor, like OCID's, "
+                        "leaves many object pixels without depth); 0 keeps every segment")
+    parser.add_argument("--timing-repeats", type=int, default=0, metavar="N",
+                        help="process every frame N more times and take the timings from "
+                        "those runs (new frame objects, so no cache hides work); min = the "
+                        "cost without interference from other processes")
+    parser.add_argument("--overlays", action="store_true",
+                        help="write prediction | ground truth pictures of every frame to "
+                        "OUT/overlays/<backend>/")
     parser.add_argument("--no-plots", action="store_true", help="write report.json/.md only")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_pipeline_arguments(parser)
+
+
+def default_min_segment_depth(fmt: str) -> float:
+    """UCN's threshold for the dataset kind: OSD's for frames.json folders, OCID's for
+    simulated COCO exports (sensor depth with holes inside objects, as in OCID)."""
+    from ..metrics.osd import OCID_MIN_SEGMENT_DEPTH, OSD_MIN_SEGMENT_DEPTH
+
+    return OSD_MIN_SEGMENT_DEPTH if fmt == "osd" else OCID_MIN_SEGMENT_DEPTH
 
 
 def detect_format(path: Path, annotations: str = "annotations.json") -> str:
@@ -96,6 +125,48 @@ class _LabeledFolder:
         return self._iter(self._path)
 
 
+class TabletopBaseline:
+    """The classic tabletop pipeline (PCL / Open3D tutorials) as an instance segmenter, for
+    comparison: the geometric segmenter's support plane, then Euclidean clusters of the
+    points between its noise band and ``max_height`` above it.
+
+    Args:
+        tolerance: cluster distance in metres (PCL's tutorial uses 2 cm).
+        min_points: smaller clusters are noise.
+    """
+
+    name = BASELINE
+
+    def __init__(self, tolerance: float = 0.02, min_points: int = 50) -> None:
+        from ..segmenters import build_instance_segmenter
+
+        self.config = build_instance_segmenter("geometric").config
+        self.tolerance = tolerance
+        self.min_points = min_points
+
+    def segment_with_plane(self, frame: Any) -> tuple[Any, Any]:
+        import numpy as np
+
+        from ..geometry.cluster import euclidean_clusters
+        from ..geometry.projection import depth_to_points
+        from ..results import InstanceMasks
+        from ..segmenters.geometric import analyse_scene
+
+        cfg = self.config
+        plane = analyse_scene(frame, cfg, use_cache=False).plane
+        if plane is None:
+            return InstanceMasks.empty(frame.height, frame.width), None
+        points, pixels = depth_to_points(frame.depth, frame.intrinsics)
+        height = plane.signed_distance(points)
+        above = ((height > np.maximum(cfg.min_height, cfg.noise_k * cfg.sigma(points[:, 2])))
+                 & (height < cfg.max_height))
+        cluster = euclidean_clusters(points[above], tolerance=self.tolerance,
+                                     min_points=self.min_points)
+        labels = np.zeros(frame.height * frame.width, np.uint16)
+        labels[pixels[above]] = (cluster + 1).astype(np.uint16)  # noise (-1) -> background
+        return InstanceMasks.from_label_image(labels.reshape(frame.height, frame.width)), plane
+
+
 def _parse_weights(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -123,13 +194,18 @@ def _configs(args: argparse.Namespace) -> dict[str, PipelineConfig]:
     configs = {}
     for name in names:
         own = base.instance_weights if name == base.instance_backend else ""
-        configs[name] = replace(base, instance_backend=name,
+        backend = "geometric" if name == BASELINE else name  # the baseline replaces it
+        configs[name] = replace(base, instance_backend=backend,
                                 instance_weights=weights.get(name, own))
     return configs
 
 
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_dataset, write_report
+    from ..evaluation import evaluate_dataset, protocol_description, write_report
     from ..pipeline import Pipeline
 
     path = Path(args.dataset)
@@ -137,17 +213,27 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"{path} is not a folder")
     configs = _configs(args)  # argument errors first, before any file is read
     fmt = detect_format(path, args.annotations) if args.format == "auto" else args.format
+    min_depth = (default_min_segment_depth(fmt) if args.min_segment_depth is None
+                 else args.min_segment_depth)
+    if not 0.0 <= min_depth <= 1.0:
+        raise SystemExit(f"--min-segment-depth {min_depth}: expected a share in [0, 1], "
+                         "e.g. 0.8")
+    if args.timing_repeats < 0:
+        raise SystemExit(f"--timing-repeats {args.timing_repeats}: expected 0 or more")
     samples = iter_samples(path, fmt, args.annotations)
     reports, errors = {}, {}
     for label, config in configs.items():
         if not args.quiet:
             print(f"[eval] {label}: {path} ({fmt})", file=sys.stderr)
         try:
-            pipeline = Pipeline(config)
+            pipeline = (Pipeline(config, instance_segmenter=TabletopBaseline())
+                        if label == BASELINE else Pipeline(config))
+            overlays = Path(args.out) / "overlays" / _safe_name(label) if args.overlays else None
             reports[label] = evaluate_dataset(
-                pipeline, samples, ignore_invalid_depth=not args.keep_invalid_depth,
-                progress=not args.quiet, match_iou=args.match_iou, num_examples=args.examples,
-                max_frames=args.max_frames)
+                pipeline, samples, ignore_gt_without_depth=args.ignore_gt_without_depth,
+                min_segment_depth=min_depth, progress=not args.quiet, match_iou=args.match_iou,
+                num_examples=args.examples, max_frames=args.max_frames,
+                timing_repeats=args.timing_repeats, overlay_dir=overlays)
         except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
             if len(configs) == 1:
                 raise
@@ -155,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"[eval] {label} failed: {errors[label]}", file=sys.stderr)
     written = write_report(reports, args.out, dataset=f"{path} ({fmt})", plots=not args.no_plots,
                            errors=errors)
+    if reports:
+        print(f"protocol: {protocol_description(next(iter(reports.values())).settings)}")
     for label, r in reports.items():
         o = r.overall
         print(f"{label}: frames={int(o['num_frames'])} AP={o['AP']:.3f} AP50={o['AP50']:.3f} "

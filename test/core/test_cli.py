@@ -131,7 +131,11 @@ def test_eval_on_the_exported_dataset(exported: tuple[Path, str], tmp_path: Path
     assert geo["settings"]["pipeline_config"]["semantic_backend"] == "none"
     assert (out / "report.md").read_text().startswith("# Segmentation evaluation")
     assert not (out / "plots").exists()
+    # The published protocol, with UCN's OCID threshold for simulated sensor depth.
+    assert geo["settings"]["protocol"] == "standard"
+    assert geo["settings"]["min_segment_depth"] == 0.5
     printed = capsys.readouterr().out
+    assert "protocol: `standard` (OSD/OCID, UOIS-Net/UCN): ground truth scored in full" in printed
     # The printed line carries the report's numbers.
     line = next(ln for ln in printed.splitlines() if ln.startswith("geometric:"))
     assert "frames=2" in line

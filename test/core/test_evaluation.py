@@ -151,27 +151,87 @@ def test_per_case_breakdown_shows_a_regression_on_one_case(samples: list[HandSam
     assert np.isnan(report.overall["centroid_error_mean_m"])
 
 
-def test_pixels_without_depth_are_ignored_by_default() -> None:
+def _spill_case(gt_in_full: bool) -> tuple[HandSample, Pipeline, Pipeline, np.ndarray]:
+    """A strip without depth through 30 % of the middle object; ``(sample, depth_only,
+    spill, hole)``: two segmenters, one that labels only pixels with depth (as a
+    depth-based one does) and one that also claims the pixels without depth (as an RGB
+    model would). ``gt_in_full``: GT labels the strip too (else OSD-style, cut there)."""
     base = hand_sample("separated", ())
     depth = base.frame.depth.copy()
     hole = np.zeros((H, W), bool)
-    hole[:, 70:90] = True  # a vertical strip without depth through the middle object
+    hole[:, 86:92] = True
     depth[hole] = 0.0
     frame = RGBDFrame.create(base.frame.rgb, depth, base.frame.intrinsics)
-    labels = np.where(hole, 0, base.instance_labels).astype(np.uint16)  # OSD-style GT
-    gt = InstanceMasks.from_label_image(labels)
-    sample = HandSample("hole", frame, gt, labels, None, ())
-    # The prediction also claims the no-depth pixels of each object (as an RGB model would).
+    labels = base.instance_labels if gt_in_full else np.where(hole, 0, base.instance_labels)
+    labels = labels.astype(np.uint16)
+    sample = HandSample("hole", frame, InstanceMasks.from_label_image(labels), labels, None, ())
+    cfg = PipelineConfig(semantic_backend="none", tracking=False, compute_geometry=False)
     full = InstanceMasks.from_label_image(base.instance_labels)
-    pipeline = Pipeline(PipelineConfig(semantic_backend="none", tracking=False,
-                                       compute_geometry=False),
-                        instance_segmenter=TableSegmenter("spill", {_key(frame): full}))
-    ignored = evaluate_dataset(pipeline, [sample], progress=False)
-    scored = evaluate_dataset(pipeline, [sample], progress=False, ignore_invalid_depth=False)
-    assert ignored.overall["overlap_f"] == pytest.approx(1.0)
-    assert ignored.overall["AP"] == pytest.approx(1.0)
-    assert scored.overall["overlap_precision"] < 0.95
-    assert scored.overall["AP"] < 1.0
+    cut = InstanceMasks.from_label_image(np.where(hole, 0, base.instance_labels))
+    depth_only = Pipeline(cfg, instance_segmenter=TableSegmenter("cut", {_key(frame): cut}))
+    spill = Pipeline(cfg, instance_segmenter=TableSegmenter("spill", {_key(frame): full}))
+    return sample, depth_only, spill, hole
+
+
+def test_gt_without_depth_is_scored_by_default_and_ignored_only_on_request() -> None:
+    sample, depth_only, spill, hole = _spill_case(gt_in_full=True)
+    middle = sample.instance_labels == 2
+    assert 0.6 < 1 - (middle & hole).sum() / middle.sum() < 0.8  # its share with depth
+    standard = evaluate_dataset(depth_only, [sample], progress=False)
+    legacy = evaluate_dataset(depth_only, [sample], progress=False, ignore_gt_without_depth=True)
+    # Missing the object's pixels without depth is an error under the published protocol...
+    assert standard.overall["overlap_precision"] == pytest.approx(1.0)
+    assert standard.overall["overlap_recall"] < 0.95
+    assert standard.overall["AP"] < 1.0
+    assert standard.objects[1].pixels == int(middle.sum())
+    # ... and hidden by the lenient option, which the report names.
+    assert legacy.overall["overlap_f"] == pytest.approx(1.0)
+    assert legacy.overall["AP"] == pytest.approx(1.0)
+    assert legacy.objects[1].pixels == int((middle & ~hole).sum())
+    assert standard.settings["protocol"] == "standard"
+    assert standard.settings["min_segment_depth"] == 0.8
+    assert legacy.settings["protocol"] == "ignore-gt-without-depth"
+    assert "in full" in standard.settings["protocol_description"]
+    # Claiming the pixels without depth is right: full marks when the segment has enough
+    # depth for the filter (UCN's OCID rule, 50 %), a missed object under the OSD rule (80 %).
+    ocid = evaluate_dataset(spill, [sample], progress=False, min_segment_depth=0.5)
+    assert ocid.overall["overlap_f"] == pytest.approx(1.0)
+    osd = evaluate_dataset(spill, [sample], progress=False)
+    assert osd.frames[0].num_pred == 2 and osd.overall["object_recall"] == pytest.approx(2 / 3)
+
+
+def test_spilling_into_pixels_without_depth_is_penalised_by_default() -> None:
+    # OSD-style GT: the labels stop where depth does; the prediction spills past them.
+    sample, _, spill, _ = _spill_case(gt_in_full=False)
+    standard = evaluate_dataset(spill, [sample], progress=False, min_segment_depth=0.5)
+    legacy = evaluate_dataset(spill, [sample], progress=False, ignore_gt_without_depth=True)
+    assert legacy.overall["overlap_f"] == pytest.approx(1.0)
+    assert legacy.overall["AP"] == pytest.approx(1.0)
+    assert standard.overall["overlap_precision"] < 0.95
+    assert standard.overall["AP"] < 1.0
+
+
+def test_predicted_segment_mostly_without_depth_is_removed() -> None:
+    sample, depth_only, _, hole = _spill_case(gt_in_full=False)
+    # A phantom on the table, 60 % of it where the sensor measured nothing (glare).
+    phantom = np.zeros((H, W), bool)
+    phantom[90:100, 84:94] = True
+    assert not sample.instance_labels[phantom].any()
+    assert (phantom & hole).sum() / phantom.sum() == pytest.approx(0.6)
+    answer = depth_only.instance_segmenter.answers[_key(sample.frame)]
+    with_phantom = InstanceMasks.from_masks(np.concatenate([answer.masks, phantom[None]]))
+    answers = {_key(sample.frame): with_phantom}
+    pipe = Pipeline(depth_only.config, instance_segmenter=TableSegmenter("phantom", answers))
+    removed = evaluate_dataset(pipe, [sample], progress=False)
+    kept = evaluate_dataset(pipe, [sample], progress=False, min_segment_depth=0.0)
+    assert removed.frames[0].num_pred == 3 and kept.frames[0].num_pred == 4
+    assert removed.overall["overlap_f"] == pytest.approx(1.0)
+    assert removed.overall["object_precision"] == pytest.approx(1.0)
+    assert removed.overall["AP"] == pytest.approx(1.0)
+    assert kept.overall["overlap_precision"] < 1.0
+    assert kept.overall["object_precision"] == pytest.approx(3 / 4)
+    with pytest.raises(ValueError, match="min_segment_depth"):
+        evaluate_dataset(pipe, [sample], progress=False, min_segment_depth=80)
 
 
 def test_semantic_miou_by_class_name(samples: list[HandSample]) -> None:
@@ -363,19 +423,56 @@ def test_cli_eval_labeled_folder_with_failed_compare(tmp_path: Path,
     write_labeled_folder(data, {"a": ("separated", "boxes"), "b": ("flat", "thin")})
     out = tmp_path / "out"
     rc = main(["eval", str(data), "--out", str(out), "--quiet", "--semantic-backend", "none",
-               "--compare", "geometric,no_such_backend", "--no-plots"])
+               "--compare", "geometric,tabletop_baseline,no_such_backend", "--no-plots",
+               "--timing-repeats", "2", "--overlays"])
     assert rc == 1  # one backend failed: reported, and the others still evaluated
     data_json = strict_json(out / "report.json")
-    assert set(data_json["backends"]) == {"geometric"}
+    assert set(data_json["backends"]) == {"geometric", "tabletop_baseline"}
     assert "no_such_backend" in data_json["errors"]
     geo = data_json["backends"]["geometric"]
     assert geo["settings"]["num_frames"] == 2
     assert set(geo["per_case"]) == {"boxes", "thin"}
     assert geo["overall"]["overlap_f"] > 0.9
+    # frames.json folders get UCN's OSD rule by default, and every report says so.
+    assert geo["settings"]["protocol"] == "standard"
+    assert geo["settings"]["min_segment_depth"] == 0.8
+    # Timings from 2 more runs of each frame, with the geometric analysis's own stages.
+    assert geo["timings_ms"]["total"]["n"] == 4
+    assert any(k.startswith("analysis.") for k in geo["timings_ms"])
+    assert geo["timings_ms"]["total"]["min"] <= geo["timings_ms"]["total"]["p50"]
+    # The classic baseline finds the separated boxes of these exact scenes.
+    base = data_json["backends"]["tabletop_baseline"]
+    assert base["per_case"]["boxes"]["overlap_f"] > 0.8
+    for backend in ("geometric", "tabletop_baseline"):
+        for name in ("a", "b"):
+            png = cv2.imread(str(out / "overlays" / backend / f"{name}.png"))
+            assert png is not None and png.shape == (H, 2 * W, 3), (backend, name)
     md = (out / "report.md").read_text()
     assert "| geometric |" in md and "`no_such_backend` failed" in md
+    assert "protocol `standard` (OSD/OCID, UOIS-Net/UCN): ground truth scored in full, " \
+        "predicted segments with under 80 % of pixels with depth removed" in md
+    assert md.count("Protocol: `standard`") == 2  # in each backend's section too
+    assert "from 2 more runs of every frame" in md
     assert not (out / "plots").exists()
-    assert "geometric: frames=2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "geometric: frames=2" in printed and "protocol: `standard`" in printed
+
+
+def test_cli_eval_legacy_protocol_is_named(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    write_labeled_folder(data, {"a": ("separated", "boxes")})
+    out = tmp_path / "out"
+    assert main(["eval", str(data), "--out", str(out), "--quiet", "--semantic-backend", "none",
+                 "--no-plots", "--ignore-gt-without-depth"]) == 0
+    settings = strict_json(out / "report.json")["backends"]["geometric"]["settings"]
+    assert settings["protocol"] == "ignore-gt-without-depth"
+    assert "not the published protocol" in settings["protocol_description"]
+    assert "min_segment_depth" not in settings
+    md = (out / "report.md").read_text()
+    assert "`ignore-gt-without-depth` (not the published protocol)" in md
+    assert "protocol: `ignore-gt-without-depth`" in capsys.readouterr().out
 
 
 def test_cli_eval_coco_end_to_end(coco_dataset: Path, tmp_path: Path) -> None:
@@ -403,3 +500,5 @@ def test_cli_argument_errors(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="does not list"):
         main(["eval", str(tmp_path), "--format", "osd", "--compare", "geometric",
               "--weights", "maskrcnn=x.pt"])
+    with pytest.raises(SystemExit, match="--min-segment-depth 80"):
+        main(["eval", str(tmp_path), "--format", "osd", "--min-segment-depth", "80"])

@@ -9,6 +9,8 @@ from scipy.optimize import linear_sum_assignment
 
 from seg_perception.errors import InvalidFrameError
 from seg_perception.metrics import OSDResult, aggregate_osd, boundary_map, osd_metrics
+from seg_perception.metrics.osd import (OCID_MIN_SEGMENT_DEPTH, OSD_MIN_SEGMENT_DEPTH,
+                                        remove_segments_without_depth)
 
 
 # --- literal port of the reference (chrisdxie/uois, NVlabs/UnseenObjectClustering) -------
@@ -217,6 +219,61 @@ def test_ignore_mask_drops_pixels_from_both():
     assert ignored.boundary_f == pytest.approx(1.0)
     # A prediction bleeding into ignored pixels is not penalised either.
     assert osd_metrics(gt, gt, ignore=no_depth).overlap_f == pytest.approx(1.0)
+
+
+def _ref_filter_labels_depth(label, depth_z, threshold):
+    """Literal port of UCN's ``filter_labels_depth`` (lib/fcn/test_dataset.py), one frame."""
+    out = label.copy()
+    ids = np.unique(label)
+    for mask_id in ids[ids != 0]:
+        mask = label == mask_id
+        if np.sum(depth_z[mask] > 0) / np.sum(mask) < threshold:
+            out[mask] = 0
+    return out
+
+
+def test_reference_thresholds_are_ucns():
+    # test_segnet: 0.8 for datasets named 'osd', 0.5 for 'ocid'.
+    assert (OSD_MIN_SEGMENT_DEPTH, OCID_MIN_SEGMENT_DEPTH) == (0.8, 0.5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_segment_depth_filter_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    pred = _perturb(rng, _random_scene(rng))
+    depth = rng.uniform(0.5, 1.5, pred.shape).astype(np.float32)
+    # Holes of every size: some segments lose a little depth, some most of it.
+    for _ in range(6):
+        y, x = rng.integers(0, pred.shape[0] - 20), rng.integers(0, pred.shape[1] - 20)
+        h, w = rng.integers(5, 40, 2)
+        depth[y:y + h, x:x + w] = 0.0
+    for threshold in (OCID_MIN_SEGMENT_DEPTH, OSD_MIN_SEGMENT_DEPTH, 0.0, 1.0):
+        got = remove_segments_without_depth(pred, depth > 0, threshold)
+        np.testing.assert_array_equal(got, _ref_filter_labels_depth(pred, depth, threshold))
+        assert got.dtype == pred.dtype
+    # Not vacuous: the holes remove some segments and keep others.
+    strict = remove_segments_without_depth(pred, depth > 0, OSD_MIN_SEGMENT_DEPTH)
+    assert 0 < len(np.unique(strict)) < len(np.unique(pred))
+
+
+def test_segment_mostly_without_depth_is_removed_and_gt_is_not_touched():
+    gt = np.zeros((20, 30), np.uint16)
+    gt[2:12, 2:12] = 1
+    gt[2:12, 16:26] = 2
+    has_depth = np.ones(gt.shape, bool)
+    has_depth[2:12, 16:24] = False  # 80 % of object 2 has no depth (a dark or shiny object)
+    kept = remove_segments_without_depth(gt, has_depth, OSD_MIN_SEGMENT_DEPTH)
+    np.testing.assert_array_equal(kept, np.where(gt == 2, 0, gt))
+    # Exactly at the threshold a segment stays (the reference removes on "<").
+    has_depth[2:12, 18:24] = True  # 2 of 10 columns left without depth: 80 % with depth
+    assert (remove_segments_without_depth(gt, has_depth, 0.8) == 2).sum() == 100
+    # Scored against the full GT, the removed segment is a miss, not an ignored region.
+    r = osd_metrics(kept, gt)
+    assert r.overlap_precision == pytest.approx(1.0) and r.overlap_recall == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="min_fraction"):
+        remove_segments_without_depth(gt, has_depth, 1.5)
+    with pytest.raises(InvalidFrameError, match="depth mask"):
+        remove_segments_without_depth(gt, has_depth[:5], 0.5)
 
 
 def test_tolerance_radius_follows_image_diagonal():
