@@ -18,7 +18,8 @@ from typing import Any, Iterator, Sequence
 from .config import PIPELINE_PARAMS, PipelineConfig
 from .errors import ConfigError
 from .frames import RGBDFrame
-from .results import InstanceMasks, ObjectGeometry, Plane, Scene, SceneObject, SemanticMap
+from .results import (GEOMETRY_NOT_COMPUTED, InstanceMasks, ObjectGeometry, Plane, Scene,
+                      SceneObject, SemanticMap)
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
 from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
 
@@ -128,12 +129,12 @@ class Pipeline:
                 pending = Future()
                 pending.set_result(self._timed_semantic(frame, plane))
         try:
-            geometries, grasps = self._describe(frame, instances, plane, cfg, timings)
+            geometries, grasps, statuses = self._describe(frame, instances, plane, cfg, timings)
         finally:
             semantic, semantic_ms = pending.result() if pending is not None else (None, None)
         if semantic_ms is not None:
             timings["semantic"] = semantic_ms
-        return FrameAnalysis(instances, semantic, geometries, grasps, plane, timings)
+        return FrameAnalysis(instances, semantic, geometries, grasps, plane, timings, statuses)
 
     def process_batch(self, frames: Sequence[RGBDFrame]) -> list[Scene]:
         """Process frames in order (tracking sees them as a sequence)."""
@@ -163,29 +164,32 @@ class Pipeline:
         return self.semantic_segmenter.segment(frame)
 
     def _describe(self, frame: RGBDFrame, instances: InstanceMasks, plane: Plane | None,
-                  cfg: PipelineConfig, timings: dict[str, float]) -> tuple[list, list]:
-        """Per instance: ``(ObjectGeometry | None, TopDownGrasp | None)``, as two lists."""
+                  cfg: PipelineConfig, timings: dict[str, float]) -> tuple[list, list, list]:
+        """Per instance: ``(ObjectGeometry | None, TopDownGrasp | None, geometry status)``,
+        as three lists."""
         geometries: list[Any] = [None] * len(instances)
         grasps: list[Any] = [None] * len(instances)
+        statuses = [GEOMETRY_NOT_COMPUTED] * len(instances)
         if cfg.compute_geometry and len(instances):
             from .geometry.grasp import top_down_grasp
-            from .geometry.object3d import Object3DConfig, compute_objects
+            from .geometry.object3d import Object3DConfig, compute_objects_with_status
             with _timed(timings, "geometry"):
                 obj_cfg = Object3DConfig(
                     erosion_px=cfg.mask_erosion_px, min_depth=cfg.min_depth,
                     max_depth=cfg.max_depth, voxel_size=cfg.voxel_size,
                     outlier_neighbors=cfg.outlier_neighbors,
                     outlier_std_ratio=cfg.outlier_std_ratio, min_points=cfg.min_object_points)
-                geometries = compute_objects(frame, instances, plane, obj_cfg)
+                geometries, statuses = compute_objects_with_status(frame, instances, plane,
+                                                                   obj_cfg)
                 grasps = [top_down_grasp(g) if g is not None else None for g in geometries]
-        return geometries, grasps
+        return geometries, grasps, statuses
 
 
 @dataclass(frozen=True, eq=False)
 class FrameAnalysis:
     """One frame's results before tracking (see :meth:`Pipeline.analyse`): what a
     worker process sends back. Lists are per instance, None where an object has
-    too few 3D points."""
+    too few 3D points; ``geometry_status`` says why (see :class:`SceneObject`)."""
 
     instances: InstanceMasks
     semantic: SemanticMap | None
@@ -193,6 +197,7 @@ class FrameAnalysis:
     grasps: list[Any]
     plane: Plane | None
     timings_ms: dict[str, float]
+    geometry_status: list[str] | None = None  # None: derived from the geometries
 
 
 def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, start: float
@@ -201,11 +206,13 @@ def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, star
     in stream order. ``start``: ``time.perf_counter()`` when the frame was taken up."""
     timings = dict(analysis.timings_ms)
     instances = analysis.instances
+    statuses = analysis.geometry_status or [""] * len(instances)
     objects = [
         SceneObject(index=i, class_id=int(instances.class_ids[i]),
                     class_name=instances.class_names[i], score=float(instances.scores[i]),
                     box_2d=instances.boxes[i], mask=instances.masks[i],
-                    geometry=analysis.geometries[i], grasp=analysis.grasps[i])
+                    geometry=analysis.geometries[i], grasp=analysis.grasps[i],
+                    geometry_status=statuses[i])
         for i in range(len(instances))
     ]
     if tracker is not None:

@@ -23,6 +23,15 @@ __all__ = [
     "SemanticMap",
     "mask_boxes",
     "LAYOUT_CLASSES",
+    "GEOMETRY_OK",
+    "GEOMETRY_CLIPPED",
+    "GEOMETRY_UNKNOWN",
+    "GEOMETRY_NOT_COMPUTED",
+    "GEOMETRY_NO_DEPTH",
+    "GEOMETRY_OUT_OF_RANGE",
+    "GEOMETRY_TOO_FEW_POINTS",
+    "STATUSES_WITH_3D",
+    "STATUSES_WITHOUT_3D",
 ]
 
 # Class names of the geometric layout segmenter, index = label value.
@@ -223,12 +232,30 @@ class ObjectGeometry:
         return int(self.points.shape[0])
 
 
+# SceneObject.geometry_status: why an object has 3D geometry or not. With geometry:
+GEOMETRY_OK = "ok"
+GEOMETRY_CLIPPED = "clipped"  # part of its depth is out of range: the box covers the rest
+# Without geometry (SceneObject.geometry is None):
+GEOMETRY_UNKNOWN = "unknown"  # the producer did not say
+GEOMETRY_NOT_COMPUTED = "not_computed"  # the 3D stage is off
+GEOMETRY_NO_DEPTH = "no_depth"  # no valid depth on the object's pixels
+GEOMETRY_OUT_OF_RANGE = "out_of_range"  # its depth is outside [min_depth, max_depth]
+GEOMETRY_TOO_FEW_POINTS = "too_few_points"  # fewer than min_points survived the filters
+STATUSES_WITH_3D = (GEOMETRY_OK, GEOMETRY_CLIPPED)
+STATUSES_WITHOUT_3D = (GEOMETRY_UNKNOWN, GEOMETRY_NOT_COMPUTED, GEOMETRY_NO_DEPTH,
+                       GEOMETRY_OUT_OF_RANGE, GEOMETRY_TOO_FEW_POINTS)
+
+
 @dataclass(frozen=True, eq=False)
 class SceneObject:
     """One object of a processed frame, as published to planners.
 
     ``index`` is the object's position in :attr:`Scene.instances`; ``track_id``
-    is stable across frames when a tracker runs (-1 otherwise).
+    is stable across frames when a tracker runs (-1 otherwise). ``geometry`` is
+    None when the object has no usable 3D points; ``geometry_status`` says why
+    (one of :data:`STATUSES_WITHOUT_3D`), or whether the geometry is whole
+    (:data:`STATUSES_WITH_3D`). Left empty it becomes ``"ok"`` with geometry and
+    ``"unknown"`` without.
     """
 
     index: int
@@ -241,6 +268,22 @@ class SceneObject:
     track_id: int = -1
     age: int = 0
     grasp: "TopDownGrasp | None" = None
+    geometry_status: str = ""
+
+    def __post_init__(self) -> None:
+        with_3d = self.geometry is not None
+        status = self.geometry_status or (GEOMETRY_OK if with_3d else GEOMETRY_UNKNOWN)
+        allowed = STATUSES_WITH_3D if with_3d else STATUSES_WITHOUT_3D
+        if status not in allowed:
+            raise ValueError(f"geometry_status {status!r} does not fit an object "
+                             f"{'with' if with_3d else 'without'} geometry: use one of "
+                             f"{', '.join(allowed)}")
+        object.__setattr__(self, "geometry_status", status)  # frozen: set once, here
+
+    @property
+    def has_3d(self) -> bool:
+        """Whether ``geometry`` (and so the 3D box, cloud and grasp) is there."""
+        return self.geometry is not None
 
     def with_track(self, track_id: int, age: int) -> "SceneObject":
         return replace(self, track_id=track_id, age=age)

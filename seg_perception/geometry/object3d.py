@@ -30,7 +30,17 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..frames import RGBDFrame
-from ..results import InstanceMasks, ObjectGeometry, Plane, mask_boxes
+from ..results import (
+    GEOMETRY_CLIPPED,
+    GEOMETRY_NO_DEPTH,
+    GEOMETRY_OK,
+    GEOMETRY_OUT_OF_RANGE,
+    GEOMETRY_TOO_FEW_POINTS,
+    InstanceMasks,
+    ObjectGeometry,
+    Plane,
+    mask_boxes,
+)
 from .boxes import OrientedBox, _gravity_box, _gravity_frame, _pca_box_rows, extend_box_down
 from .filters import (
     _density_inliers,
@@ -44,9 +54,15 @@ from .filters import (
     remove_statistical_outliers,
 )
 
-__all__ = ["Object3DConfig", "compute_object_geometry", "compute_objects"]
+__all__ = ["Object3DConfig", "compute_object_geometry", "compute_objects",
+           "compute_objects_with_status"]
 
 _OUTLIER_METHODS = ("voxel", "knn")
+
+# An object with more than this fraction of its (eroded) valid-depth pixels outside
+# [min_depth, max_depth] is "clipped": its box covers only the part inside. Below it,
+# a few stray pixels (sensor noise) do not make a whole object suspect.
+_CLIPPED_FRACTION = 0.02
 
 
 @dataclass(frozen=True)
@@ -159,17 +175,18 @@ def _upward(plane: Plane) -> Plane:
 
 
 def _clean_mask(mask: np.ndarray, depth: np.ndarray, cfg: Object3DConfig, step: int = 1
-                ) -> np.ndarray:
+                ) -> tuple[np.ndarray, int]:
     """The object's pixels with depth in range, minus flying pixels at its outline
-    (``mask`` and ``depth`` sampled every ``step`` pixels)."""
+    (``mask`` and ``depth`` sampled every ``step`` pixels), and the number of
+    those pixels whose valid depth was outside the range (dropped)."""
     erosion = -(-cfg.erosion_px // step)  # in sampled pixels, rounded up
     if cfg.rim_tolerance > 0:
-        keep = erode_mask_at_depth_edges(mask, depth, erosion, cfg.rim_tolerance)
+        valid = erode_mask_at_depth_edges(mask, depth, erosion, cfg.rim_tolerance)
     else:
-        keep = erode_mask(mask, erosion) & (depth > 0)
-    keep &= depth >= cfg.min_depth
+        valid = erode_mask(mask, erosion) & (depth > 0)
+    keep = valid & (depth >= cfg.min_depth)
     keep &= depth <= cfg.max_depth
-    return keep
+    return keep, int(np.count_nonzero(valid)) - int(np.count_nonzero(keep))
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,9 +218,10 @@ class _Projector:
         self.rgb = _as_pixels(rgb.reshape(-1, 3)).reshape(rgb.shape[:2])
 
     def crop_cloud(self, mask: np.ndarray, y0: int, x0: int
-                   ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(float32[3, M] coordinate rows, uint8[M, 3] colours | None)`` of the mask crop
-        whose top-left pixel is ``(y0, x0)``, after :func:`_clean_mask`."""
+                   ) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """``(float32[3, M] coordinate rows, uint8[M, 3] colours | None, pixels out of the
+        depth range)`` of the mask crop whose top-left pixel is ``(y0, x0)``, after
+        :func:`_clean_mask`."""
         h, w = mask.shape
         s = self.pixel_step(mask, y0, x0)
         # Every s-th row and column of the frame (not of the crop): the same pixels
@@ -213,16 +231,16 @@ class _Projector:
         mask = mask[oy::s, ox::s]
         h, w = mask.shape
         depth = self.frame.depth[rs, cs]
-        keep = _clean_mask(mask, depth, self.cfg, s)
+        keep, out_of_range = _clean_mask(mask, depth, self.cfg, s)
         z = depth[keep]
         rows = np.empty((3, z.shape[0]), np.float32)
         np.multiply(np.broadcast_to(self.u[cs], (h, w))[keep], z, out=rows[0])
         np.multiply(np.broadcast_to(self.v[rs, None], (h, w))[keep], z, out=rows[1])
         rows[2] = z
         if not self.cfg.with_colors:
-            return rows, None
+            return rows, None, out_of_range
         colors = self.rgb[rs, cs][keep].view(np.uint8).reshape(-1, 3)
-        return rows, colors
+        return rows, colors, out_of_range
 
     def pixel_step(self, mask: np.ndarray, y0: int, x0: int) -> int:
         """The sampling step of a mask crop (see :attr:`Object3DConfig.max_pixel_step`)."""
@@ -490,14 +508,35 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
         instances: :class:`~seg_perception.results.InstanceMasks` or ``bool[N, H, W]``.
 
     Returns:
-        ``N`` entries in instance order, None where an object has too few points.
+        ``N`` entries in instance order, None where an object has too few points
+        (:func:`compute_objects_with_status` says why).
+    """
+    return compute_objects_with_status(frame, instances, support_plane, config)[0]
+
+
+def compute_objects_with_status(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
+                                support_plane: Plane | None = None,
+                                config: Object3DConfig | None = None
+                                ) -> tuple[list[ObjectGeometry | None], list[str]]:
+    """:func:`compute_objects`, and per object why it has geometry or not.
+
+    Returns:
+        ``(geometries, statuses)``, ``N`` entries each in instance order. A status
+        is one of :data:`~seg_perception.results.STATUSES_WITH_3D` where the
+        geometry is there (``"clipped"``: more than 2 % of the object's valid
+        depth lies outside ``[min_depth, max_depth]``, so its box covers only the
+        part inside), else why not: ``"no_depth"`` (no valid depth on the mask),
+        ``"out_of_range"`` (no points left, or too few, and at least as many
+        dropped for their depth as kept), ``"too_few_points"`` (fewer than
+        ``min_points`` survived erosion, downsampling and the outlier filter).
     """
     cfg = config or Object3DConfig()
     masks = instances.masks if isinstance(instances, InstanceMasks) else np.asarray(instances, bool)
     if masks.ndim != 3 or masks.shape[1:] != frame.depth.shape:
         raise ValueError(f"masks must be bool[N, {frame.height}, {frame.width}], got {masks.shape}")
-    if masks.shape[0] == 0:
-        return []
+    n = masks.shape[0]
+    if n == 0:
+        return [], []
     plane = _upward(support_plane) if support_plane is not None else None
     height, width = frame.depth.shape
     projector = _Projector(frame, cfg)
@@ -505,6 +544,9 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
     m = cfg.erosion_px
     parts: list[tuple[np.ndarray, np.ndarray | None]] = []
     index: list[int] = []
+    kept = np.zeros(n, np.int64)      # sampled pixels in the depth range
+    dropped = np.zeros(n, np.int64)   # sampled pixels with valid depth outside it
+    statuses = [GEOMETRY_TOO_FEW_POINTS] * n  # an empty mask has no points at all
     for i, (bx0, by0, bx1, by1) in enumerate(tight.tolist()):  # all pixel work is vectorised
         if bx1 <= bx0:  # empty mask
             continue
@@ -512,12 +554,22 @@ def compute_objects(frame: RGBDFrame, instances: InstanceMasks | np.ndarray,
         # crop with a zero border equals eroding the full mask.
         y0, y1 = max(by0 - m, 0), min(by1 + m, height)
         x0, x1 = max(bx0 - m, 0), min(bx1 + m, width)
-        rows, colors = projector.crop_cloud(masks[i, y0:y1, x0:x1], int(y0), int(x0))
-        if rows.shape[1] >= cfg.min_points:
+        crop = masks[i, y0:y1, x0:x1]
+        rows, colors, dropped[i] = projector.crop_cloud(crop, int(y0), int(x0))
+        kept[i] = rows.shape[1]
+        if kept[i] >= cfg.min_points:
             parts.append((rows, colors))
             index.append(i)
-    clouds: list[_Cloud | None] = [None] * masks.shape[0]
+        elif kept[i] == 0 and dropped[i] == 0 and not (frame.depth[y0:y1, x0:x1][crop] > 0).any():
+            statuses[i] = GEOMETRY_NO_DEPTH
+    clouds: list[_Cloud | None] = [None] * n
     if parts:
         for i, cloud in zip(index, _clouds(parts, plane, cfg)):
             clouds[i] = cloud
-    return _describe_all(clouds, plane, cfg)
+    for i, cloud in enumerate(clouds):
+        if cloud is not None:
+            clipped = dropped[i] > _CLIPPED_FRACTION * (kept[i] + dropped[i])
+            statuses[i] = GEOMETRY_CLIPPED if clipped else GEOMETRY_OK
+        elif dropped[i] > 0 and dropped[i] >= kept[i]:
+            statuses[i] = GEOMETRY_OUT_OF_RANGE  # the depth range took most of it
+    return _describe_all(clouds, plane, cfg), statuses

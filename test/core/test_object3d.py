@@ -11,7 +11,8 @@ import pytest
 from seg_perception.errors import ConfigError
 from seg_perception.geometry.boxes import OrientedBox, min_area_rectangle, oriented_box, principal_axes
 from seg_perception.geometry.filters import erode_mask
-from seg_perception.geometry.object3d import Object3DConfig, compute_object_geometry, compute_objects
+from seg_perception.geometry.object3d import (Object3DConfig, compute_object_geometry,
+                                              compute_objects, compute_objects_with_status)
 from seg_perception.geometry.projection import depth_to_xyz_image
 from seg_perception.results import InstanceMasks, Plane
 from seg_perception.sim.synthetic import Box, Cylinder, SyntheticScene, preset_objects, render_scene
@@ -337,3 +338,85 @@ def test_object_with_hidden_bottom_extends_to_the_table_only_when_asked(
         full = obj.size[2] if isinstance(obj, Box) else obj.height
         assert k.box_extent[2] < full - 0.03
         assert abs(g.box_extent[2] - full) < 0.004
+
+
+# ----------------------------------------------------------------------------- status
+
+def _depths(scene: SyntheticScene, label: int) -> np.ndarray:
+    z = scene.frame.depth[scene.instance_labels == label]
+    return z[z > 0]
+
+
+def test_status_says_why_an_object_has_no_geometry(scenes: dict[str, SyntheticScene]) -> None:
+    scene = scenes["separated"]
+    masks = masks_of(scene)
+    geoms, status = compute_objects_with_status(scene.frame, masks, scene.table_plane)
+    assert status == ["ok", "ok", "ok"] and all(g is not None for g in geoms)
+    # The same geometry as compute_objects: the status is extra, not a different path.
+    for g, plain in zip(geoms, compute_objects(scene.frame, masks, scene.table_plane)):
+        np.testing.assert_array_equal(g.points, plain.points)
+
+    tiny = np.zeros((H, W), bool)
+    ys, xs = np.nonzero(scene.instance_labels == 1)
+    tiny[ys[:4], xs[:4]] = True
+    empty = np.zeros((H, W), bool)
+    mask = scene.instance_labels == 1
+    holes = type(scene.frame)(rgb=scene.frame.rgb, depth=np.where(mask, 0, scene.frame.depth),
+                              intrinsics=scene.frame.intrinsics)
+    geoms, status = compute_objects_with_status(
+        holes, np.stack([tiny, empty, mask, scene.instance_labels == 2]), scene.table_plane)
+    assert status == ["no_depth", "too_few_points", "no_depth", "ok"]
+    assert [g is None for g in geoms] == [True, True, True, False]
+    geoms, status = compute_objects_with_status(scene.frame, np.stack([tiny, empty]))
+    assert status == ["too_few_points", "too_few_points"] and geoms == [None, None]
+
+    # min_points counts the final cloud: enough pixels, too few points after the filters.
+    geoms, status = compute_objects_with_status(scene.frame, masks, scene.table_plane,
+                                                Object3DConfig(min_points=100_000))
+    assert status == ["too_few_points"] * 3 and geoms == [None] * 3
+
+
+def test_objects_beyond_the_depth_range_are_out_of_range(scenes: dict[str, SyntheticScene]
+                                                         ) -> None:
+    scene = scenes["separated"]
+    masks = masks_of(scene)
+    nearest = min(_depths(scene, k + 1).min() for k in range(len(masks)))
+    farthest = max(_depths(scene, k + 1).max() for k in range(len(masks)))
+    for cfg in (Object3DConfig(max_depth=float(nearest) - 0.01),   # all beyond max_depth
+                Object3DConfig(min_depth=float(farthest) + 0.01)):  # all nearer than min_depth
+        geoms, status = compute_objects_with_status(scene.frame, masks, scene.table_plane, cfg)
+        assert geoms == [None] * 3 and status == ["out_of_range"] * 3
+
+
+@pytest.mark.parametrize("side", ["max_depth", "min_depth"])
+def test_objects_on_the_edge_of_the_depth_range(scenes: dict[str, SyntheticScene],
+                                                side: str) -> None:
+    scene = scenes["separated"]
+    masks = masks_of(scene)
+    k = 0
+    z = _depths(scene, k + 1)
+    far = side == "max_depth"
+    (whole,), _ = compute_objects_with_status(scene.frame, masks.select([k]), scene.table_plane)
+
+    def run(limit: float):
+        cfg = Object3DConfig(**{side: float(limit)})
+        (g,), (s,) = compute_objects_with_status(scene.frame, masks.select([k]),
+                                                 scene.table_plane, cfg)
+        return g, s
+
+    # Exactly at the object's extreme depth: the range is inclusive, nothing is lost.
+    g, s = run(z.max() if far else z.min())
+    assert s == "ok"
+    np.testing.assert_array_equal(g.points, whole.points)
+    # Through the middle: geometry from the part inside, marked clipped.
+    g, s = run(np.median(z))
+    assert s == "clipped" and g is not None
+    inside = g.points[:, 2] <= np.median(z) + 1e-6 if far else g.points[:, 2] >= np.median(z) - 1e-6
+    assert inside.all() and g.num_points < whole.num_points
+    # A sliver inside, fewer pixels than min_points: no geometry, and the range is why.
+    sliver = np.sort(z)[10] if far else np.sort(z)[-11]
+    g, s = run(sliver)
+    assert g is None and s == "out_of_range"
+    # Just past the object's whole depth span.
+    g, s = run(z.min() - 1e-3 if far else z.max() + 1e-3)
+    assert g is None and s == "out_of_range"

@@ -213,6 +213,7 @@ def test_geometry_can_be_switched_off(scenes: dict[str, SyntheticScene]) -> None
     scene = pipeline.process(scenes["separated"].frame)
     assert len(scene.objects) == 3
     assert all(o.geometry is None and o.grasp is None for o in scene.objects)
+    assert all(not o.has_3d and o.geometry_status == "not_computed" for o in scene.objects)
     assert scene.semantic is None
     assert set(scene.timings_ms) == {"instance", "total"}
 
@@ -231,10 +232,12 @@ def test_min_object_points_decides_which_objects_get_geometry(
     for o, c in zip(objects, counts):
         if o.geometry is not None:
             assert o.geometry.num_points == c and o.grasp is not None
+            assert o.has_3d and o.geometry_status == "ok"
         else:
-            assert o.grasp is None
+            assert o.grasp is None and not o.has_3d and o.geometry_status == "too_few_points"
     pipeline.update_config(min_object_points=100_000)
-    assert all(o.geometry is None for o in pipeline.process(frame).objects)
+    assert all(o.geometry is None and o.geometry_status == "too_few_points"
+               for o in pipeline.process(frame).objects)
 
 
 def test_depth_range_limits_the_3d_stage(scenes: dict[str, SyntheticScene]) -> None:
@@ -245,9 +248,56 @@ def test_depth_range_limits_the_3d_stage(scenes: dict[str, SyntheticScene]) -> N
                                        **CPU))
     (obj,) = pipeline.process(frame).objects  # still segmented in 2D...
     assert obj.geometry is None  # ...but no point is nearer than 0.4 m
+    assert not obj.has_3d and obj.geometry_status == "out_of_range" and obj.grasp is None
     pipeline.update_config(max_depth=3.0)
     (obj,) = pipeline.process(frame).objects
     assert obj.geometry is not None and obj.geometry.points[:, 2].min() >= z.min() - 1e-3
+    assert obj.has_3d and obj.geometry_status == "ok"
+
+
+def test_objects_straddling_the_depth_range_are_clipped_and_survive_pickling(
+        scenes: dict[str, SyntheticScene]) -> None:
+    import pickle
+
+    from seg_perception.pipeline import assemble_scene
+
+    truth = scenes["separated"]
+    depths = [truth.frame.depth[truth.instance_labels == k + 1] for k in range(3)]
+    # min_depth through the middle of the farthest object: it is clipped; the others
+    # lie wholly nearer than min_depth: out of range.
+    order = np.argsort([np.median(z) for z in depths])[::-1]
+    cut = float(np.median(depths[order[0]]))
+    assert all(depths[k].max() < cut for k in order[1:])
+    pipeline = Pipeline(PipelineConfig(min_depth=cut, tracking=False, semantic_backend="none",
+                                       **CPU))
+    analysis = pipeline.analyse(truth.frame)
+    # Worker processes send FrameAnalysis pickled (ParallelPipeline): statuses travel with it.
+    scene = assemble_scene(truth.frame, pickle.loads(pickle.dumps(analysis)), None, 0.0)
+    assert len(scene.objects) == 3
+    found = {int(np.argmax([(o.mask & (truth.instance_labels == k + 1)).sum() for k in range(3)])):
+             o for o in scene.objects}
+    assert len(found) == 3  # one object per true object
+    far = found[int(order[0])]
+    assert far.has_3d and far.geometry_status == "clipped" and far.grasp is not None
+    assert far.geometry.points[:, 2].min() >= cut - 1e-6
+    for k in order[1:]:
+        o = found[int(k)]
+        assert (o.has_3d, o.geometry_status, o.grasp) == (False, "out_of_range", None)
+
+
+def test_scene_object_status_must_fit_its_geometry(default_pipeline: Pipeline,
+                                                   scenes: dict[str, SyntheticScene]) -> None:
+    obj = default_pipeline.process(scenes["separated"].frame).objects[0]
+    assert obj.geometry_status == "ok"
+    bare = dataclasses.replace(obj, geometry=None, grasp=None, geometry_status="")
+    assert bare.geometry_status == "unknown" and not bare.has_3d  # the producer did not say
+    with pytest.raises(ValueError, match="does not fit an object without geometry"):
+        dataclasses.replace(obj, geometry=None, geometry_status="ok")
+    with pytest.raises(ValueError, match="does not fit an object with geometry.*ok, clipped"):
+        dataclasses.replace(obj, geometry_status="too_few_points")
+    # The tracker's replace keeps the status.
+    assert dataclasses.replace(bare, geometry_status="no_depth").with_track(3, 2).geometry_status \
+        == "no_depth"
 
 
 def test_score_threshold_filters_instances(scenes: dict[str, SyntheticScene]) -> None:
