@@ -1,17 +1,30 @@
-"""Approximate-time synchronisation of camera topics.
+"""Approximate-time synchronisation of camera topics, guarded against bad input.
 
 Uses ``message_filters.ApproximateTimeSynchronizer`` when it is importable
 (apt ROS 2); otherwise :class:`ApproximateTimeSync`, a small equivalent of the
-same algorithm (match one message per topic whose stamps lie within ``slop``),
-which the tests exercise directly.
+same algorithm (match one message per topic whose stamps lie within ``slop``).
+Both behave the same through :func:`make_synchronizer`: a stamp difference of
+exactly ``slop`` still matches, each input keeps ``queue_size`` messages, and
+when a set matches every older message is discarded (so a late message never
+brings back a frame older than one already delivered).
+
+Every subscription callback is guarded: a message the synchroniser cannot take
+(negative stamp, ``nanosec >= 1e9``, no header, anything the library raises on)
+and a frame callback that raises are reported through ``on_bad_message`` and
+dropped; they never reach the executor, which would end the node.
 """
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any, Callable, Sequence
 
-__all__ = ["ApproximateTimeSync", "make_synchronizer"]
+__all__ = ["ApproximateTimeSync", "BadMessage", "make_synchronizer", "stamp_ns_of"]
+
+_NS_PER_S = 1_000_000_000
+_STAMP_FIX = ("Fix the publisher: stamp messages with the ROS clock or the camera's time "
+              "(sec >= 0, 0 <= nanosec < 1e9), e.g. node.get_clock().now().to_msg().")
 
 
 class ApproximateTimeSync:
@@ -31,7 +44,7 @@ class ApproximateTimeSync:
             raise ValueError("need num_inputs >= 1, queue_size >= 1, slop_s >= 0")
         self._queues: list[dict[int, Any]] = [{} for _ in range(num_inputs)]
         self._callback = callback
-        self._slop_ns = int(slop_s * 1e9)
+        self._slop_ns = round(slop_s * _NS_PER_S)
         self._queue_size = queue_size
         self._lock = threading.Lock()
         self.dropped = 0  # messages discarded without being part of a delivered set
@@ -74,43 +87,166 @@ class ApproximateTimeSync:
         return None if best is None else best[1]
 
 
+class BadMessage(ValueError):
+    """A message the synchroniser cannot take; ``category`` names the kind of problem."""
+
+    def __init__(self, category: str, message: str) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+def stamp_ns_of(msg: Any) -> int:
+    """``msg.header.stamp`` in nanoseconds, or :class:`BadMessage` saying what is wrong."""
+    try:
+        sec, nanosec = msg.header.stamp.sec, msg.header.stamp.nanosec
+    except AttributeError as exc:
+        raise BadMessage("bad_header", f"it has no header.stamp ({exc}); the synchroniser "
+                         "pairs topics by header.stamp: publish a message type with a "
+                         "std_msgs/Header") from None
+    if not isinstance(sec, int) or not isinstance(nanosec, int):
+        raise BadMessage("bad_header", f"header.stamp holds {type(sec).__name__} / "
+                         f"{type(nanosec).__name__}, not integers. {_STAMP_FIX}")
+    if sec < 0:
+        raise BadMessage("bad_stamp", f"header.stamp.sec = {sec} is negative. {_STAMP_FIX}")
+    if not 0 <= nanosec < _NS_PER_S:
+        raise BadMessage("bad_stamp", f"header.stamp.nanosec = {nanosec} is not in "
+                         f"[0, 1e9) (whole seconds belong in sec). {_STAMP_FIX}")
+    return sec * _NS_PER_S + nanosec
+
+
+class _Guard:
+    """Turns exceptions on a message's way through the synchroniser into reports."""
+
+    LOG_EVERY_S = 5.0  # without on_bad_message: one log line per category this often
+
+    def __init__(self, node: Any, on_bad_message: Callable[[str, str], None] | None) -> None:
+        self._node = node
+        self._on_bad_message = on_bad_message
+        self._last_log: dict[str, float] = {}
+
+    def report(self, category: str, message: str) -> None:
+        if self._on_bad_message is not None:
+            try:
+                self._on_bad_message(category, message)
+                return
+            except Exception as exc:  # noqa: BLE001 - the reporter must not end the node
+                message = f"{message} (and on_bad_message raised {type(exc).__name__}: {exc})"
+        now = time.monotonic()
+        if now - self._last_log.get(category, -self.LOG_EVERY_S) >= self.LOG_EVERY_S:
+            self._last_log[category] = now
+            try:
+                self._node.get_logger().warning(f"[{category}] {message}")
+            except Exception:  # noqa: BLE001 - no logger (node destroyed): nothing to tell
+                pass
+
+    def frame_callback(self, callback: Callable[..., Any]) -> Callable[..., None]:
+        def guarded(*msgs: Any) -> None:
+            try:
+                callback(*msgs)
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the input
+                self.report("callback_error", f"dropped a synchronised set: the frame "
+                            f"callback raised {type(exc).__name__}: {exc} (a bug in that "
+                            "callback; the next sets are still delivered)")
+        return guarded
+
+
+def _message_filters_sync(callback: Callable[..., Any], num_inputs: int, slop_s: float,
+                          queue_size: int, guard: _Guard) -> Callable[[int, Any, int], None]:
+    """``add(index, msg, stamp_ns)`` feeding ``message_filters.ApproximateTimeSynchronizer``."""
+    import message_filters
+    from rclpy.duration import Duration
+
+    inputs = [message_filters.SimpleFilter() for _ in range(num_inputs)]
+    sync = message_filters.ApproximateTimeSynchronizer(inputs, queue_size, slop_s)
+    # Its test is `spread < slop`; one nanosecond more makes it `<= slop` like ours.
+    sync.slop = Duration(nanoseconds=round(slop_s * _NS_PER_S) + 1)
+    # Every add passes this lock, so message_filters' own lock, when an add raised
+    # while holding it (it is not released in a finally), is known to be ours.
+    outer = threading.Lock()
+    delivered = guard.frame_callback(callback)
+
+    def on_set(*msgs: Any) -> None:
+        # Called by message_filters while it holds its lock: discard what is older
+        # than this set (as ApproximateTimeSync does); it removes the set itself.
+        keys = [stamp_ns_of(m) for m in msgs]
+        newest = max(keys)
+        for queue, key in zip(sync.queues, keys):
+            for t in [t for t in queue if t <= newest and t != key]:
+                del queue[t]
+        delivered(*msgs)
+
+    sync.registerCallback(on_set)
+
+    def add(index: int, msg: Any, _stamp_ns: int) -> None:
+        with outer:
+            try:
+                inputs[index].signalMessage(msg)
+            finally:
+                if sync.lock.locked():
+                    sync.lock.release()
+    return add
+
+
+def _own_sync(callback: Callable[..., Any], num_inputs: int, slop_s: float, queue_size: int,
+              guard: _Guard) -> Callable[[int, Any, int], None]:
+    return ApproximateTimeSync(num_inputs, guard.frame_callback(callback), slop_s,
+                               queue_size).add
+
+
 def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str], qos: Any,
                       callback: Callable[..., Any], slop_s: float, queue_size: int,
                       callback_group: Any = None, prefer_message_filters: bool = True,
                       on_message: Callable[[int], None] | None = None,
+                      on_bad_message: Callable[[str, str], None] | None = None,
                       ) -> tuple[list[Any], str]:
     """Subscribe to ``topics`` and call ``callback`` with synchronised messages.
 
     ``on_message(index)`` is called for every message received on input
-    ``index`` (before matching), so a caller can tell which input is silent.
+    ``index`` (before matching, bad ones included), so a caller can tell which
+    input is silent. ``on_bad_message(category, message)`` is called for each
+    message dropped because the synchroniser cannot take it (category
+    ``bad_stamp``, ``bad_header`` or ``sync_error``) and for each set dropped
+    because ``callback`` (or ``on_message``) raised (``callback_error``); the
+    message names the topic, the problem and the fix. Without it, these are
+    logged as warnings (at most one per category every 5 s).
+    ``prefer_message_filters=False`` uses the package's own synchroniser even
+    where ``message_filters`` is importable.
+
     Returns the subscriptions (destroy them to stop) and which implementation
     is used (``"message_filters"`` or ``"seg_perception"``).
     """
+    if len(msg_types) != len(topics):
+        raise ValueError(f"{len(msg_types)} message types for {len(topics)} topics")
+    guard = _Guard(node, on_bad_message)
+    impl, build = "seg_perception", _own_sync
     if prefer_message_filters:
         try:
-            import message_filters
+            import message_filters  # noqa: F401
         except ImportError:
             pass
         else:
-            subs = [message_filters.Subscriber(node, t, name, qos_profile=qos)
-                    for t, name in zip(msg_types, topics)]
-            if on_message is not None:
-                for i, sub in enumerate(subs):
-                    sub.registerCallback(lambda _msg, i=i: on_message(i))
-            sync = message_filters.ApproximateTimeSynchronizer(subs, queue_size, slop_s)
-            sync.registerCallback(callback)
-            return [s.sub for s in subs], "message_filters"
+            impl, build = "message_filters", _message_filters_sync
+    add = build(callback, len(topics), slop_s, queue_size, guard)
 
-    sync = ApproximateTimeSync(len(topics), callback, slop_s, queue_size)
-
-    def handler(index: int) -> Callable[[Any], None]:
+    def handler(index: int, topic: str) -> Callable[[Any], None]:
         def on_msg(msg: Any) -> None:
-            if on_message is not None:
-                on_message(index)
-            stamp = msg.header.stamp
-            sync.add(index, msg, stamp.sec * 1_000_000_000 + stamp.nanosec)
+            try:
+                if on_message is not None:
+                    on_message(index)
+            except Exception as exc:  # noqa: BLE001 - the message itself may still be good
+                guard.report("callback_error", f"on_message({index}) raised "
+                             f"{type(exc).__name__}: {exc} (a bug in that callback)")
+            try:
+                add(index, msg, stamp_ns_of(msg))
+            except BadMessage as exc:
+                guard.report(exc.category, f"dropped a message on {topic}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - whatever a library raises on
+                guard.report("sync_error", f"dropped a message on {topic}: the synchroniser "
+                             f"({impl}) raised {type(exc).__name__}: {exc}; the next "
+                             "messages are still used (report it if it repeats)")
         return on_msg
 
-    subs = [node.create_subscription(t, name, handler(i), qos, callback_group=callback_group)
+    subs = [node.create_subscription(t, name, handler(i, name), qos,
+                                     callback_group=callback_group)
             for i, (t, name) in enumerate(zip(msg_types, topics))]
-    return subs, "seg_perception"
+    return subs, impl
