@@ -349,3 +349,36 @@ def test_encoders_refuse_what_the_plugins_refuse():
         compress_depth(rgb)
     with pytest.raises(ValueError, match="format must be 'png' or 'rvl'"):
         compress_depth(numpy_to_image(_depth_mm(), "16UC1"), "jpeg")
+
+
+@pytest.mark.parametrize("fmt, make", [
+    ("png", lambda: compress_image(numpy_to_image(_colour(), "rgb8"), "png")),
+    ("jpeg", lambda: compress_image(numpy_to_image(_colour(), "rgb8"), "jpeg")),
+    ("depth png", lambda: compress_depth(numpy_to_image(_depth_mm(), "16UC1"), "png")),
+    ("depth rvl", lambda: compress_depth(numpy_to_image(_depth_mm(), "16UC1"), "rvl")),
+])
+def test_images_over_max_pixels_are_refused_before_decoding(fmt, make):
+    msg = make()
+    assert image_from_compressed(msg, max_pixels=64 * 48).width == 64
+    with pytest.raises(InvalidFrameError, match="is 64x48, more than max_image_pixels=3071: "
+                                                "lower the camera resolution"):
+        image_from_compressed(msg, max_pixels=64 * 48 - 1)
+
+
+def test_messages_read_from_a_bag_decode_too():
+    # replay reads bags with the pure-Python rosbags: its messages are dataclasses with
+    # numpy data, not rclpy messages.
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    depth = compress_depth(numpy_to_image(_depth_mm(), "16UC1", _header()), "rvl")
+    bag_msg = store.types["sensor_msgs/msg/CompressedImage"](
+        header=store.types["std_msgs/msg/Header"](
+            stamp=store.types["builtin_interfaces/msg/Time"](sec=depth.header.stamp.sec,
+                                                            nanosec=depth.header.stamp.nanosec),
+            frame_id=FRAME),
+        format=depth.format, data=np.frombuffer(bytes(depth.data), np.uint8))
+    cdr = store.serialize_cdr(bag_msg, "sensor_msgs/msg/CompressedImage")
+    image = image_from_compressed(store.deserialize_cdr(cdr, "sensor_msgs/msg/CompressedImage"))
+    np.testing.assert_array_equal(image_to_numpy(image), _depth_mm())
+    _assert_same_header(image)
