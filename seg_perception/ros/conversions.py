@@ -69,6 +69,7 @@ __all__ = [
     "SUPPORTED_ENCODINGS",
     "camera_info_to_intrinsics",
     "cloud_to_points",
+    "geometry_status_name",
     "image_to_depth_m",
     "image_to_numpy",
     "image_to_rgb",
@@ -566,6 +567,23 @@ def _roi_of(box_2d: Any, width: int, height: int) -> tuple[int, int, int, int]:
     return x0, y0, xe - x0, ye - y0
 
 
+def _status_code(status: str, msg_type: Any) -> int:
+    """The ``ObjectInstance.GEOMETRY_*`` constant of a ``SceneObject.geometry_status``."""
+    return int(getattr(msg_type, f"GEOMETRY_{status.upper()}", msg_type.GEOMETRY_UNKNOWN))
+
+
+def geometry_status_name(obj_msg: Any) -> str:
+    """An ``ObjectInstance``'s ``geometry_status`` as ``SceneObject.geometry_status`` names
+    it (``"ok"``, ``"out_of_range"``, ...; ``"unknown"`` for a value it does not know)."""
+    return _status_names(type(obj_msg)).get(int(obj_msg.geometry_status), "unknown")
+
+
+@lru_cache(maxsize=None)
+def _status_names(msg_type: Any) -> dict[int, str]:
+    return {getattr(msg_type, name): name[len("GEOMETRY_"):].lower()
+            for name in dir(msg_type) if name.startswith("GEOMETRY_")}
+
+
 def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device: str = "",
                          grasps: Mapping[int, Any] | None = None,
                          with_clouds: bool = True) -> Any:
@@ -578,15 +596,17 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
         backend, device: the instance segmenter and compute device, for the record.
         grasps: optional ``{object index: (point, approach, axis, width)}``
             (or objects with those attributes) overriding ``SceneObject.grasp``;
-            objects with neither get zero grasp fields.
+            objects with neither, and objects without 3D, get zero grasp fields.
         with_clouds: False leaves every ``cloud`` empty (fields x, y, z, rgb
             declared, zero points), to save bandwidth when planners need only boxes.
 
     Per object: ``roi`` covers ``box_2d`` (x2/y2 exclusive, clipped to the image);
     ``mask`` is the object's mask cropped to ``roi``, mono8 255/0; ``box_pose``
     is ``box_center`` with the quaternion of ``box_rotation``; ``cloud`` holds the
-    object's points with ``rgb`` when it has colours. Objects without geometry
-    get zero 3D fields, an identity orientation and an empty cloud.
+    object's points with ``rgb`` when it has colours. ``has_3d`` and
+    ``geometry_status`` say whether the 3D part is valid (see the message); objects
+    without geometry get ``has_3d`` false, zero 3D and grasp fields, an identity
+    orientation and an empty cloud.
     """
     from seg_perception.msg import ObjectInstance, ObjectInstanceArray
 
@@ -610,6 +630,8 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
         crop = np.asarray(obj.mask, bool)[y:y + h, x:x + w]
         inst.mask = numpy_to_image(crop.astype(np.uint8) * np.uint8(255), "mono8", header)
         g = obj.geometry
+        inst.has_3d = g is not None
+        inst.geometry_status = _status_code(obj.geometry_status, ObjectInstance)
         if g is not None:
             inst.centroid.x, inst.centroid.y, inst.centroid.z = _vec(g.centroid)
             pose = inst.box_pose
@@ -628,7 +650,7 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
         grasp = grasps.get(obj.index) if grasps is not None else None
         if grasp is None:
             grasp = obj.grasp
-        if grasp is not None:
+        if grasp is not None and g is not None:  # no 3D: no grasp either (has_3d says so)
             point, approach, axis, width = _grasp_fields(grasp)
             inst.grasp_point.x, inst.grasp_point.y, inst.grasp_point.z = _vec(point)
             inst.grasp_approach.x, inst.grasp_approach.y, inst.grasp_approach.z = _vec(approach)
@@ -651,8 +673,10 @@ def objects_msg_to_dicts(msg: Any) -> dict[str, Any]:
         ``box_size``, ``top_normal``, ``grasp_point``, ``grasp_approach``,
         ``grasp_axis`` (``float64[3]``), ``box_orientation`` ``float64[4]`` xyzw,
         ``box_rotation`` ``float64[3, 3]``, ``grasp_width``, and ``points``,
-        ``colors`` from the cloud.
+        ``colors`` from the cloud, ``has_3d`` and ``geometry_status`` (the name, as
+        ``SceneObject.geometry_status``: ``"ok"``, ``"out_of_range"``, ...).
     """
+
     img_w, img_h = int(msg.image_width), int(msg.image_height)
     objects = []
     for inst in msg.objects:
@@ -672,6 +696,8 @@ def objects_msg_to_dicts(msg: Any) -> dict[str, Any]:
             "id": int(inst.id), "track_id": int(inst.track_id), "track_age": int(inst.track_age),
             "class_id": int(inst.class_id), "class_name": inst.class_name,
             "score": float(inst.score), "roi": (x, y, w, h),
+            "has_3d": bool(inst.has_3d),
+            "geometry_status": geometry_status_name(inst),
             "box_2d": np.array([x, y, x + w, y + h], np.float32),
             "mask_roi": mask_roi, "mask": mask,
             "centroid": v(inst.centroid), "box_center": v(inst.box_pose.position),

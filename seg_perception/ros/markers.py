@@ -19,11 +19,14 @@ def scene_to_markers(scene: Scene, header: Any, namespace: str = "seg_perception
     """Box (CUBE), text (id, class, score) and top-down grasp arrow for each object with 3D.
 
     Starts with a DELETEALL marker so objects that vanished disappear in RViz.
+    Objects without 3D (``has_3d`` false: depth missing, out of range, too few
+    points) get no marker at all: they have no place in 3D, and a box or arrow at
+    the frame's origin would show an obstacle that is not there.
     """
     out = MarkerArray()
     clear = Marker(header=header, ns=namespace, action=Marker.DELETEALL)
     out.markers.append(clear)
-    with_3d = [obj for obj in scene.objects if obj.geometry is not None]
+    with_3d = [obj for obj in scene.objects if obj.has_3d]
     if not with_3d:
         return out
     # One batched conversion: per-object calls cost more than the markers themselves.

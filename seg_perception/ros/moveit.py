@@ -137,12 +137,17 @@ def fit_shape(obj: Any, shape: str = "box", padding: float = 0.0,
 
     Raises:
         ValueError: unknown ``shape``, negative ``padding``, or an object without
-            3D geometry (``box_size`` all zero).
+            3D geometry (``has_3d`` false, or ``box_size`` all zero).
     """
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     if padding < 0:
         raise ValueError(f"padding must be >= 0 metres, got {padding}")
+    if not obj.has_3d:
+        from .conversions import geometry_status_name
+        raise ValueError(f"object {obj.id} (track {obj.track_id}) has no 3D geometry "
+                         f"(has_3d is false, geometry_status {geometry_status_name(obj)}): "
+                         "there is nothing to add to the planning scene")
     size = _xyz(obj.box_size)
     if not np.any(size > 0):
         raise ValueError(f"object {obj.id} (track {obj.track_id}) has no 3D geometry "
@@ -274,7 +279,8 @@ def _support_fit(plane: np.ndarray, size_xy: float | Sequence[float], thickness:
 
 
 def _support_anchor(array_msg: Any) -> np.ndarray:
-    centers = [_xyz(o.box_pose.position) for o in array_msg.objects if np.any(_xyz(o.box_size) > 0)]
+    centers = [_xyz(o.box_pose.position) for o in array_msg.objects
+               if o.has_3d and np.any(_xyz(o.box_size) > 0)]
     return np.mean(centers, axis=0) if centers else np.zeros(3)
 
 
@@ -382,7 +388,9 @@ class CollisionObjectTracker:
 
     Ids are ``<id_prefix><track_id>``. Objects with ``track_id < 0`` (tracking
     off) cannot be followed from frame to frame and are skipped, with a note;
-    so are objects without 3D geometry. With ``support_surface`` the support
+    so are objects without 3D geometry (``has_3d`` false: the note names
+    ``geometry_status``); a known object that stays without 3D is removed like
+    one not seen. With ``support_surface`` the support
     plane becomes the box :data:`SUPPORT_SURFACE_ID`
     (:func:`support_plane_to_collision_object`), under the same rules; once
     added, its centre stays put along the plane (it moves only when the plane

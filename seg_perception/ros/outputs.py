@@ -27,12 +27,13 @@ def scene_to_cloud(scene: Scene, header: Any) -> Any:
     """All objects' points in one PointCloud2 with x, y, z, rgb and ``label`` fields.
 
     ``label`` is the object's track id + 1 when tracked, else its index + 1
-    (0 is never used, so it can mean "background" in tools).
+    (0 is never used, so it can mean "background" in tools). Objects without 3D
+    (``has_3d`` false) add no points.
     """
     parts, colors, labels = [], [], []
     for obj in scene.objects:
         g = obj.geometry
-        if g is None or g.num_points == 0:
+        if not obj.has_3d or g.num_points == 0:
             continue
         parts.append(g.points)
         colors.append(g.colors if g.colors is not None

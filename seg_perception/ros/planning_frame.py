@@ -236,9 +236,10 @@ def transform_objects_msg(msg: Any, transform: Transform, target_frame: str, *,
     ``rgb`` / ``label`` (other fields are dropped); ``with_clouds=False`` leaves
     every cloud empty instead (for consumers that need only boxes: faster).
 
-    Objects without 3D geometry (``box_size`` all zero) keep zero 3D fields, and
-    objects without a grasp (``grasp_approach`` zero) keep zero grasp fields, so
-    "unknown" stays recognisable instead of becoming the frame's origin.
+    ``has_3d`` and ``geometry_status`` are copied. Objects without 3D
+    (``has_3d`` false) keep zero 3D fields, and objects without a grasp
+    (``grasp_approach`` zero) keep zero grasp fields, so "unknown" stays
+    recognisable instead of becoming the frame's origin.
     """
     from seg_perception.msg import ObjectInstance, ObjectInstanceArray
 
@@ -256,7 +257,7 @@ def transform_objects_msg(msg: Any, transform: Transform, target_frame: str, *,
     if not objs:
         return out
     R, t = transform.rotation, transform.translation
-    has_geom = np.any(_vectors([o.box_size for o in objs]) > 0, axis=1)
+    has_geom = np.array([bool(o.has_3d) for o in objs])
     has_grasp = np.any(_vectors([o.grasp_approach for o in objs]) != 0, axis=1)
     keep0 = np.where(has_geom[:, None], 1.0, 0.0)
     grasp0 = np.where(has_grasp[:, None], 1.0, 0.0)
@@ -280,7 +281,8 @@ def transform_objects_msg(msg: Any, transform: Transform, target_frame: str, *,
         inst = ObjectInstance(
             id=src.id, track_id=src.track_id, track_age=src.track_age, class_id=src.class_id,
             class_name=src.class_name, score=src.score, roi=src.roi, mask=src.mask,
-            grasp_width=src.grasp_width)
+            grasp_width=src.grasp_width, has_3d=src.has_3d,
+            geometry_status=src.geometry_status)
         inst.box_size.x, inst.box_size.y, inst.box_size.z = (
             src.box_size.x, src.box_size.y, src.box_size.z)
         _set_xyz(inst.centroid, centroids[i])

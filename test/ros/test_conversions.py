@@ -476,9 +476,41 @@ def test_scene_to_objects_msg_fields(synthetic_scene, objects_msgs) -> None:
     assert (b.track_id, b.track_age) == (-1, 0)
     assert (b.grasp_width, b.grasp_point.z) == (0.0, 0.0)  # no grasp given
     assert [f.name for f in b.cloud.fields] == ["x", "y", "z"] and b.cloud.width == 7
-    # No geometry: zero 3D fields, identity orientation, empty cloud.
+    OI = objects_msgs.ObjectInstance
+    assert (a.has_3d, a.geometry_status) == (True, OI.GEOMETRY_OK)
+    assert (b.has_3d, b.geometry_status) == (True, OI.GEOMETRY_OK)
+    # No geometry: has_3d false (the fixture's producer gave no reason), zero 3D fields,
+    # identity orientation, empty cloud.
+    assert (c.has_3d, c.geometry_status) == (False, OI.GEOMETRY_UNKNOWN)
     assert (c.centroid.z, c.box_size.x, c.box_pose.orientation.w) == (0.0, 0.0, 1.0)
     assert c.cloud.width == 0 and cloud_to_points(c.cloud)[0].shape == (0, 3)
+
+
+@pytest.mark.parametrize("status", ["not_computed", "no_depth", "out_of_range",
+                                    "too_few_points"])
+def test_objects_without_3d_are_marked_and_carry_no_grasp(synthetic_scene, objects_msgs,
+                                                           status) -> None:
+    scene = synthetic_scene
+    scene.objects[2] = dataclasses.replace(scene.objects[2], geometry_status=status)
+    # A grasp for an object without 3D (given or left on the object) is not published:
+    # there is no 3D part for it to belong to.
+    grasp = ((0.0, 0.0, 0.5), (0.0, 0.0, 1.0), (1.0, 0.0, 0.0), 0.1)
+    msg = scene_to_objects_msg(scene, Header(), grasps={2: grasp})
+    c = msg.objects[2]
+    assert c.has_3d is False
+    assert c.geometry_status == getattr(objects_msgs.ObjectInstance, f"GEOMETRY_{status.upper()}")
+    assert (c.grasp_point.z, c.grasp_approach.z, c.grasp_width) == (0.0, 0.0, 0.0)
+    d = objects_msg_to_dicts(msg)["objects"]
+    assert [(o["has_3d"], o["geometry_status"]) for o in d] == [(True, "ok"), (True, "ok"),
+                                                               (False, status)]
+
+
+def test_clipped_objects_keep_their_3d(synthetic_scene, objects_msgs) -> None:
+    scene = synthetic_scene
+    scene.objects[0] = dataclasses.replace(scene.objects[0], geometry_status="clipped")
+    a = scene_to_objects_msg(scene, Header()).objects[0]
+    assert (a.has_3d, a.geometry_status) == (True, objects_msgs.ObjectInstance.GEOMETRY_CLIPPED)
+    assert a.box_size.x == pytest.approx(0.06) and a.cloud.width == 20
 
 
 def test_objects_msg_round_trip(synthetic_scene, objects_msgs) -> None:

@@ -58,11 +58,17 @@ def _rot(pose) -> np.ndarray:
 
 
 def make_object(objects_msgs, index=0, track=1, center=(0.0, 0.0, 0.8), size=(0.1, 0.05, 0.2),
-                rotation=None, up=(0.0, 0.0, 1.0), grasp=True, points=None, class_name="cup"):
-    """An ObjectInstance built by hand (3D fields in the array's frame)."""
+                rotation=None, up=(0.0, 0.0, 1.0), grasp=True, points=None, class_name="cup",
+                has_3d=None, status=None):
+    """An ObjectInstance built by hand (3D fields in the array's frame); ``has_3d`` defaults
+    to whether ``size`` is non-zero, ``status`` to OK / TOO_FEW_POINTS to match."""
     R = np.eye(3) if rotation is None else np.asarray(rotation, float)
-    obj = objects_msgs.ObjectInstance(id=index, track_id=track, track_age=1, class_id=3,
-                                      class_name=class_name, score=0.9)
+    OI = objects_msgs.ObjectInstance
+    has_3d = bool(np.any(np.asarray(size) > 0)) if has_3d is None else has_3d
+    if status is None:
+        status = OI.GEOMETRY_OK if has_3d else OI.GEOMETRY_TOO_FEW_POINTS
+    obj = OI(id=index, track_id=track, track_age=1, class_id=3, class_name=class_name,
+             score=0.9, has_3d=has_3d, geometry_status=status)
     obj.roi = RegionOfInterest(x_offset=10, y_offset=20, width=4, height=3)
     obj.mask = numpy_to_image(np.full((3, 4), 255, np.uint8), "mono8")
     c = np.asarray(center, float)
@@ -168,8 +174,17 @@ def test_grasp_subframe_lands_on_the_grasp_point(objects_msgs, moveit_msgs):
 
 def test_objects_without_geometry_are_refused(objects_msgs, moveit_msgs):
     empty = make_object(objects_msgs, size=(0.0, 0.0, 0.0))
-    with pytest.raises(ValueError, match="no 3D geometry"):
+    with pytest.raises(ValueError, match="no 3D geometry .*has_3d is false.*too_few_points"):
         object_to_collision_object(empty, make_header())
+    # has_3d decides, not the numbers: a box in a message that says "no 3D" is not added.
+    stale = make_object(objects_msgs, has_3d=False,
+                        status=objects_msgs.ObjectInstance.GEOMETRY_OUT_OF_RANGE)
+    with pytest.raises(ValueError, match="has_3d is false, geometry_status out_of_range"):
+        object_to_collision_object(stale, make_header())
+    # has_3d but no size (a producer's bug) is refused too.
+    with pytest.raises(ValueError, match="box_size is zero"):
+        object_to_collision_object(make_object(objects_msgs, size=(0.0, 0.0, 0.0), has_3d=True),
+                                   make_header())
     with pytest.raises(ValueError, match="shape must be one of"):
         object_to_collision_object(make_object(objects_msgs), make_header(), shape="sphere")
 
@@ -273,6 +288,33 @@ def test_tracker_moves_updates_snapshot_and_skips_untracked(objects_msgs, moveit
     assert "no track id" in untracked.notes[0]
     assert remove_collision_object("seg_4", make_header()).operation == \
         moveit_msgs.CollisionObject.REMOVE
+
+
+def test_tracker_skips_objects_without_3d_and_removes_those_that_lose_it(objects_msgs,
+                                                                          moveit_msgs):
+    OI = objects_msgs.ObjectInstance
+    CO = moveit_msgs.CollisionObject
+    tracker = CollisionObjectTracker(remove_after=2)
+    # Beyond max_depth: zero 3D fields and has_3d false, as the perception node sends it.
+    far = make_object(objects_msgs, 1, track=9, size=(0.0, 0.0, 0.0), grasp=False,
+                      status=OI.GEOMETRY_OUT_OF_RANGE)
+    far.centroid.x = far.centroid.y = far.centroid.z = 0.0
+    far.box_pose.position.z = 0.0
+    first = tracker.update(make_array(objects_msgs, [
+        make_object(objects_msgs, 0, track=4, center=(0.2, 0.1, 0.75)), far]))
+    assert set(first.added) == {"seg_4", SUPPORT_SURFACE_ID}  # nothing at the camera origin
+    assert any("track 9" in n and "out_of_range" in n for n in first.notes)
+    # The table sits under the objects that have 3D, not pulled towards the origin.
+    table = next(m for m in first.messages if m.id == SUPPORT_SURFACE_ID)
+    assert np.allclose(_xyz(table.pose.position)[:2], [0.2, 0.1], atol=1e-9)
+    # seg_4 loses its 3D (e.g. it moved beyond max_depth): not moved to zeros, removed
+    # after remove_after frames like an object not seen.
+    lost = make_object(objects_msgs, 0, track=4, size=(0.0, 0.0, 0.0), grasp=False,
+                       status=OI.GEOMETRY_OUT_OF_RANGE)
+    updates = [tracker.update(make_array(objects_msgs, [lost])) for _ in range(2)]
+    assert updates[0].messages == () and updates[0].moved == ()
+    assert updates[1].removed == ("seg_4",)
+    assert [m.operation for m in updates[1].messages] == [CO.REMOVE]
 
 
 # --------------------------------------------------------------------------- frames
@@ -381,8 +423,12 @@ def test_transform_objects_msg_moves_every_3d_field(objects_msgs):
     assert out.has_support_plane and np.allclose(n, turned(plane[:3]))
     on_old = -plane[3] * plane[:3]  # the plane's point nearest the old origin
     assert n @ moved(on_old) + d == pytest.approx(0.0, abs=1e-12)
-    # An object without geometry keeps zeros (not the frame's origin); its grasp too.
+    # has_3d and geometry_status travel; an object without geometry keeps zeros (not the
+    # frame's origin); its grasp too.
+    assert (o.has_3d, o.geometry_status) == (True, objects_msgs.ObjectInstance.GEOMETRY_OK)
     b = out.objects[1]
+    assert (b.has_3d, b.geometry_status) == (False,
+                                             objects_msgs.ObjectInstance.GEOMETRY_TOO_FEW_POINTS)
     assert np.allclose(_xyz(b.centroid), 0) and np.allclose(_xyz(b.box_pose.position), 0)
     assert np.allclose(_xyz(b.grasp_point), 0) and np.allclose(_quat(b.box_pose.orientation),
                                                                [0, 0, 0, 1])
@@ -428,11 +474,18 @@ def test_bridge_node_publishes_add_move_remove_over_dds(ros_context, executor, m
 
         a = dict(track=1, center=(0.0, 0.1, 0.8))
         b = dict(track=2, center=(0.2, 0.0, 0.8), size=(0.06, 0.06, 0.1))
+        # Track 3 has no 3D (has_3d false, e.g. beyond max_depth): never a collision object.
+        no_3d = make_object(objects_msgs, 2, track=3, center=(0.0, 0.0, 0.0), size=(0, 0, 0),
+                            grasp=False,
+                            status=objects_msgs.ObjectInstance.GEOMETRY_OUT_OF_RANGE)
         pub.publish(make_array(objects_msgs, [make_object(objects_msgs, 0, **a),
-                                              make_object(objects_msgs, 1, **b)], stamp_ns=1))
+                                              make_object(objects_msgs, 1, **b), no_3d],
+                               stamp_ns=1))
         assert spin_until(lambda: len(got) >= 3, 5.0)
+        spin_until(lambda: False, 0.2)  # nothing else may follow
         adds = {m.id: m for m in got}
-        assert set(adds) == {"seg_1", "seg_2", SUPPORT_SURFACE_ID}
+        assert set(adds) == {"seg_1", "seg_2", SUPPORT_SURFACE_ID} and len(got) == 3
+        assert bridge.counts["objects_without_3d"] == 1
         assert all(m.operation == CO.ADD and m.header.frame_id == "world" for m in got)
         assert np.allclose(_xyz(adds["seg_1"].pose.position), moved([0.0, 0.1, 0.8]), atol=1e-9)
         assert np.allclose(_rot(adds["seg_1"].pose), _rot_z(90), atol=1e-9)

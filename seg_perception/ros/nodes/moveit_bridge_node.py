@@ -8,7 +8,9 @@ from parameters, or tf2 with ``use_tf``; see
 planning scene monitor (move_group) applies: ADD for a new track, MOVE when a
 tracked object moved, REMOVE when it has been gone ``remove_after`` frames,
 plus the support surface as the box ``seg_support_surface``
-(:class:`seg_perception.ros.moveit.CollisionObjectTracker`).
+(:class:`seg_perception.ros.moveit.CollisionObjectTracker`). Objects whose
+``has_3d`` is false are never added (a throttled warning names their
+``geometry_status``; ``objects_without_3d`` in ``/diagnostics`` counts them).
 
 ``/collision_object`` is volatile (as MoveIt subscribes to it), so every
 ``refresh_period`` seconds the current objects are sent again as ADDs, which
@@ -118,7 +120,8 @@ class MoveItBridgeNode(ManagedNode):
         self._sub: Any = None
         self._refresh_timer: Any = None
         self._last_header: Any = None
-        self._counts = {"frames": 0, "skipped_frames": 0, "added": 0, "moved": 0, "removed": 0}
+        self._counts = {"frames": 0, "skipped_frames": 0, "added": 0, "moved": 0, "removed": 0,
+                        "objects_without_3d": 0}
         self._last_problem = ""
         self._state_note = "unconfigured"
         self._warn = ThrottledReporter(self.get_logger().warning)
@@ -238,6 +241,8 @@ class MoveItBridgeNode(ManagedNode):
             self._skip("malformed_message", f"{type(exc).__name__}: {exc}")
             return
         self._last_header = msg.header
+        # The tracker left these out (has_3d false: no box to add); counted for diagnostics.
+        self._counts["objects_without_3d"] += sum(not o.has_3d for o in msg.objects)
         for note in update.notes:
             self._warn("object_skipped", note)
         self._publish(update.messages)
@@ -287,7 +292,8 @@ class MoveItBridgeNode(ManagedNode):
 
     @property
     def counts(self) -> dict[str, int]:
-        """Frames received/skipped and ADD/MOVE/REMOVE operations sent so far."""
+        """Frames received/skipped, ADD/MOVE/REMOVE operations sent and objects left out for
+        having no 3D (``has_3d`` false), so far."""
         return dict(self._counts)
 
 
