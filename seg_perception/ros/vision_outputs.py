@@ -11,7 +11,7 @@ What the fields hold (vision_msgs 4.x, ROS 2 Humble and later):
     found by the segmenters these are whole pixels and equal the objects message's
     ``roi``; a learned detector's sub-pixel box is kept as it is.
 
-``Detection3DArray`` (objects with 3D only: those whose ``geometry`` is None are left out)
+``Detection3DArray`` (objects with 3D only: ``has_3d`` false, i.e. ``geometry`` None, are left out)
     ``bbox.center`` is the gravity-aligned box's centre and orientation and
     ``bbox.size`` its full extent (metres) in the camera frame of the header, as
     ``box_pose``/``box_size`` of the objects message. ``results[0].pose.pose`` is
@@ -157,8 +157,9 @@ def scene_to_detections_3d(scene: Scene, header: Any, *,
         header: the colour image's ``std_msgs/Header``.
         class_id_format: ``"name"`` (default) or ``"index"``.
 
-    Objects whose 3D part is missing (``geometry is None``: too few valid depth
-    points) are left out; the others keep ``Scene.objects`` order.
+    Objects whose 3D part is missing (``has_3d`` false: no depth, out of range, too
+    few points; ``geometry_status`` says which) are left out, as from the markers;
+    the others keep ``Scene.objects`` order.
 
     Raises:
         ValueError: unknown ``class_id_format``, or a box rotation that is not a rotation.
@@ -167,7 +168,7 @@ def scene_to_detections_3d(scene: Scene, header: Any, *,
     _check_format(class_id_format)
     vm = _messages()
     out = vm.Detection3DArray(header=_header_copy(header))
-    with_3d = [obj for obj in scene.objects if obj.geometry is not None]
+    with_3d = [obj for obj in scene.objects if obj.has_3d]
     if not with_3d:
         return out
     # One batched conversion for all boxes: per-call overhead dominates for one 3x3.

@@ -113,8 +113,7 @@ def test_detections_3d_match_objects_message(synthetic_scene, header, reference)
     assert stamp_to_ns(msg.header.stamp) == STAMP_NS
     assert msg.header.frame_id == "cam_optical"
     # Object 2 has no geometry: left out; the others keep their order.
-    with_3d = [ref for ref, obj in zip(reference["objects"], synthetic_scene.objects)
-               if obj.geometry is not None]
+    with_3d = [ref for ref in reference["objects"] if ref["has_3d"]]
     assert len(msg.detections) == len(with_3d) == 2
     for det, ref in zip(msg.detections, with_3d):
         assert stamp_to_ns(det.header.stamp) == STAMP_NS
@@ -185,3 +184,56 @@ def test_label_info_refuses_what_it_cannot_carry():
         label_info(["a"], threshold=1.5)
     with pytest.raises(ValueError, match="class names must be strings"):
         label_info(["a", 3])
+
+
+def test_over_dds_the_detections_match_the_objects_message(
+        synthetic_scene, header, objects_msgs, make_node, make_collector, spin_until,
+        topic_prefix):
+    """Published and received over DDS (the real type support), as the node will publish them."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    node = make_node("vision_pub")
+    reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    topics = {"objects": objects_msgs.ObjectInstanceArray, "detections": vm.Detection2DArray,
+              "detections_3d": vm.Detection3DArray}
+    pubs = {name: node.create_publisher(t, f"{topic_prefix}/{name}", reliable)
+            for name, t in topics.items()}
+    got = {name: make_collector() for name in topics}
+    for name, t in topics.items():
+        node.create_subscription(t, f"{topic_prefix}/{name}", got[name], reliable)
+    # Label info goes out once, before anyone listens: transient-local hands it to late joiners.
+    info_pub = node.create_publisher(vm.LabelInfo, f"{topic_prefix}/instance_label_info", latched)
+    info_pub.publish(label_info(["object", "cup"], header, threshold=0.5))
+    late = make_collector()
+    node.create_subscription(vm.LabelInfo, f"{topic_prefix}/instance_label_info", late, latched)
+
+    def publish():
+        pubs["objects"].publish(scene_to_objects_msg(synthetic_scene, header))
+        pubs["detections"].publish(scene_to_detections_2d(synthetic_scene, header))
+        pubs["detections_3d"].publish(scene_to_detections_3d(synthetic_scene, header))
+
+    assert spin_until(lambda: all(len(c) for c in got.values()) and len(late), 10.0,
+                      on_tick=publish, tick_sec=0.2)
+    objects = objects_msg_to_dicts(got["objects"].messages[0])
+    det2d, det3d = got["detections"].messages[0], got["detections_3d"].messages[0]
+    for msg in (det2d, det3d):
+        assert stamp_to_ns(msg.header.stamp) == objects["stamp_ns"] == STAMP_NS
+        assert msg.header.frame_id == objects["frame_id"]
+    assert [d.id for d in det2d.detections] == [
+        str(o["track_id"]) if o["track_id"] >= 0 else "" for o in objects["objects"]]
+    for det, obj in zip(det2d.detections, objects["objects"]):
+        x, y, w, h = obj["roi"]
+        assert (det.bbox.center.position.x, det.bbox.center.position.y,
+                det.bbox.size_x, det.bbox.size_y) == (x + w / 2, y + h / 2, w, h)
+        assert det.results[0].hypothesis.class_id == obj["class_name"]
+    with_3d = [o for o in objects["objects"] if o["has_3d"]]
+    assert len(det3d.detections) == len(with_3d)
+    for det, obj in zip(det3d.detections, with_3d):
+        p = det.bbox.center.position
+        np.testing.assert_array_equal([p.x, p.y, p.z], obj["box_center"])
+        np.testing.assert_array_equal([det.bbox.size.x, det.bbox.size.y, det.bbox.size.z],
+                                      obj["box_size"])
+    info = late.messages[0]
+    assert [(c.class_id, c.class_name) for c in info.class_map] == [(0, "object"), (1, "cup")]
