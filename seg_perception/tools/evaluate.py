@@ -250,5 +250,10 @@ def run(args: argparse.Namespace) -> int:
               f"F>0.75={o['obj_detected_075_percentage']:.3f} "
               f"centroid err={1000 * o['centroid_error_mean_m']:.1f} mm "
               f"p50={o['latency_p50_ms']:.1f} ms")
+        if len(r.per_case) > 1:  # where it fails matters more than the mean
+            for case, m in r.per_case.items():
+                print(f"  {case:<14} frames={int(m['num_frames']):<4} "
+                      f"overlap F={m['overlap_f']:.3f} boundary F={m['boundary_f']:.3f} "
+                      f"F>0.75={m['obj_detected_075_percentage']:.3f}")
     print(f"wrote {written['markdown']} and {written['json']}")
     return 1 if errors else 0

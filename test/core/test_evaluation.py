@@ -456,6 +456,10 @@ def test_cli_eval_labeled_folder_with_failed_compare(tmp_path: Path,
     assert not (out / "plots").exists()
     printed = capsys.readouterr().out
     assert "geometric: frames=2" in printed and "protocol: `standard`" in printed
+    # Per case too, with the report's numbers.
+    line = next(ln for ln in printed.splitlines() if ln.strip().startswith("boxes"))
+    assert "frames=1" in line
+    assert f"overlap F={geo['per_case']['boxes']['overlap_f']:.3f}" in line
 
 
 def test_cli_eval_legacy_protocol_is_named(tmp_path: Path,
