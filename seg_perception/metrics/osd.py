@@ -41,7 +41,7 @@ DETECTED_F_THRESHOLD = 0.75
 # UCN's evaluation (NVlabs/UnseenObjectClustering, lib/fcn/test_dataset.py: test_segnet
 # calls filter_labels_depth before multilabel_metrics) zeroes every predicted segment whose
 # share of pixels with depth (z > 0) is below a threshold: 0.8 on OSD, 0.5 on OCID. The
-# ground truth is scored in full.
+# ground truth is scored in full (lib/datasets/osd_object.py loads it untouched by depth).
 OSD_MIN_SEGMENT_DEPTH = 0.8
 OCID_MIN_SEGMENT_DEPTH = 0.5
 
