@@ -89,6 +89,16 @@ PIPELINE_PARAMS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec("score_threshold", 0.5, "Drop instances scoring below this [0-1]",
               min_value=0.0, max_value=1.0),
+    ParamSpec("workspace", "largest_surface",
+              "Support surfaces objects may stand on (geometric backend): largest_surface = "
+              "the table the camera sees most of; all_surfaces = every surface in the support "
+              "plane (tables of one height side by side). Anything else (walls, floor, chairs, "
+              "other furniture) is never an object",
+              choices=("largest_surface", "all_surfaces")),
+    ParamSpec("workspace_margin", 0.05,
+              "How far an object's footprint may reach beyond the visible extent of its "
+              "support surface, metres (objects at the table edge)",
+              min_value=0.0, max_value=2.0),
     ParamSpec("min_depth", 0.15, "Ignore points nearer than this, metres",
               min_value=0.0, max_value=20.0),
     ParamSpec("max_depth", 3.0, "Ignore points farther than this, metres",
@@ -128,6 +138,8 @@ class PipelineConfig:
     fp16: bool = False
     graspable_classes: str = ""
     score_threshold: float = 0.5
+    workspace: str = "largest_surface"
+    workspace_margin: float = 0.05
     min_depth: float = 0.15
     max_depth: float = 3.0
     mask_erosion_px: int = 2

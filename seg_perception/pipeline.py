@@ -78,6 +78,7 @@ class Pipeline:
         self.layout_thread = layout_thread
         self._settings = _Settings(cfg)
         self._executor: ThreadPoolExecutor | None = None  # made on first use
+        self._apply_workspace(cfg)
 
     @property
     def config(self) -> PipelineConfig:
@@ -85,7 +86,15 @@ class Pipeline:
 
     def update_config(self, **changes: Any) -> PipelineConfig:
         """Change run-time settings; raises ConfigError (and changes nothing) if invalid."""
-        return self._settings.update(**changes)
+        new = self._settings.update(**changes)
+        self._apply_workspace(new)
+        return new
+
+    def _apply_workspace(self, cfg: PipelineConfig) -> None:
+        # Segmenters that find the support themselves (geometric) keep objects on it only.
+        set_workspace = getattr(self.instance_segmenter, "set_workspace", None)
+        if callable(set_workspace):
+            set_workspace(cfg.workspace, cfg.workspace_margin)
 
     def reset(self) -> None:
         """Forget earlier frames (tracks, a segmenter's last support plane): for frames

@@ -21,8 +21,16 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    outside (same rim height and colour, behind the rim); fragments of an
    object cut in two by an occluder join (same plane at the gap, or same
    colour and close in 3D; the gap covered by something nearer).
-7. Regions whose footprint on the support plane is off the support (a wall,
-   a shelf behind) or whose size in metres is implausible are dropped.
+7. The workspace: the support plane's pixels form surfaces (connected in the
+   image, bridged by the objects standing on them); ``workspace`` picks the
+   largest (by area in square metres) or all. A region is an object only if its
+   footprint (its points dropped onto the plane) lies on that surface's convex
+   extent grown by ``workspace_margin`` metres: a chair or a second table
+   beyond it, a wall behind it, are not objects.
+8. A region that is one vertical plane continuing beyond what is seen of it
+   (above ``max_height`` on the same plane, or into missing depth / the image
+   border) is part of a wall or furniture side: background, not an object.
+   Regions of implausible size (metres, square metres) are dropped.
 
 All thresholds are physical (metres, degrees, pixels of the processing grid)
 and scale with depth where sensor noise does, so one configuration serves any
@@ -48,11 +56,13 @@ from ..errors import ConfigError, InvalidFrameError
 from ..frames import CameraIntrinsics, RGBDFrame
 from ..geometry.cluster import concave_edges, depth_edges, label_regions
 from ..geometry.normals import normals_planar
-from ..geometry.plane import DEFAULT_UP_HINT, fit_plane_lstsq, refit_plane, segment_plane
+from ..geometry.plane import (DEFAULT_UP_HINT, SurfaceExtent, depth_noise_on_plane,
+                              fit_plane_lstsq, refit_plane, segment_plane)
 from ..results import InstanceMasks, Plane
 from ._api import register_instance_segmenter
 
 __all__ = [
+    "WORKSPACE_MODES",
     "GeometricConfig",
     "GeometricSegmenter",
     "SceneAnalysis",
@@ -62,12 +72,17 @@ __all__ = [
 ]
 
 
+WORKSPACE_MODES: tuple[str, ...] = ("largest_surface", "all_surfaces")
+"""Choices of ``workspace``: the surfaces objects may stand on."""
+
+
 @dataclass(frozen=True)
 class GeometricConfig:
     """Settings of the geometric segmenter; every value has a physical unit.
 
     Depth noise model: ``sigma(z) = noise_at_1m * z**2`` metres (structured
-    light and stereo cameras; Kinect ~1.5 mm, RealSense D4xx ~2 mm at 1 m).
+    light and stereo cameras; Kinect ~1.5 mm, RealSense D4xx ~2-4 mm at 1 m),
+    measured on the support plane of every frame (``estimate_noise``).
 
     Attributes:
         grid_width: processing grid width in pixels; wider frames are subsampled
@@ -109,11 +124,26 @@ class GeometricConfig:
             two regions count as the same colour.
         merge_occluded: merge fragments of one object split by an occluder.
         merge_max_gap: metres, largest 3D gap between fragments of one object.
-        min_points: fewest grid pixels of an object.
+        min_points: fewest grid points of an object (a floor for statistics; the
+            size rules are metric: ``min_area``, ``min_size``).
+        min_area: square metres, smallest visible surface of an object (about
+            1.4 cm x 1.4 cm); the pixel count it needs follows from depth and focal
+            length, so a camera of any resolution finds the same objects.
         min_size: metres, smallest largest-extent of an object.
         max_size: metres, largest extent of an object (larger is furniture/wall).
         min_footprint_on_support: fraction of an object's points whose
-            projection onto the support plane must fall on the support region.
+            projection onto the support plane must fall on the workspace's extent.
+        workspace: which support surfaces objects may stand on:
+            ``largest_surface`` (the largest one in square metres, e.g. the
+            table in front of the robot) or ``all_surfaces`` (every surface in
+            the support plane, e.g. two tables of one height side by side).
+        workspace_margin: metres an object's footprint may reach beyond the
+            surface's visible extent (objects at the edge, a table edge hidden).
+        reject_wall_planes: drop regions that are part of a larger vertical plane.
+        estimate_noise: measure the noise on the support plane each frame
+            (``sigma = a z^2`` fitted to the plane's residuals); ``noise_at_1m`` is
+            then the least noise assumed. A noisier camera, or a dark table, gets
+            wider plane and edge tolerances instead of fragments.
     """
 
     grid_width: int = 320
@@ -142,10 +172,15 @@ class GeometricConfig:
     merge_colour_similarity: float = 0.6
     merge_occluded: bool = True
     merge_max_gap: float = 0.25
-    min_points: int = 20
+    min_points: int = 10
+    min_area: float = 2e-4
     min_size: float = 0.015
     max_size: float = 0.8
     min_footprint_on_support: float = 0.5
+    workspace: str = "largest_surface"
+    workspace_margin: float = 0.05
+    reject_wall_planes: bool = True
+    estimate_noise: bool = True
 
     def __post_init__(self) -> None:
         positive = ("grid_width", "max_depth", "plane_distance", "plane_iterations",
@@ -172,6 +207,12 @@ class GeometricConfig:
                      "colour_min_distance", "merge_max_gap"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"GeometricConfig.{name} must be >= 0")
+        if self.workspace not in WORKSPACE_MODES:
+            raise ConfigError(f"GeometricConfig.workspace={self.workspace!r}: choose one of "
+                              f"{', '.join(WORKSPACE_MODES)}")
+        if not 0 <= self.workspace_margin <= 2.0 or self.min_area < 0:
+            raise ConfigError("GeometricConfig.workspace_margin must be in [0, 2] metres and "
+                              "min_area >= 0")
         if self.jump_slope_ratio is not None and not self.jump_slope_ratio > 1:
             raise ConfigError("GeometricConfig.jump_slope_ratio must be > 1 or None")
         if self.up_hint is not None:
@@ -209,6 +250,9 @@ class SceneAnalysis:
         plane_support: share of the sampled points (valid depth, known normal) on the
             support plane, 0 without one.
         timings_ms: wall time of each stage in milliseconds.
+        workspace: ``bool[h, w]`` support pixels of the surface(s) objects may stand on.
+        background: ``bool[h, w]`` regions above the plane rejected as part of a
+            wall or furniture side (the layout labels them wall).
     """
 
     stride: int
@@ -225,6 +269,8 @@ class SceneAnalysis:
     config: GeometricConfig
     timings_ms: dict[str, float] = field(default_factory=dict)
     plane_support: float = 0.0
+    workspace: np.ndarray | None = None
+    background: np.ndarray | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -392,6 +438,8 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
         return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, None, zeros,
                              zeros, np.zeros((h, w), bool), np.zeros((h, w), np.int32), config,
                              timer.ms, _memo={"planar": (x, y, z, nx, ny, nz)})
+    if config.estimate_noise:
+        config = _measured_noise(x, y, z, valid, plane, config)
     height = _height_image(z, grid_k, plane)
     tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * config.sigma(z))
     support = valid & (np.abs(height) <= tol)
@@ -401,8 +449,20 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
     labels = work.segment()
     return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, plane,
                          np.where(valid, height, np.float32(0)), tol, support, labels, config,
-                         timer.ms, support_share,
+                         timer.ms, support_share, work.workspace, work.background,
                          _memo={"planar": (x, y, z, nx, ny, nz)})  # no split back needed
+
+
+def _measured_noise(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,
+                    plane: Plane, config: GeometricConfig) -> GeometricConfig:
+    """``config`` with ``noise_at_1m`` measured on the support plane (never below the
+    configured value): every noise-scaled threshold then fits this camera and frame."""
+    sub = (slice(None, None, 3), slice(None, None, 3))  # ~8500 points on a 320 x 240 grid
+    m = valid[sub]
+    pts = np.stack([x[sub][m], y[sub][m], z[sub][m]], axis=1)
+    a = depth_noise_on_plane(pts, plane, config.noise_at_1m, config.noise_k,
+                             floor_m=0.5 * config.plane_distance)
+    return config if a <= config.noise_at_1m else replace(config, noise_at_1m=a)
 
 
 def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,
@@ -467,9 +527,11 @@ def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
         if deg[i] < deg[0] - 10.0:
             best, best_count = found[i]
     # Of planes parallel to it, the nearest to the camera: the table over the floor.
+    # A parallel plane less than a table's height above is the top of a large object
+    # standing on it (a box, a book), not a table.
     for plane, count in found:
         if float(np.dot(plane.normal, best.normal)) > math.cos(math.radians(10.0)) \
-                and plane.offset < best.offset - 0.05:
+                and plane.offset < best.offset - _MIN_TABLE_HEIGHT:
             best, best_count = plane, count
     return best, best_count / pts.shape[0]
 
@@ -499,6 +561,8 @@ class _Work:
             np.float32(0.5 * config.min_depth_jump)
             + np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z))
         self._lab: np.ndarray | None = None
+        self.workspace = np.zeros(z.shape, bool)
+        self.background = np.zeros(z.shape, bool)
 
     # -- helpers ---------------------------------------------------------------------------
     def lab_of(self, rows: slice | np.ndarray, cols: slice | np.ndarray | None = None
@@ -513,6 +577,13 @@ class _Work:
             return self._lab.reshape(-1, 3)[rows]
         return self._lab[rows, cols]
 
+    def min_pixels(self, z: float | np.ndarray) -> np.ndarray:
+        """Grid pixels that ``min_area`` covers at depth ``z`` (seen face-on), at least
+        ``min_points``: the same metric size at any resolution and focal length."""
+        z = np.maximum(np.asarray(z, np.float64), 1e-3)
+        per_m2 = self.K.fx * self.K.fy / (z * z)
+        return np.maximum(self.cfg.min_points, self.cfg.min_area * per_m2)
+
     # -- pipeline ----------------------------------------------------------------------------
     def segment(self) -> np.ndarray:
         cfg = self.cfg
@@ -524,7 +595,9 @@ class _Work:
                                 min_score=cfg.crease_min_score, max_gap=self.jump * (2 * k))
         cuts = jumps | creases
         self.timer.lap("edges")
-        labels = label_regions(self.candidates, cuts, min_pixels=max(3, cfg.min_points // 4),
+        far = float(self.z[self.candidates].max()) if self.candidates.any() else 1.0
+        labels = label_regions(self.candidates, cuts,
+                               min_pixels=max(3, int(self.min_pixels(far)) // 4),
                                reassign_radius=2 * k + 1.5 + cfg.seed_erosion, depth=self.z,
                                depth_tolerance=self.jump, erode=cfg.seed_erosion)
         seeds = _eroded(self.candidates & ~cuts, cfg.seed_erosion)
@@ -581,7 +654,8 @@ class _Work:
         k = cfg.crease_baseline
         region = labels == r
         ys, xs = np.nonzero(region)
-        if ys.size < 2 * cfg.min_points:
+        min_px = float(self.min_pixels(float(np.median(self.z[ys, xs]))))
+        if ys.size < 2 * min_px:
             return None
         pad = 2
         y0, y1 = max(0, ys.min() - pad), min(labels.shape[0], ys.max() + 1 + pad)
@@ -644,7 +718,7 @@ class _Work:
         part = reg & (which == 2)
         rest = reg & (which == 1)
         n_part, n_rest = int(part.sum()), int(rest.sum())
-        if min(n_part, n_rest) < max(cfg.min_points, 0.1 * reg.sum()):
+        if min(n_part, n_rest) < max(min_px, 0.1 * reg.sum()):
             return None
         sim = _colour_similarity(lab[part], lab[rest])
         if sim >= cfg.merge_colour_similarity:
@@ -673,7 +747,8 @@ class _Work:
         # between two cut lines, mixed pixels at an edge) join the neighbour they
         # share most outline with, unless they stand in front of it.
         seed_counts = np.bincount(labels[seeds], minlength=n + 1)
-        crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < cfg.min_points}
+        min_px = self.min_pixels(stats.depth)
+        crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < min_px[i]}
         for c in sorted(crumbs, key=lambda i: stats.count[i]):
             best, best_len = 0, 0
             for (a, b), length in stats.outline.items():
@@ -682,7 +757,7 @@ class _Work:
                     best, best_len = other, length
             if best and stats.behind(best, c) < 0.5:
                 union(best, c)
-        big = [i for i in range(1, n + 1) if stats.count[i] >= cfg.min_points and i not in crumbs]
+        big = [i for i in range(1, n + 1) if stats.count[i] >= min_px[i] and i not in crumbs]
         if cfg.merge_bridged:
             for a, b in _bridged_pairs(labels, uncut):
                 if find(a) != find(b) and self._same_colour_and_top(stats, a, b):
@@ -862,10 +937,10 @@ class _Work:
 
     # -- filtering ---------------------------------------------------------------------------
     def _filter(self, labels: np.ndarray) -> np.ndarray:
-        """Keep regions of plausible size standing on the support region; relabel 1..N."""
-        import cv2
-
+        """Keep regions of plausible metric size whose footprint lies on the workspace
+        surface and that are not part of a larger vertical plane; relabel 1..N."""
         cfg = self.cfg
+        extent = self._workspace_extent()
         n_lab = int(labels.max())
         if n_lab == 0:
             return labels
@@ -883,38 +958,153 @@ class _Work:
             for j in range(i, 3):
                 m = np.bincount(lab, weights=coords[i] * coords[j], minlength=n_lab + 1) / safe
                 cov[:, i, j] = cov[:, j, i] = m - mean[i] * mean[j]
-        extent = np.sqrt(12.0 * np.clip(np.linalg.eigvalsh(cov)[:, -1], 0, None))
-        # Footprint: project each point down onto the plane, then into the image; it
-        # must land on the support (convex hull of the support pixels).
-        # (The hull from every 4th support pixel, the test on every 2nd object pixel.)
-        hull_mask = np.zeros(labels.shape, np.uint8)
-        sv, su = np.nonzero(self.support[::4, ::4])
-        if sv.size >= 3:
-            hull = cv2.convexHull(np.stack([su * 4, sv * 4], axis=1).astype(np.int32))
-            cv2.fillConvexPoly(hull_mask, hull, 1)
-            hull_mask = cv2.dilate(hull_mask, np.ones((9, 9), np.uint8))
+        eigval, eigvec = np.linalg.eigh(cov)
+        extent_m = np.sqrt(12.0 * np.clip(eigval[:, -1], 0, None))
+        area = np.bincount(lab, weights=self._pixel_area(sel), minlength=n_lab + 1)
+        # Footprint: each point dropped onto the plane must land on the workspace
+        # surface's extent (every 2nd object pixel is enough).
         half = slice(None, None, 2)
-        sel, lab, px, py, pz = sel[half], lab[half], px[half], py[half], pz[half]
-        nrm = np.asarray(self.plane.normal, np.float32)
-        hgt = self.height.ravel()[sel]
-        fx_, fy_, fz_ = px - hgt * nrm[0], py - hgt * nrm[1], pz - hgt * nrm[2]
-        K = self.K
-        h, w = labels.shape
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fu = np.round(np.float32(K.fx) * fx_ / fz_ + np.float32(K.cx))
-            fv = np.round(np.float32(K.fy) * fy_ / fz_ + np.float32(K.cy))
-        inside = (fz_ > 0) & (fu >= 0) & (fu < w) & (fv >= 0) & (fv < h)
-        on_support = np.ones(sel.size, np.float64)  # footprint out of view: cannot tell, accept
-        on_support[inside] = hull_mask[fv[inside].astype(np.int64), fu[inside].astype(np.int64)]
-        frac_on = np.bincount(lab, weights=on_support, minlength=n_lab + 1) / np.maximum(
-            np.bincount(lab, minlength=n_lab + 1), 1)
-        keep = ((counts >= cfg.min_points) & (frac_on >= cfg.min_footprint_on_support)
-                & (extent >= cfg.min_size) & (extent <= cfg.max_size))
+        sel2, lab2 = sel[half], lab[half]
+        foot, in_view = self._footprints(sel2)
+        on_support = np.ones(sel2.size, np.float64)  # footprint out of view: cannot tell, accept
+        if extent is None:
+            on_support[in_view] = 0.0
+        else:
+            on_support[in_view] = extent.contains(foot[in_view])
+        frac_on = np.bincount(lab2, weights=on_support, minlength=n_lab + 1) / np.maximum(
+            np.bincount(lab2, minlength=n_lab + 1), 1)
+        keep = ((counts >= cfg.min_points) & (area >= cfg.min_area)
+                & (frac_on >= cfg.min_footprint_on_support)
+                & (extent_m >= cfg.min_size) & (extent_m <= cfg.max_size))
         keep[0] = False
+        if cfg.reject_wall_planes:
+            wall = self._wall_like(labels, keep, np.stack(mean, axis=1), eigval[:, 0],
+                                   eigvec[:, :, 0])
+            self.background = wall[labels] & (labels > 0)
+            keep &= ~wall
         lut = np.zeros(n_lab + 1, np.int32)
         lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
         return lut[labels]
 
+    def _pixel_area(self, sel: np.ndarray) -> np.ndarray:
+        """Square metres of surface each grid pixel ``sel`` (flat indices) covers:
+        ``z^2 / (fx fy cos(incidence))``, incidence from the pixel's normal."""
+        z = self.z.ravel()[sel]
+        u = self.x.ravel()[sel] / z
+        v = self.y.ravel()[sel] / z
+        nx, ny, nz = (n.ravel()[sel] for n in self.normals)
+        cos = np.abs(nx * u + ny * v + nz) / np.sqrt(u * u + v * v + 1)
+        cos = np.where(self.normals_ok.ravel()[sel], np.maximum(cos, 0.25), 1.0)
+        return (z * z / (np.float32(self.K.fx * self.K.fy) * cos)).astype(np.float64)
+
+    def _footprints(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``sel`` (flat indices) dropped onto the support plane (``float32[M, 3]``)
+        and whether that footprint is in the camera's view."""
+        nrm = np.asarray(self.plane.normal, np.float32)
+        hgt = self.height.ravel()[sel]
+        foot = np.stack([self.x.ravel()[sel] - hgt * nrm[0], self.y.ravel()[sel] - hgt * nrm[1],
+                         self.z.ravel()[sel] - hgt * nrm[2]], axis=1)
+        K = self.K
+        h, w = self.z.shape
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fu = np.float32(K.fx) * foot[:, 0] / foot[:, 2] + np.float32(K.cx)
+            fv = np.float32(K.fy) * foot[:, 1] / foot[:, 2] + np.float32(K.cy)
+        in_view = (foot[:, 2] > 0) & (fu >= -0.5) & (fu < w - 0.5) & (fv >= -0.5) & (fv < h - 0.5)
+        return foot, in_view
+
+    def _workspace_extent(self) -> "_Extents | None":
+        """The extents of the support surface(s) objects may stand on (``workspace``).
+
+        Surfaces are the connected pieces of the support plane's pixels (small gaps of
+        noise and missing depth closed); ``largest_surface`` keeps the one the camera
+        sees most of, ``all_surfaces`` each piece of at least ``_MIN_SURFACE_M2`` with
+        its own extent (a chair between two tables is on neither). Sets
+        ``self.workspace``; None if no support is seen.
+        """
+        import cv2
+
+        cfg = self.cfg
+        support = self.support
+        if not support.any():
+            return None
+        closed = cv2.morphologyEx(support.view(np.uint8), cv2.MORPH_CLOSE,
+                                  np.ones((5, 5), np.uint8))
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+        if cfg.workspace == "largest_surface":
+            chosen = [1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] if n > 1 else []
+        else:
+            sel = np.flatnonzero(support)
+            area = np.bincount(comp.ravel()[sel], weights=self._pixel_area(sel), minlength=n)
+            chosen = [c for c in range(1, n) if area[c] >= _MIN_SURFACE_M2]
+        extents = []
+        self.workspace = np.zeros(support.shape, bool)
+        for c in chosen:
+            mine = support & (comp == c)
+            self.workspace |= mine
+            sv, su = np.nonzero(mine[::4, ::4])
+            if sv.size >= 3:
+                sv, su = sv * 4, su * 4
+                pts = np.stack([self.x[sv, su], self.y[sv, su], self.z[sv, su]], axis=1)
+                extents.append(SurfaceExtent(pts, self.plane, cfg.workspace_margin))
+        return _Extents(extents) if extents else None
+
+    def _wall_like(self, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
+                   thinnest: np.ndarray, normal: np.ndarray) -> np.ndarray:
+        """``bool[n + 1]``: kept regions that are one vertical plane continuing beyond what
+        is seen of it: upwards into the same plane above ``max_height``, into missing
+        depth or out of the image. Objects show where they end (their top side)."""
+        cfg = self.cfg
+        out = np.zeros(keep.shape, bool)
+        up = np.asarray(self.plane.normal, np.float64)
+        sigma = cfg.sigma(centroid[:, 2].astype(np.float32)).astype(np.float64)
+        planar = np.sqrt(np.clip(thinnest, 0, None)) <= 0.5 * cfg.plane_distance + 1.5 * sigma
+        vertical = np.abs(normal @ up) <= math.sin(math.radians(20.0))
+        h, w = labels.shape
+        K = self.K
+        for r in np.flatnonzero(keep & planar & vertical):
+            c = centroid[r]
+            above = c + 0.05 * up
+            uv = [(K.fx * p[0] / p[2] + K.cx, K.fy * p[1] / p[2] + K.cy) for p in (c, above)]
+            d = np.subtract(uv[1], uv[0])
+            if not np.all(np.isfinite(d)) or np.linalg.norm(d) < 1e-6:
+                continue
+            d = 3.0 * d / np.linalg.norm(d)  # three grid pixels "up" in the image
+            rv, ru = np.nonzero(labels == r)
+            qv = np.round(rv + d[1]).astype(np.int64)
+            qu = np.round(ru + d[0]).astype(np.int64)
+            outside = (qv < 0) | (qv >= h) | (qu < 0) | (qu >= w)
+            qv_c, qu_c = np.clip(qv, 0, h - 1), np.clip(qu, 0, w - 1)
+            upper = outside | (labels[qv_c, qu_c] != r)
+            if int(upper.sum()) < 3:
+                continue
+            n = normal[r]
+            off = -float(n @ c)
+            dist = np.abs(self.x[qv_c, qu_c] * n[0] + self.y[qv_c, qu_c] * n[1]
+                          + self.z[qv_c, qu_c] * n[2] + off)
+            tol = np.maximum(cfg.plane_distance, cfg.noise_k * cfg.sigma(self.z[qv_c, qu_c]))
+            valid = self.valid[qv_c, qu_c] & ~outside
+            beyond = outside | ~valid | (dist <= tol)
+            out[r] = float(beyond[upper].mean()) >= 0.5
+        return out
+
+
+class _Extents:
+    """Several surface extents: a point is on the workspace if it is on any of them."""
+
+    def __init__(self, extents: list[SurfaceExtent]) -> None:
+        self.extents = extents
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        out = self.extents[0].contains(points)
+        for extent in self.extents[1:]:
+            out |= extent.contains(points)
+        return out
+
+
+# Metres: the lowest table (a coffee table) stands this high over the floor.
+_MIN_TABLE_HEIGHT = 0.3
+# A support surface smaller than this (square metres) is not a place to put objects on.
+_MIN_SURFACE_M2 = 0.01
 
 # _merge_occluded: outline samples per region, and closest point pairs tried per pair.
 _CONTOUR_POINTS, _CLOSEST_LINES = 60, 40
@@ -1181,6 +1371,10 @@ class GeometricSegmenter:
     def reset(self) -> None:
         """Forget the previous frame (a new camera, or frames that are not a stream)."""
         self._prior = None
+
+    def set_workspace(self, workspace: str, margin: float) -> None:
+        """Change the ``workspace`` and ``workspace_margin`` settings (run time)."""
+        self.config = replace(self.config, workspace=workspace, workspace_margin=margin)
 
     def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
         """Instances and the support plane they stand on (None if not found)."""

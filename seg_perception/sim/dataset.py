@@ -35,7 +35,7 @@ import json
 import os
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -102,14 +102,17 @@ def _annotations(frame: SimFrame, image_id: int, next_id: int) -> list[dict[str,
 
 
 def export_coco(out_dir: str | os.PathLike[str], num_frames: int, seed: int = 0,
-                config: SceneConfig | None = None, progress: bool = True) -> dict[str, Any]:
+                config: SceneConfig | Sequence[SceneConfig] | None = None,
+                progress: bool = True) -> dict[str, Any]:
     """Render ``num_frames`` random scenes and write them as a COCO RGB-D dataset.
 
     Args:
         out_dir: output directory (created; existing files are overwritten).
         num_frames: number of frames, one new scene each.
         seed: dataset seed; frame ``i`` uses scene seed ``frame_seed(seed, i)``.
-        config: scene parameters (default: 640x480 with sensor depth noise).
+        config: scene parameters (default: 640x480 with sensor depth noise); a
+            sequence of configs is used in turn (frame ``i`` renders with
+            ``config[i % len(config)]``), e.g. one per eval case.
         progress: show a tqdm progress bar on stderr.
 
     Returns:
@@ -117,10 +120,13 @@ def export_coco(out_dir: str | os.PathLike[str], num_frames: int, seed: int = 0,
     """
     if num_frames < 0:
         raise ValueError(f"num_frames={num_frames} must be >= 0")
-    config = config or SceneConfig(depth_noise=True)
+    configs = [config or SceneConfig(depth_noise=True)] if not isinstance(config, Sequence) \
+        else list(config)
+    if not configs:
+        raise ValueError("export_coco needs at least one SceneConfig")
     root = os.fspath(out_dir)
     subdirs = ["rgb", "depth", "semantic", "instances"]
-    if config.depth_noise:
+    if any(c.depth_noise for c in configs):
         subdirs.append("depth_gt")
     for sub in subdirs:
         os.makedirs(os.path.join(root, sub), exist_ok=True)
@@ -128,11 +134,16 @@ def export_coco(out_dir: str | os.PathLike[str], num_frames: int, seed: int = 0,
 
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    with TabletopSim(config, seed=frame_seed(seed, 0)) as sim:
+    sims: dict[int, TabletopSim] = {}
+    try:
         for i in tqdm(range(num_frames), desc="rendering", unit="frame", disable=not progress):
-            if i:
-                sim.reset(frame_seed(seed, i))
-            frame = sim.render()
+            k = i % len(configs)
+            config = configs[k]
+            if k not in sims:
+                sims[k] = TabletopSim(config, seed=frame_seed(seed, i))
+            else:
+                sims[k].reset(frame_seed(seed, i))
+            frame = sims[k].render()
             name = f"{i:06d}.png"
             _write_png(os.path.join(root, "rgb", name), frame.rgb)
             _write_png(os.path.join(root, "depth", name), _depth_png(frame.depth))
@@ -153,9 +164,13 @@ def export_coco(out_dir: str | os.PathLike[str], num_frames: int, seed: int = 0,
                 "case_tags": list(frame.case_tags), "seed": frame.seed,
             })
             annotations.extend(_annotations(frame, image_id, len(annotations) + 1))
+    finally:
+        for sim in sims.values():
+            sim.close()
+    info_config = asdict(configs[0]) if len(configs) == 1 else [asdict(c) for c in configs]
     coco = {
         "info": {"description": "seg_perception simulated tabletop RGB-D (pybullet)",
-                 "version": "1.0", "seed": int(seed), "config": asdict(config)},
+                 "version": "1.0", "seed": int(seed), "config": info_config},
         "images": images, "annotations": annotations, "categories": CATEGORIES,
         "layout_classes": list(LAYOUT_CLASSES),
     }

@@ -13,6 +13,9 @@ exact depth into sensor-like depth with the effects that break segmentation:
   projector's **shadow** beside foreground objects (its width is the disparity
   jump, as in a real sensor), on surfaces seen at grazing angles, in random
   dropout blobs and as isolated pixels;
+* **dark surfaces** (with the colour image): more noise and holes where little
+  of the projected pattern comes back (``dark_noise_gain``, ``dark_dropout``);
+* **flying pixels**: mixed depths between the two sides of a discontinuity;
 * **range limits**: depth outside ``[min_range_m, max_range_m]`` becomes 0.
 
 Depth is ``float32[H, W]`` metres along the optical axis, 0 = no measurement,
@@ -64,6 +67,13 @@ class DepthNoiseModel:
         blob_fraction: expected fraction of pixels in random dropout blobs.
         blob_size_px: typical blob radius, sensor pixels.
         pixel_dropout: probability of an isolated missing pixel.
+        dark_level: image intensity (0-1) below which a surface counts as dark.
+        dark_noise_gain: extra noise on a black surface (sigma times 1 + gain,
+            scaled by how dark it is).
+        dark_dropout: share of a black surface's pixels with no depth, in blobs
+            (scaled by how dark it is).
+        flying_pixels: probability that a pixel next to a discontinuity returns a
+            depth between the two sides (mixed pixels of the matcher's window).
     """
 
     focal_px: float = 580.0
@@ -82,6 +92,10 @@ class DepthNoiseModel:
     blob_fraction: float = 0.004
     blob_size_px: float = 6.0
     pixel_dropout: float = 0.002
+    dark_level: float = 0.25
+    dark_noise_gain: float = 0.0
+    dark_dropout: float = 0.0
+    flying_pixels: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("focal_px", "baseline_m", "max_range_m"):
@@ -91,7 +105,11 @@ class DepthNoiseModel:
                      "edge_disparity_px", "edge_band_px", "correlation_px", "blob_size_px"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"DepthNoiseModel.{name}={getattr(self, name)} must be >= 0")
-        for name in ("correlated_fraction", "edge_dropout", "blob_fraction", "pixel_dropout"):
+        if self.dark_noise_gain < 0 or not 0 < self.dark_level <= 1:
+            raise ConfigError("DepthNoiseModel.dark_noise_gain must be >= 0 and dark_level "
+                              "in (0, 1]")
+        for name in ("correlated_fraction", "edge_dropout", "blob_fraction", "pixel_dropout",
+                     "dark_dropout", "flying_pixels"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(
                     f"DepthNoiseModel.{name}={getattr(self, name)} is a probability/fraction "
@@ -122,6 +140,15 @@ class DepthNoiseModel:
                    edge_band_px=2.0, edge_dropout=0.5, shadow_side="left",
                    max_incidence_deg=82.0, blob_fraction=0.003, blob_size_px=5.0,
                    pixel_dropout=0.001)
+
+    @classmethod
+    def realsense_d435_live(cls) -> "DepthNoiseModel":
+        """A D435 in a real room: :meth:`realsense_d435` plus holes and extra noise on
+        dark surfaces and flying pixels at edges (what the raw driver output shows)."""
+        from dataclasses import replace
+
+        return replace(cls.realsense_d435(), dark_noise_gain=1.5, dark_dropout=0.25,
+                       flying_pixels=0.3)
 
     @classmethod
     def ideal(cls) -> "DepthNoiseModel":
@@ -165,7 +192,8 @@ def _shift(a: np.ndarray, k: int, fill: float) -> np.ndarray:
 
 def apply_depth_noise(depth: np.ndarray, rng: np.random.Generator, *,
                       model: DepthNoiseModel | None = None,
-                      image_focal_px: float | None = None) -> np.ndarray:
+                      image_focal_px: float | None = None,
+                      intensity: np.ndarray | None = None) -> np.ndarray:
     """Corrupt exact depth like a structured-light / active-stereo sensor.
 
     Args:
@@ -177,6 +205,8 @@ def apply_depth_noise(depth: np.ndarray, rng: np.random.Generator, *,
         image_focal_px: focal length of ``depth``'s own camera in pixels; pixel
             lengths of the model are scaled by ``image_focal_px / model.focal_px``.
             Default: the model's focal length (the image is at sensor resolution).
+        intensity: ``float[H, W]`` image brightness in [0, 1] (for the dark-surface
+            effects; without it they are off).
 
     Returns:
         ``float32[H, W]`` noisy depth in metres, 0 = no measurement.
@@ -209,6 +239,11 @@ def apply_depth_noise(depth: np.ndarray, rng: np.random.Generator, *,
     # 1. Axial noise and quantisation in the disparity domain.
     a = model.correlated_fraction
     noise = np.sqrt(1.0 - a) * white + np.sqrt(a) * smooth
+    darkness = None
+    if intensity is not None and (model.dark_noise_gain > 0 or model.dark_dropout > 0):
+        darkness = np.clip((model.dark_level - np.asarray(intensity, np.float64))
+                           / model.dark_level, 0.0, 1.0)
+        noise = noise * (1.0 + model.dark_noise_gain * darkness).astype(np.float32)
     d_noisy = disparity + model.disparity_noise_px * noise.astype(np.float64)
     if model.subpixel_step_px > 0:
         d_noisy = np.round(d_noisy / model.subpixel_step_px) * model.subpixel_step_px
@@ -272,7 +307,20 @@ def apply_depth_noise(depth: np.ndarray, rng: np.random.Generator, *,
     if model.pixel_dropout > 0:
         drop |= pixel_u < model.pixel_dropout
 
-    # 6. Range limits apply to the measured value.
+    # 6. Extra effects draw their random fields last, so enabling them leaves the
+    # samples above unchanged. Dark surfaces: holes where the pattern is lost.
+    if darkness is not None and model.dark_dropout > 0:
+        dark_field = _smooth_noise((h, w), 2.0 * scale, rng)
+        u = 0.5 * (1.0 + np.tanh(dark_field))  # a smooth uniform-like field in (0, 1)
+        drop |= valid & (u < model.dark_dropout * darkness)
+    # Flying pixels: the matcher's window straddles the edge and mixes both sides.
+    if model.flying_pixels > 0 and edges.any():
+        mix_u, mix_t = rng.random((h, w)), rng.random((h, w))
+        fly = edges & ~drop & (mix_u < model.flying_pixels) & (d_min > 0)
+        d_mix = d_min + mix_t * (d_max - d_min)
+        out[fly] = fb / d_mix[fly]
+
+    # 7. Range limits apply to the measured value.
     drop |= (out < model.min_range_m) | (out > model.max_range_m)
     out[drop] = 0.0
     return out.astype(np.float32)

@@ -48,6 +48,7 @@ from ..errors import ConfigError
 from ..frames import CameraIntrinsics, RGBDFrame
 from ..results import LAYOUT_CLASSES, InstanceMasks, Plane, SemanticMap
 from .depth_noise import DepthNoiseModel, apply_depth_noise
+from .room import TABLE_SHAPES, place_furniture
 
 if TYPE_CHECKING:  # pragma: no cover
     from pybullet_utils.bullet_client import BulletClient
@@ -128,6 +129,12 @@ class SceneConfig:
         settle_steps: physics steps (240 Hz) to let the objects come to rest.
         near_m, far_m: clipping planes of the renderer.
         seed: default seed of :class:`TabletopSim` when none is given.
+        chairs: number of chairs around the table, inclusive range (a live room).
+        other_table_probability: chance of a second table beside the work table.
+        table_shape: ``rect`` or ``round`` (see :data:`~seg_perception.sim.room.TABLE_SHAPES`).
+        table_brightness: ``(low, high)`` brightness (0-1) of a plain table top, e.g.
+            ``(0.04, 0.12)`` for a dark table; None: the usual wood or random colour.
+        scene_tags: tags added to every frame's ``case_tags`` (names an eval case).
     """
 
     width: int = 640
@@ -156,6 +163,11 @@ class SceneConfig:
     near_m: float = 0.05
     far_m: float = 10.0
     seed: int = 0
+    chairs: tuple[int, int] = (0, 0)
+    other_table_probability: float = 0.0
+    table_shape: str = "rect"
+    table_brightness: tuple[float, float] | None = None
+    scene_tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.width < 8 or self.height < 8:
@@ -187,7 +199,15 @@ class SceneConfig:
         if bad:
             raise ConfigError(f"SceneConfig.hard_cases has unknown cases {bad}; choose from "
                               f"{list(HARD_CASES)}")
-        for name in ("hard_case_probability", "texture_probability"):
+        if self.table_shape not in TABLE_SHAPES:
+            raise ConfigError(f"SceneConfig.table_shape={self.table_shape!r}: choose one of "
+                              f"{list(TABLE_SHAPES)}")
+        if self.chairs[0] < 0 or self.chairs[0] > self.chairs[1]:
+            raise ConfigError(f"SceneConfig.chairs={self.chairs}: need 0 <= low <= high")
+        if self.table_brightness is not None and not (
+                0 <= self.table_brightness[0] <= self.table_brightness[1] <= 1):
+            raise ConfigError("SceneConfig.table_brightness must be (low, high) in [0, 1]")
+        for name in ("hard_case_probability", "texture_probability", "other_table_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"SceneConfig.{name}={getattr(self, name)} must lie in [0, 1]")
         if not 0 < self.near_m < self.far_m:
@@ -825,20 +845,56 @@ class TabletopSim:
         wall_color = np.clip(rng.uniform(0.7, 0.95) + rng.uniform(-0.06, 0.06, 3), 0, 1)
         table_tex = _texture_for(rng, cfg.texture_probability, table_color, "wood")
         floor_tex = _texture_for(rng, cfg.texture_probability, floor_color, "noise")
+        if cfg.table_brightness is not None:  # a plain table of chosen brightness (dark)
+            level = float(rng.uniform(*cfg.table_brightness))
+            table_color, table_tex = np.clip(np.array([1.0, 0.85, 0.7]) * level, 0, 1), None
         half_l, half_d = self.table_length / 2, self.table_depth / 2
-        self.table_top_id = self._static_box((half_l, half_d, thickness / 2),
-                                             (0.0, 0.0, -thickness / 2), table_color, table_tex)
         leg = 0.025
         leg_h = self.table_height - thickness
-        self.leg_ids = [self._static_box((leg, leg, leg_h / 2),
-                                         (sx * (half_l - 0.06), sy * (half_d - 0.06),
-                                          -thickness - leg_h / 2), table_color * 0.8, None)
-                        for sx in (-1, 1) for sy in (-1, 1)]
+        if cfg.table_shape == "round":
+            radius = min(half_l, half_d)
+            half_l = half_d = radius
+            self.table_depth = self.table_length = 2 * radius
+            self.table_top_id = self._static_disc(radius, thickness, table_color, table_tex)
+            self.leg_ids = [self._static_box((0.04, 0.04, leg_h / 2),
+                                             (0.0, 0.0, -thickness - leg_h / 2),
+                                             table_color * 0.8, None)]
+        else:
+            self.table_top_id = self._static_box((half_l, half_d, thickness / 2),
+                                                 (0.0, 0.0, -thickness / 2), table_color,
+                                                 table_tex)
+            self.leg_ids = [self._static_box((leg, leg, leg_h / 2),
+                                             (sx * (half_l - 0.06), sy * (half_d - 0.06),
+                                              -thickness - leg_h / 2), table_color * 0.8, None)
+                            for sx in (-1, 1) for sy in (-1, 1)]
         self.floor_id = self._static_box((4.0, 4.0, 0.025), (0.0, 0.0, -self.table_height - 0.025),
                                          floor_color, floor_tex)
         self.wall_id = self._static_box((3.0, 0.025, 1.6),
                                         (0.0, half_d + wall_gap + 0.025,
                                          -self.table_height + 1.6), wall_color, None)
+        self.furniture_ids: list[int] = []
+        if cfg.chairs[1] > 0 or cfg.other_table_probability > 0:  # draws only when asked
+            chairs = int(rng.integers(cfg.chairs[0], cfg.chairs[1] + 1))
+            other = bool(rng.random() < cfg.other_table_probability)
+            self.furniture_ids = place_furniture(
+                rng, table_half=(half_l, half_d), table_height=self.table_height,
+                wall_y=half_d + wall_gap, chairs=chairs, other_table=other,
+                add_box=lambda half, pos, color: self._static_box(half, pos, color, None))
+
+    def _static_disc(self, radius: float, thickness: float, color: np.ndarray,
+                     texture: np.ndarray | None) -> int:
+        """A round table top: a static cylinder whose top face is z = 0."""
+        p = self._p
+        col = p.createCollisionShape(p.GEOM_CYLINDER, radius=radius, height=thickness)
+        verts, faces, normals, uvs = _cylinder_mesh(radius, thickness)
+        vis = p.createVisualShape(p.GEOM_MESH, vertices=verts, indices=faces, normals=normals,
+                                  uvs=uvs, rgbaColor=[*(color if texture is None else np.ones(3)),
+                                                      1.0])
+        body = p.createMultiBody(0.0, col, vis, [0.0, 0.0, -thickness / 2])
+        if texture is not None:
+            p.changeVisualShape(body, -1, textureUniqueId=self._load_texture(texture))
+        p.changeDynamics(body, -1, lateralFriction=0.8)
+        return int(body)
 
     def _sample_camera(self, rng: np.random.Generator) -> None:
         cfg = self.config
@@ -1143,7 +1199,8 @@ class TabletopSim:
         depth = depth_gt
         if cfg.depth_noise:
             depth = apply_depth_noise(depth_gt, self._sensor_rng, model=cfg.noise_model,
-                                      image_focal_px=K.fx)
+                                      image_focal_px=K.fx,
+                                      intensity=rgb.mean(axis=2) / np.float32(255.0))
         if cfg.rgb_noise_std > 0:
             noise = self._sensor_rng.normal(0.0, cfg.rgb_noise_std, rgb.shape)
             rgb = np.clip(rgb + noise, 0, 255).astype(np.uint8)
@@ -1151,7 +1208,8 @@ class TabletopSim:
         poses = self._object_poses(instance_labels, depth_gt)
         n_cam = T[:3, :3] @ np.array([0.0, 0.0, 1.0])
         plane = Plane(_tuple3(n_cam), float(-n_cam @ T[:3, 3]))
-        tags = tuple(sorted({t for pose in poses if pose.visible_pixels > 0 for t in pose.tags}))
+        tags = tuple(sorted({t for pose in poses if pose.visible_pixels > 0 for t in pose.tags}
+                            | set(cfg.scene_tags)))
         stamp = self._frame_index * 33_333_333 if stamp_ns is None else int(stamp_ns)
         frame = SimFrame(rgb=rgb, depth=depth, depth_gt=depth_gt, intrinsics=K,
                          instance_labels=instance_labels, semantic=semantic,

@@ -1,0 +1,101 @@
+"""Objects are things on the surface the robot works on (issue 24): the workspace rule,
+walls and furniture, the measured depth noise, the settings that choose it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seg_perception.config import PipelineConfig
+from seg_perception.errors import ConfigError
+from seg_perception.geometry.plane import SurfaceExtent, depth_noise_on_plane
+from seg_perception.pipeline import Pipeline
+from seg_perception.results import Plane
+from seg_perception.segmenters.geometric import GeometricConfig, build_geometric
+from seg_perception.sim.synthetic import Box, look_at, preset_objects, render_scene
+
+CABINET, OTHER_TABLE, ON_OTHER_TABLE = 4, 5, 6  # labels of the room's extra primitives
+
+
+@pytest.fixture(scope="module")
+def room():
+    """Three objects on a table; behind it a cabinet rising above the table top, beside
+    it a second table of the same height with a box on it."""
+    objects = preset_objects("separated") + [
+        Box((0.0, 0.75), (0.5, 0.3, 0.9), z_base=-0.75, color=(120, 100, 90)),
+        Box((0.6, 0.1), (0.3, 0.5, 0.75), z_base=-0.75, color=(150, 150, 150)),
+        Box((0.6, 0.1), (0.08, 0.08, 0.1), z_base=0.0, color=(200, 200, 40)),
+    ]
+    return render_scene(objects, table_size=(0.7, 0.6), wall_distance=1.2,
+                        camera=look_at((0.1, -0.7, 0.55), (0.1, 0.0, 0.0)))
+
+
+def _truth_of_each(scene, workspace: str) -> list[int]:
+    """The GT label each predicted object lies on (majority), sorted."""
+    seg = build_geometric(workspace=workspace)
+    analysis = seg.analyse(scene.frame)
+    labels = analysis.full_labels(scene.frame)
+    out = []
+    for i in range(1, analysis.num_objects + 1):
+        truth = scene.instance_labels[labels == i]
+        out.append(int(np.bincount(truth).argmax()))
+    return sorted(out)
+
+
+def test_only_objects_on_the_largest_surface_by_default(room):
+    assert np.bincount(room.instance_labels.ravel())[[CABINET, ON_OTHER_TABLE]].min() > 500
+    assert _truth_of_each(room, "largest_surface") == [1, 2, 3]
+
+
+def test_all_surfaces_adds_the_other_table_but_never_furniture(room):
+    assert _truth_of_each(room, "all_surfaces") == [1, 2, 3, ON_OTHER_TABLE]
+
+
+def test_wall_flush_with_the_table_edge_is_not_an_object():
+    # The table's back edge touches the wall; a camera looking along the table sees
+    # the wall's foot right behind the objects.
+    scene = render_scene(preset_objects("separated"), table_size=(0.8, 0.5), wall_distance=0.0,
+                         camera=look_at((0.0, -0.75, 0.35), (0.0, 0.1, 0.05)))
+    seg = build_geometric()
+    analysis = seg.analyse(scene.frame)
+    labels = analysis.full_labels(scene.frame)
+    wall = scene.semantic_labels == 3
+    assert wall.sum() > 2000
+    for i in range(1, analysis.num_objects + 1):
+        assert (wall & (labels == i)).sum() < 0.1 * (labels == i).sum()
+    assert analysis.num_objects == 3
+
+
+def test_surface_extent_grows_by_its_margin():
+    plane = Plane((0.0, -1.0, 0.0), 0.5)  # y = 0.5: a floor-like plane in front of the camera
+    xs, zs = np.meshgrid(np.linspace(-0.3, 0.3, 30), np.linspace(0.8, 1.4, 30))
+    pts = np.stack([xs.ravel(), np.full(xs.size, 0.5), zs.ravel()], axis=1).astype(np.float32)
+    extent = SurfaceExtent(pts, plane, margin=0.05)
+    probe = np.array([[0.0, 0.5, 1.0], [0.33, 0.5, 1.0], [0.4, 0.5, 1.0], [0.0, 0.5, 1.5]],
+                     np.float32)
+    assert extent.contains(probe).tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("a", [0.0015, 0.004])
+def test_noise_is_measured_on_the_plane(a):
+    rng = np.random.default_rng(0)
+    xs, zs = rng.uniform(-0.5, 0.5, 20000), rng.uniform(0.6, 1.6, 20000)
+    ys = 0.4 + rng.normal(0, 1, zs.size) * a * zs ** 2  # sigma = a z^2 about the plane y = 0.4
+    pts = np.stack([xs, ys, zs], axis=1)
+    found = depth_noise_on_plane(pts, Plane((0.0, -1.0, 0.0), 0.4), noise_at_1m=0.001)
+    assert found == pytest.approx(a, rel=0.1)
+    # Never quieter than configured.
+    assert depth_noise_on_plane(pts, Plane((0.0, -1.0, 0.0), 0.4), noise_at_1m=0.01) == 0.01
+
+
+def test_workspace_settings_reach_the_segmenter_and_change_at_run_time():
+    pipeline = Pipeline(PipelineConfig(workspace="all_surfaces", workspace_margin=0.1),
+                        semantic_segmenter=None)
+    assert pipeline.instance_segmenter.config.workspace == "all_surfaces"
+    assert pipeline.instance_segmenter.config.workspace_margin == 0.1
+    pipeline.update_config(workspace="largest_surface", workspace_margin=0.02)
+    assert pipeline.instance_segmenter.config.workspace == "largest_surface"
+    assert pipeline.instance_segmenter.config.workspace_margin == 0.02
+    with pytest.raises(ConfigError, match="workspace"):
+        pipeline.update_config(workspace="kitchen")
+    with pytest.raises(ConfigError, match="workspace"):
+        GeometricConfig(workspace="kitchen")
