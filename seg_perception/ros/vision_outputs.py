@@ -31,6 +31,10 @@ Both
     image / detections use, ``class_name`` its name; ``threshold`` the score
     threshold the results were filtered with.
 
+Per-object masks (FoundationPose and other mask consumers)
+    :func:`object_mask_image` cuts one object out of ``~/instance_labels`` (16UC1,
+    ``i + 1`` = ``detections[i]``) as the mono8 0/255 image those nodes take.
+
 ``vision_msgs`` is imported inside the functions: it is an optional dependency
 (:func:`vision_msgs_available` tells the node whether to publish these).
 """
@@ -43,11 +47,13 @@ import numpy as np
 
 from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene, SceneObject
-from .conversions import make_header, stamp_to_ns
+from ..errors import InvalidFrameError
+from .conversions import image_to_numpy, make_header, numpy_to_image, stamp_to_ns
 
 __all__ = [
     "CLASS_ID_FORMATS",
     "label_info",
+    "object_mask_image",
     "scene_to_detections_2d",
     "scene_to_detections_3d",
     "vision_msgs_available",
@@ -227,3 +233,28 @@ def label_info(class_names: Sequence[str], header: Any | None = None,
                         threshold=float(threshold))
     info.class_map = [vm.VisionClass(class_id=i, class_name=name) for i, name in enumerate(names)]
     return info
+
+
+def object_mask_image(instance_labels: Any, index: int) -> Any:
+    """mono8 ``sensor_msgs/Image`` (255 = the object, 0 = not) of object ``index``.
+
+    Args:
+        instance_labels: a ``~/instance_labels`` image (16UC1, ``0`` = none,
+            ``i + 1`` = ``objects[i]`` / ``detections[i]`` of the same stamp).
+        index: the object's position in that frame's arrays.
+
+    Returns:
+        Same size and header as ``instance_labels``; all 0 when no pixel has the label.
+
+    Raises:
+        InvalidFrameError: not a 16UC1 image, or ``index`` outside 0..65534.
+    """
+    if instance_labels.encoding != "16UC1":
+        raise InvalidFrameError(
+            f"instance labels must be 16UC1 (as ~/instance_labels), got "
+            f"{instance_labels.encoding}: pass the node's instance label image")
+    if not 0 <= int(index) < 65535:
+        raise InvalidFrameError(f"object index {index} is outside 0..65534 (uint16 labels)")
+    labels = image_to_numpy(instance_labels)
+    mask = (labels == np.uint16(int(index) + 1)).view(np.uint8) * np.uint8(255)
+    return numpy_to_image(mask, "mono8", instance_labels.header)

@@ -237,3 +237,30 @@ def test_over_dds_the_detections_match_the_objects_message(
                                       obj["box_size"])
     info = late.messages[0]
     assert [(c.class_id, c.class_name) for c in info.class_map] == [(0, "object"), (1, "cup")]
+
+
+def test_object_mask_image_is_the_objects_mask(synthetic_scene, header, reference):
+    from seg_perception.errors import InvalidFrameError
+    from seg_perception.ros.conversions import image_to_numpy
+    from seg_perception.ros.outputs import instance_label_image
+    from seg_perception.ros.vision_outputs import object_mask_image
+
+    labels = instance_label_image(synthetic_scene, header)  # the fixture's masks do not overlap
+    for i, obj in enumerate(reference["objects"]):
+        mask = object_mask_image(labels, i)
+        assert mask.encoding == "mono8"
+        assert stamp_to_ns(mask.header.stamp) == STAMP_NS and mask.header.frame_id == "cam_optical"
+        pixels = image_to_numpy(mask)
+        assert set(np.unique(pixels)) <= {0, 255}
+        np.testing.assert_array_equal(pixels == 255, obj["mask"])
+    assert not image_to_numpy(object_mask_image(labels, 7)).any()  # no such object: empty
+    with pytest.raises(InvalidFrameError, match="instance labels must be 16UC1"):
+        object_mask_image(_mono8(), 0)
+    with pytest.raises(InvalidFrameError, match="object index -1 is outside 0..65534"):
+        object_mask_image(labels, -1)
+
+
+def _mono8():
+    from seg_perception.ros.conversions import numpy_to_image
+
+    return numpy_to_image(np.zeros((2, 2), np.uint8), "mono8")
