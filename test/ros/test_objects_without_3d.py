@@ -5,7 +5,8 @@ transform, MoveIt collision objects) must say "no 3D" instead of placing them at
 The scene (exact analytic render, 320x240, true masks as the instance segmenter):
 the farthest object is cut by ``min_depth`` (clipped: 3D from the part in range), one has
 no depth at all, one lies wholly nearer than ``min_depth`` (out of range), and a 3x3 px
-patch of table is an object with too few points.
+patch of table is an object with too few points. Last, the perception node over DDS with
+every object beyond ``max_depth``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import math
 import numpy as np
 import pytest
 from std_msgs.msg import Header
+from visualization_msgs.msg import Marker
 
 from seg_perception.config import PipelineConfig
 from seg_perception.frames import RGBDFrame
@@ -128,3 +130,21 @@ def test_planning_frame_and_moveit_skip_objects_without_3d(scene: Scene, objects
     assert set(update.added) == {f"seg_{scene.objects[0].track_id}", SUPPORT_SURFACE_ID}
     for obj, status in zip(scene.objects[1:], EXPECTED[1:]):
         assert any(f"track {obj.track_id}" in n and status in n for n in update.notes), status
+
+
+def test_perception_node_publishes_has_3d_false_beyond_max_depth(harness, node_scene,
+                                                                  objects_msgs) -> None:
+    # Every object of the scene lies beyond 0.4 m: found in 2D, no 3D, over real DDS.
+    assert min(node_scene.frame.depth[node_scene.instance_labels > 0]) > 0.4
+    h = harness(max_depth=0.4)
+    h.wait_for_subscribers()
+    assert h.spin_until(lambda: h.got["objects"] and h.got["markers"])
+    msg = h.got["objects"][-1]
+    assert len(msg.objects) == len(node_scene.objects)
+    for o in msg.objects:
+        assert o.has_3d is False
+        assert o.geometry_status == objects_msgs.ObjectInstance.GEOMETRY_OUT_OF_RANGE
+        assert (o.centroid.z, o.box_size.x, o.grasp_width, o.cloud.width) == (0.0, 0.0, 0.0, 0)
+        assert o.mask.width > 0
+    # No boxes or arrows at the camera origin: only the DELETEALL marker.
+    assert [m.action for m in h.got["markers"][-1].markers] == [Marker.DELETEALL]
