@@ -9,8 +9,9 @@ scenes/*.json and summary.json (counts and mean stage timings).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -41,30 +42,94 @@ def _is_bag(path: Path) -> bool:
     return path.suffix in (".db3", ".mcap") or (path / "metadata.yaml").is_file()
 
 
+_COMPRESSED = "sensor_msgs/msg/CompressedImage"
+# image_transport's topic suffixes: what a camera publishes beside <image> (colour, depth).
+_TRANSPORT_SUFFIX = ("/compressed", "/compressedDepth")
+
+
+def _pick_topics(available: dict[str, str], color: str, depth: str, info: str,
+                 path: Path) -> list[str]:
+    """The colour, depth and info topics to read: the raw ones, else their compressed topic."""
+    picked = []
+    for topic, suffix in zip((color, depth, info), (*_TRANSPORT_SUFFIX, None)):
+        if topic not in available and suffix and topic + suffix in available:
+            topic += suffix
+        picked.append(topic)
+    missing = [t for t in picked if t not in available]
+    if missing:
+        have = ", ".join(f"{t} ({available[t]})" for t in sorted(available))
+        raise SystemExit(f"topics {', '.join(missing)} not in {path}; it has: {have}. "
+                         "Name the right ones with --color-topic, --depth-topic, --info-topic")
+    return picked
+
+
+def _decoder(msgtype: str, topic: str) -> Callable[[Any], Any]:
+    """Message -> what frame_from_messages takes (compressed images are decoded first)."""
+    if msgtype != _COMPRESSED:
+        return lambda msg: msg
+    try:
+        from ..ros.compressed import image_from_compressed
+    except ImportError as exc:
+        raise SystemExit(f"{topic} holds compressed images, which need the ROS 2 Python "
+                         f"messages to decode ({exc}): source your ROS 2 setup or "
+                         "scripts/env.sh, or record the raw topic") from None
+    return image_from_compressed
+
+
 def iter_bag_frames(path: Path, color_topic: str, depth_topic: str, info_topic: str,
-                    slop_s: float = 0.03) -> Iterator[tuple[str, RGBDFrame]]:
-    """Synchronised frames of a rosbag2 (read with the pure-Python ``rosbags``)."""
+                    slop_s: float = 0.03, skipped: dict[str, int] | None = None,
+                    topics_used: list[str] | None = None) -> Iterator[tuple[str, RGBDFrame]]:
+    """Synchronised frames of a rosbag2 (sqlite3 or mcap, read with the pure-Python ``rosbags``).
+
+    A colour or depth topic absent from the bag is read from its image_transport
+    topic instead (``<colour>/compressed``, ``<depth>/compressedDepth``). Messages
+    and sets that cannot be used are counted in ``skipped`` (category -> count)
+    with one line on stderr per category, and replay goes on. ``topics_used``
+    receives the three topics read.
+    """
     from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
 
+    from ..errors import SegPerceptionError
     from ..ros.frame_input import frame_from_messages
-    from ..ros.sync import ApproximateTimeSync
+    from ..ros.sync import ApproximateTimeSync, BadMessage, stamp_ns_of
 
-    topics = [color_topic, depth_topic, info_topic]
+    skipped = {} if skipped is None else skipped
+
+    def skip(category: str, message: str) -> None:
+        if category not in skipped:
+            print(f"replay: skipping ({category}): {message}", file=sys.stderr)
+        skipped[category] = skipped.get(category, 0) + 1
+
     ready: list[tuple] = []
     sync = ApproximateTimeSync(3, lambda *msgs: ready.append(msgs), slop_s, queue_size=30)
-    with AnyReader([path]) as reader:
+    # Bags without embedded message definitions (older sqlite3 ones) need a typestore.
+    with AnyReader([path], default_typestore=get_typestore(Stores.LATEST)) as reader:
+        available = {c.topic: c.msgtype for c in reader.connections}
+        topics = _pick_topics(available, color_topic, depth_topic, info_topic, path)
+        if topics_used is not None:
+            topics_used[:] = topics
+        decoders = [_decoder(available[t], t) for t in topics]
         connections = [c for c in reader.connections if c.topic in topics]
-        missing = set(topics) - {c.topic for c in connections}
-        if missing:
-            have = ", ".join(sorted({c.topic for c in reader.connections}))
-            raise SystemExit(f"topics {', '.join(sorted(missing))} not in {path}; it has: {have}")
         for conn, _, raw in reader.messages(connections=connections):
-            msg = reader.deserialize(raw, conn.msgtype)
-            stamp = msg.header.stamp
-            sync.add(topics.index(conn.topic), msg, stamp.sec * 1_000_000_000 + stamp.nanosec)
+            index = topics.index(conn.topic)
+            try:
+                msg = decoders[index](reader.deserialize(raw, conn.msgtype))
+                stamp_ns = stamp_ns_of(msg)
+            except BadMessage as exc:
+                skip(exc.category, f"a message on {conn.topic}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one corrupt message must not end replay
+                skip(type(exc).__name__, f"a message on {conn.topic}: {exc}")
+                continue
+            sync.add(index, msg, stamp_ns)
             while ready:
                 color, depth, info = ready.pop(0)
-                frame = frame_from_messages(color, depth, info, max_pixels=100_000_000)
+                try:
+                    frame = frame_from_messages(color, depth, info, max_pixels=100_000_000)
+                except SegPerceptionError as exc:
+                    skip(type(exc).__name__, str(exc))
+                    continue
                 yield f"{frame.stamp_ns}", frame
 
 
@@ -72,9 +137,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     source, out = Path(args.source), Path(args.out)
+    skipped: dict[str, int] = {}
+    topics: list[str] = []
     if _is_bag(source):
         frames: Iterator[tuple[str, RGBDFrame]] = iter_bag_frames(
-            source, args.color_topic, args.depth_topic, args.info_topic, args.slop)
+            source, args.color_topic, args.depth_topic, args.info_topic, args.slop,
+            skipped=skipped, topics_used=topics)
     else:
         intrinsics = None
         if args.fx is not None:
@@ -97,8 +165,15 @@ def run(args: argparse.Namespace) -> int:
             timings.setdefault(stage, []).append(ms)
     summary = {"source": str(source), "frames": len(counts),
                "objects_per_frame": float(np.mean(counts)) if counts else 0.0,
-               "mean_ms": {k: round(float(np.mean(v)), 2) for k, v in timings.items()}}
+               "mean_ms": {k: round(float(np.mean(v)), 2) for k, v in timings.items()},
+               "skipped": skipped}
+    if topics:
+        summary["topics"] = dict(zip(("color", "depth", "info"), topics))
     write_json(out / "summary.json", summary)
+    note = f", skipped: {skipped}" if skipped else ""
     print(f"{len(counts)} frames, {summary['objects_per_frame']:.1f} objects/frame, "
-          f"mean total {summary['mean_ms'].get('total', 0):.1f} ms -> {out}")
+          f"mean total {summary['mean_ms'].get('total', 0):.1f} ms{note} -> {out}")
+    if topics and not counts:
+        print(f"replay: no synchronised colour/depth/camera_info set in {source}: are the "
+              f"three stamped within --slop {args.slop} s of each other?", file=sys.stderr)
     return 0
