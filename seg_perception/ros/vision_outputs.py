@@ -19,7 +19,7 @@ What the fields hold (vision_msgs 4.x, ROS 2 Humble and later):
 
 Both
     ``results[0].hypothesis``: ``class_id`` is the class name (``"cup"``, ``"object"``)
-    by default, as Isaac ROS DetectNet and most Python detector nodes publish it;
+    by default, as Isaac ROS DetectNet and many community detector nodes publish it;
     ``class_id_format="index"`` gives the class index as a string (``"41"``), as Isaac
     ROS YOLOv8/RT-DETR publish it, to be looked up in ``~/instance_label_info``.
     ``score`` in [0, 1]. ``id`` is the track id as a string, empty when the object is
@@ -45,9 +45,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import InvalidFrameError
 from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene, SceneObject
-from ..errors import InvalidFrameError
 from .conversions import image_to_numpy, make_header, numpy_to_image, stamp_to_ns
 
 __all__ = [
