@@ -82,3 +82,16 @@ def test_optional_runtime_packages_are_declared():
     assert {"message_filters", "vision_msgs", "cv_bridge", "tf2_ros_py",
             "moveit_msgs"} <= exec_keys
     assert "rclpy_lifecycle" not in exec_keys  # no such key: lifecycle is part of rclpy
+
+
+def test_package_xml_parses_and_validates_with_catkin_pkg():
+    """catkin_pkg is what rosdep and colcon read package.xml with."""
+    catkin_package = pytest.importorskip(
+        "catkin_pkg.package", reason="catkin_pkg is not installed (pip install catkin-pkg)")
+    warnings: list[str] = []
+    package = catkin_package.parse_package(str(ROOT / "package.xml"), warnings=warnings)
+    package.validate(warnings=warnings)
+    assert warnings == []
+    parsed = {d.name for d in (*package.build_depends, *package.buildtool_depends,
+                               *package.exec_depends, *package.test_depends)}
+    assert parsed == set(package_keys())
