@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from numbers import Integral
 from typing import Any, Callable, Sequence
 
 __all__ = ["ApproximateTimeSync", "BadMessage", "make_synchronizer", "stamp_ns_of"]
@@ -103,9 +104,10 @@ def stamp_ns_of(msg: Any) -> int:
         raise BadMessage("bad_header", f"it has no header.stamp ({exc}); the synchroniser "
                          "pairs topics by header.stamp: publish a message type with a "
                          "std_msgs/Header") from None
-    if not isinstance(sec, int) or not isinstance(nanosec, int):
+    if not isinstance(sec, Integral) or not isinstance(nanosec, Integral):
         raise BadMessage("bad_header", f"header.stamp holds {type(sec).__name__} / "
                          f"{type(nanosec).__name__}, not integers. {_STAMP_FIX}")
+    sec, nanosec = int(sec), int(nanosec)
     if sec < 0:
         raise BadMessage("bad_stamp", f"header.stamp.sec = {sec} is negative. {_STAMP_FIX}")
     if not 0 <= nanosec < _NS_PER_S:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -367,6 +369,13 @@ def test_stamp_ns_of_names_the_problem():
     with pytest.raises(BadMessage, match="sec = -3 is negative") as info:
         stamp_ns_of(bad)
     assert info.value.category == "bad_stamp"
+    # Messages from other readers (rosbags, numpy-backed) may carry numpy integers.
+    stamp = SimpleNamespace(sec=np.int32(7), nanosec=np.uint32(5))
+    assert stamp_ns_of(SimpleNamespace(header=SimpleNamespace(stamp=stamp))) == 7_000_000_005
+    text = SimpleNamespace(sec="7", nanosec=0)
+    with pytest.raises(BadMessage, match="holds str / int, not integers") as info:
+        stamp_ns_of(SimpleNamespace(header=SimpleNamespace(stamp=text)))
+    assert info.value.category == "bad_header"
 
 
 def test_message_filters_is_used_when_importable():
