@@ -104,7 +104,15 @@ def iter_bag_frames(path: Path, color_topic: str, depth_topic: str, info_topic: 
     ready: list[tuple] = []
     sync = ApproximateTimeSync(3, lambda *msgs: ready.append(msgs), slop_s, queue_size=30)
     # Bags without embedded message definitions (older sqlite3 ones) need a typestore.
-    with AnyReader([path], default_typestore=get_typestore(Stores.LATEST)) as reader:
+    try:
+        reader = AnyReader([path], default_typestore=get_typestore(Stores.LATEST))
+        reader.open()
+    except Exception as exc:  # noqa: BLE001 - rosbags raises several kinds; all mean the same
+        raise SystemExit(f"cannot read {path} as a rosbag2 recording ({type(exc).__name__}: "
+                         f"{exc}); pass the bag folder (with metadata.yaml) or its .db3 / "
+                         ".mcap file; `ros2 bag reindex <folder>` rebuilds a lost "
+                         "metadata.yaml") from None
+    try:
         available = {c.topic: c.msgtype for c in reader.connections}
         topics = _pick_topics(available, color_topic, depth_topic, info_topic, path)
         if topics_used is not None:
@@ -130,7 +138,12 @@ def iter_bag_frames(path: Path, color_topic: str, depth_topic: str, info_topic: 
                 except SegPerceptionError as exc:
                     skip(type(exc).__name__, str(exc))
                     continue
+                except Exception as exc:  # noqa: BLE001 - malformed content, as the node does
+                    skip("malformed_message", f"malformed image message: {exc}")
+                    continue
                 yield f"{frame.stamp_ns}", frame
+    finally:
+        reader.close()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -226,3 +226,10 @@ def test_replay_cli_as_the_user_runs_it(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert f"{FRAMES} frames" in run.stdout
     assert_every_frame_processed(json.loads((out / "summary.json").read_text()), out, stamps)
+
+
+def test_replay_of_something_that_is_no_bag_says_what_to_pass(tmp_path):
+    fake = tmp_path / "recording.mcap"
+    fake.write_bytes(b"not an mcap file")
+    with pytest.raises(SystemExit, match=r"cannot read .*recording.mcap as a rosbag2 recording"):
+        main(["replay", str(fake), "--out", str(tmp_path / "o"), *CHEAP])
