@@ -7,7 +7,8 @@ and surface normals, with no weights:
 * ``support_surface``: on the support plane (within the depth noise) and facing up;
 * ``object``: the instances of the ``geometric`` segmenter;
 * ``floor``: a large plane facing up at least ``floor_min_drop`` below the support;
-* ``wall``: a large vertical plane that is not an object;
+* ``wall``: a large vertical plane that is not an object, and what the instance
+  stage rejected as part of a vertical plane continuing out of view;
 * ``unknown``: everything else (no depth, clutter, table edges).
 
 "Up" is ``up`` (camera frame) when given, else the support plane's normal.
@@ -148,6 +149,10 @@ class GeometricLayoutSegmenter:
                 self._planes(a, grid, a.valid & horizontal, up, _FLOOR, 1)
             walls = a.valid & vertical & ~objects & (grid == 0)
             self._planes(a, grid, walls, up, _WALL, cfg.max_walls)
+            if a.background is not None:
+                # Regions the instance stage found to be part of a vertical plane that
+                # continues out of view (a wall behind the table): wall, never object.
+                grid[a.background & (vertical | ~a.normals_ok) & (grid == 0)] = _WALL
         labels = grid
         if a.stride > 1:
             s = a.stride
