@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_UP_HINT",
     "SurfaceExtent",
+    "depth_noise_from_residuals",
     "depth_noise_on_plane",
     "estimate_support_plane",
     "find_planes",
@@ -488,24 +489,35 @@ class SurfaceExtent:
 def depth_noise_on_plane(points: np.ndarray, plane: Plane, noise_at_1m: float,
                          noise_k: float = 3.0, floor_m: float = 0.0,
                          iterations: int = 3) -> float:
-    """The sensor's depth noise at 1 m, measured on a plane: ``sigma(z) = a z^2``.
+    """The sensor's depth noise at 1 m measured on ``plane`` from ``float[M, 3]`` points
+    (see :func:`depth_noise_from_residuals`)."""
+    pts = _as_points(points)
+    dist = _distances(pts, np.asarray(plane.normal, np.float32), float(plane.offset))
+    return depth_noise_from_residuals(dist, pts[:, 2], noise_at_1m, noise_k, floor_m,
+                                      iterations)
 
-    ``a`` is a robust scale (1.4826 x median) of ``|distance| / z^2`` over the
-    points within ``noise_k`` sigmas (at least ``floor_m``) of ``plane``, refined
+
+def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m: float,
+                               noise_k: float = 3.0, floor_m: float = 0.0,
+                               iterations: int = 3) -> float:
+    """The sensor's depth noise at 1 m, ``a`` in ``sigma(z) = a z^2``, from distances
+    to a plane (``residuals``, metres) of points at depth ``z``.
+
+    ``a`` is a robust scale (1.4826 x median) of ``|residual| / z^2`` over the
+    points within ``noise_k`` sigmas (at least ``floor_m``) of the plane, refined
     ``iterations`` times starting from ``noise_at_1m``, which is also the least it
     returns: a camera noisier than configured (a stereo camera far away, a dark
     table) is measured, never assumed quieter. Fewer than 50 inliers: ``noise_at_1m``.
     """
-    pts = _as_points(points)
-    z = pts[:, 2]
+    z = np.asarray(z, np.float32)
     ok = z > 0
-    pts, z = pts[ok], z[ok]
-    dist = np.abs(_distances(pts, np.asarray(plane.normal, np.float32), float(plane.offset)))
-    z2 = z * z
+    z2 = z[ok] * z[ok]
+    ratio = np.abs(np.asarray(residuals, np.float32)[ok]) / z2
+    floor_ratio = np.float32(floor_m) / z2
     a = float(noise_at_1m)
     for _ in range(iterations):
-        inl = dist <= np.maximum(np.float32(floor_m), np.float32(noise_k * a) * z2)
-        if int(inl.sum()) < 50:
+        inl = ratio <= np.maximum(floor_ratio, np.float32(noise_k * a))
+        if int(np.count_nonzero(inl)) < 50:
             break
-        a = max(float(noise_at_1m), 1.4826 * float(np.median(dist[inl] / z2[inl])))
+        a = max(float(noise_at_1m), 1.4826 * float(np.median(ratio[inl])))
     return a

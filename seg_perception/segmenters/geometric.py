@@ -56,7 +56,7 @@ from ..errors import ConfigError, InvalidFrameError
 from ..frames import CameraIntrinsics, RGBDFrame
 from ..geometry.cluster import concave_edges, depth_edges, label_regions
 from ..geometry.normals import normals_planar
-from ..geometry.plane import (DEFAULT_UP_HINT, SurfaceExtent, depth_noise_on_plane,
+from ..geometry.plane import (DEFAULT_UP_HINT, SurfaceExtent, depth_noise_from_residuals,
                               fit_plane_lstsq, refit_plane, segment_plane)
 from ..results import InstanceMasks, Plane
 from ._api import register_instance_segmenter
@@ -126,9 +126,9 @@ class GeometricConfig:
         merge_max_gap: metres, largest 3D gap between fragments of one object.
         min_points: fewest grid points of an object (a floor for statistics; the
             size rules are metric: ``min_area``, ``min_size``).
-        min_area: square metres, smallest visible surface of an object (about
-            1.4 cm x 1.4 cm); the pixel count it needs follows from depth and focal
-            length, so a camera of any resolution finds the same objects.
+        min_area: square metres, smallest visible surface of an object, as seen
+            face-on (about 1.4 cm x 1.4 cm); the pixel count it needs follows from
+            depth and focal length, so a camera of any resolution finds the same objects.
         min_size: metres, smallest largest-extent of an object.
         max_size: metres, largest extent of an object (larger is furniture/wall).
         min_footprint_on_support: fraction of an object's points whose
@@ -438,9 +438,9 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
         return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, None, zeros,
                              zeros, np.zeros((h, w), bool), np.zeros((h, w), np.int32), config,
                              timer.ms, _memo={"planar": (x, y, z, nx, ny, nz)})
-    if config.estimate_noise:
-        config = _measured_noise(x, y, z, valid, plane, config)
     height = _height_image(z, grid_k, plane)
+    if config.estimate_noise:
+        config = _measured_noise(height, z, valid, config)
     tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * config.sigma(z))
     support = valid & (np.abs(height) <= tol)
     candidates = valid & (height > tol) & (height < np.float32(config.max_height))
@@ -453,15 +453,14 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
                          _memo={"planar": (x, y, z, nx, ny, nz)})  # no split back needed
 
 
-def _measured_noise(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarray,
-                    plane: Plane, config: GeometricConfig) -> GeometricConfig:
+def _measured_noise(height: np.ndarray, z: np.ndarray, valid: np.ndarray,
+                    config: GeometricConfig) -> GeometricConfig:
     """``config`` with ``noise_at_1m`` measured on the support plane (never below the
     configured value): every noise-scaled threshold then fits this camera and frame."""
-    sub = (slice(None, None, 3), slice(None, None, 3))  # ~8500 points on a 320 x 240 grid
+    sub = (slice(None, None, 4), slice(None, None, 4))  # ~4800 pixels on a 320 x 240 grid
     m = valid[sub]
-    pts = np.stack([x[sub][m], y[sub][m], z[sub][m]], axis=1)
-    a = depth_noise_on_plane(pts, plane, config.noise_at_1m, config.noise_k,
-                             floor_m=0.5 * config.plane_distance)
+    a = depth_noise_from_residuals(height[sub][m], z[sub][m], config.noise_at_1m,
+                                   config.noise_k, floor_m=0.5 * config.plane_distance)
     return config if a <= config.noise_at_1m else replace(config, noise_at_1m=a)
 
 
@@ -987,15 +986,10 @@ class _Work:
         return lut[labels]
 
     def _pixel_area(self, sel: np.ndarray) -> np.ndarray:
-        """Square metres of surface each grid pixel ``sel`` (flat indices) covers:
-        ``z^2 / (fx fy cos(incidence))``, incidence from the pixel's normal."""
-        z = self.z.ravel()[sel]
-        u = self.x.ravel()[sel] / z
-        v = self.y.ravel()[sel] / z
-        nx, ny, nz = (n.ravel()[sel] for n in self.normals)
-        cos = np.abs(nx * u + ny * v + nz) / np.sqrt(u * u + v * v + 1)
-        cos = np.where(self.normals_ok.ravel()[sel], np.maximum(cos, 0.25), 1.0)
-        return (z * z / (np.float32(self.K.fx * self.K.fy) * cos)).astype(np.float64)
+        """Square metres each grid pixel ``sel`` (flat indices) covers seen face-on,
+        ``z^2 / (fx fy)``: a lower bound (oblique surfaces cover more)."""
+        z = self.z.ravel()[sel].astype(np.float64)
+        return z * z / (self.K.fx * self.K.fy)
 
     def _footprints(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points ``sel`` (flat indices) dropped onto the support plane (``float32[M, 3]``)
@@ -1015,37 +1009,41 @@ class _Work:
     def _workspace_extent(self) -> "_Extents | None":
         """The extents of the support surface(s) objects may stand on (``workspace``).
 
-        Surfaces are the connected pieces of the support plane's pixels (small gaps of
-        noise and missing depth closed); ``largest_surface`` keeps the one the camera
-        sees most of, ``all_surfaces`` each piece of at least ``_MIN_SURFACE_M2`` with
-        its own extent (a chair between two tables is on neither). Sets
+        Surfaces are the connected pieces of the support plane's pixels (gaps of a few
+        pixels, noise and missing depth, closed; found on every 2nd grid pixel, which
+        is plenty for a surface); ``largest_surface`` keeps the one the camera sees
+        most of, ``all_surfaces`` each piece of at least ``_MIN_SURFACE_M2``, with its
+        own extent (a chair between two tables is on neither). Sets
         ``self.workspace``; None if no support is seen.
         """
         import cv2
 
         cfg = self.cfg
-        support = self.support
-        if not support.any():
+        half = np.ascontiguousarray(self.support[::2, ::2])
+        if not half.any():
             return None
-        closed = cv2.morphologyEx(support.view(np.uint8), cv2.MORPH_CLOSE,
-                                  np.ones((5, 5), np.uint8))
+        closed = cv2.morphologyEx(half.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         n, comp, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+        comp = np.where(half, comp, 0)
         if cfg.workspace == "largest_surface":
             chosen = [1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] if n > 1 else []
         else:
-            sel = np.flatnonzero(support)
-            area = np.bincount(comp.ravel()[sel], weights=self._pixel_area(sel), minlength=n)
+            sel = np.flatnonzero(half)
+            v, u = np.divmod(sel, half.shape[1])
+            flat = (2 * v) * self.support.shape[1] + 2 * u
+            area = np.bincount(comp.ravel()[sel], weights=4.0 * self._pixel_area(flat),
+                               minlength=n)
             chosen = [c for c in range(1, n) if area[c] >= _MIN_SURFACE_M2]
         extents = []
-        self.workspace = np.zeros(support.shape, bool)
         for c in chosen:
-            mine = support & (comp == c)
-            self.workspace |= mine
-            sv, su = np.nonzero(mine[::4, ::4])
+            sv, su = np.nonzero(comp[::2, ::2] == c)  # every 4th grid pixel
             if sv.size >= 3:
                 sv, su = sv * 4, su * 4
                 pts = np.stack([self.x[sv, su], self.y[sv, su], self.z[sv, su]], axis=1)
                 extents.append(SurfaceExtent(pts, self.plane, cfg.workspace_margin))
+        mine = (comp == chosen[0]) if len(chosen) == 1 else np.isin(comp, chosen)
+        h, w = self.support.shape
+        self.workspace = self.support & np.repeat(np.repeat(mine, 2, axis=0), 2, axis=1)[:h, :w]
         return _Extents(extents) if extents else None
 
     def _wall_like(self, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
