@@ -66,7 +66,8 @@ if [ -z "${ROS_DISTRO:-}" ] && ! stamp_ok cmake-fix "$req_hash"; then
 fi
 
 # 4. Messages: colcon builds this package from a workspace whose src/ links here.
-msg_hash="$(hash_of msg/*.msg CMakeLists.txt package.xml)"
+# (launch/, config/ and sim/gazebo/ are installed into share/ too: a change re-installs)
+msg_hash="$(hash_of msg/*.msg CMakeLists.txt package.xml launch/*.py config/* sim/gazebo/*)"
 if ! stamp_ok msgs "$msg_hash" || [ ! -d "$build/install/seg_perception" ]; then
   say "building msg/ with colcon"
   mkdir -p "$build/ws/src"
@@ -85,5 +86,13 @@ if ! stamp_ok msgs "$msg_hash" || [ ! -d "$build/install/seg_perception" ]; then
       > "$build/colcon.log" 2>&1 || { tail -40 "$build/colcon.log"; echo "colcon build failed: $build/colcon.log"; exit 1; }
   )
   stamp_set msgs "$msg_hash"
+fi
+# 5. The ROS 2 tools PyPI lacks (launch, launch_ros, the ros2 CLI, launch_testing,
+#    message_filters, vision_msgs), where this checkout has them beside it
+#    (../shared/ros2_extras; an apt ROS 2 has them already). make demo needs none.
+extras="${SEG_ROS2_EXTRAS:-$root/../shared/ros2_extras}"
+if [ -z "${ROS_DISTRO:-}" ] && [ -f "$extras/install.sh" ]; then
+  bash "$extras/install.sh" "$venv" "$build/ros2_extras" > "$build/ros2_extras.log" 2>&1 \
+    || { tail -30 "$build/ros2_extras.log"; echo "installing $extras failed: $build/ros2_extras.log"; exit 1; }
 fi
 say "ready: source scripts/env.sh"

@@ -29,6 +29,12 @@ if [ -d "$_seg_test_install" ]; then
     export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$_seg_prefix/lib/$_seg_pyver/site-packages"
   done
 fi
+# The real launch system, ros2 CLI, message_filters and vision_msgs where bootstrap
+# installed them (pip-only ROS 2 with ../shared/ros2_extras beside the checkout).
+if [ -z "${ROS_DISTRO:-}" ] && [ -f "$_seg_root/.build/ros2_extras/local_setup.bash" ]; then
+  # shellcheck disable=SC1091
+  source "$_seg_root/.build/ros2_extras/local_setup.bash"
+fi
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # Camera images do not fit Fast DDS's default shared-memory segment: without this
 # profile best-effort image topics lose frames under load (config/fastdds_large_data.xml).

@@ -1,6 +1,7 @@
 """Choosing the compute device of the learned backends.
 
-torch is imported only when this is called, and its absence is not an error:
+torch is imported only when this is called and an NVIDIA driver is present, and
+its absence is not an error:
 without torch there is only the CPU (the geometric and onnxruntime backends
 need no torch).
 
@@ -31,7 +32,19 @@ def _torch() -> Any | None:
     return torch
 
 
+def _cuda_driver_present() -> bool:
+    """An NVIDIA driver is installed (device nodes or libcuda), checked without torch:
+    importing torch only to learn there is no GPU costs ~2 s and ~400 MB per process."""
+    import ctypes.util
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*") or glob.glob("/dev/nvhost-*")
+                or ctypes.util.find_library("cuda"))
+
+
 def _cuda_count() -> int:
+    if not _cuda_driver_present():
+        return 0
     torch = _torch()
     if torch is None or not torch.cuda.is_available():
         return 0
@@ -76,6 +89,8 @@ def resolve_device(requested: str = "auto", strict: bool = False) -> str:
         return name
     if _torch() is None:
         why = "torch is not installed"
+    elif not _cuda_driver_present():
+        why = "no NVIDIA driver is present (no /dev/nvidia*, no libcuda)"
     elif count == 0:
         why = "torch sees no CUDA device (CPU-only build, no driver, or CUDA_VISIBLE_DEVICES empty)"
     else:

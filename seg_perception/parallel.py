@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 import time
 from collections import deque
@@ -29,7 +30,6 @@ from dataclasses import fields
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterable, Iterator
-
 
 from .config import PipelineConfig
 from .errors import ConfigError, SegPerceptionError
@@ -78,6 +78,7 @@ class _Job:
 # pickle: a 640x480 frame pickled through a pipe costs ~5 ms of CPU on each side here.
 _ALIGN = 64  # bytes; each array starts on a cache line
 _MIN_SHARED = 16 * 1024  # bytes; smaller arrays stay in the pickle
+_KEEP_BYTES = 8 * 1024 * 1024  # a block up to this size is kept however small the objects
 
 
 class _SharedChannel:
@@ -110,7 +111,10 @@ class _SharedChannel:
             size += -(-raw.nbytes // _ALIGN) * _ALIGN
         name = None
         if raws:
-            if self._own is None or self._own.size < size:
+            # Grown for the largest object so far; shrunk again once objects are much
+            # smaller (one 4K frame must not pin its memory for the node's lifetime).
+            if (self._own is None or self._own.size < size
+                    or self._own.size > max(2 * size, _KEEP_BYTES)):
                 self._free_own()
                 self._own = shared_memory.SharedMemory(create=True, size=size)
             for raw, (offset, nbytes) in zip(raws, spans):
@@ -131,8 +135,15 @@ class _SharedChannel:
         buffers = [bytearray(view[o:o + n]) if copy else view[o:o + n] for o, n in spans]
         return pickle.loads(data, buffers=buffers)
 
-    def close(self) -> None:
+    def close(self, peer_dead: bool = False) -> None:
+        """Frees this side's block; ``peer_dead``: also unlink the peer's last block, which
+        a killed process could not free (it would stay in /dev/shm until this one exits)."""
         self._free_own()
+        if peer_dead and self._peer is not None:
+            try:
+                self._peer.unlink()
+            except FileNotFoundError:  # the peer did free it after all
+                pass
         self._close_peer()
 
     def _free_own(self) -> None:
@@ -160,16 +171,26 @@ class _Worker:
         self.process.start()
         child.close()
         self.job: _Job | None = None
+        self.starting = True  # until its "ready" reply is read
         self.channel = _SharedChannel()
 
     def ready(self, timeout: float) -> str:
         """Waits for the worker's pipeline; returns its device."""
         if not self.conn.poll(timeout):
             raise WorkerError(f"worker process did not start within {timeout:.0f} s")
+        return self.take_ready()
+
+    def take_ready(self) -> str:
+        """Reads the worker's first reply: its device, or the error that stopped it."""
         kind, value = self._recv()
         if kind == "error":
             raise value
+        self.starting = False
         return value
+
+    @property
+    def idle(self) -> bool:
+        return self.job is None and not self.starting
 
     def _recv(self) -> tuple[str, Any]:
         try:
@@ -186,8 +207,9 @@ class _Worker:
         self.process.join(timeout=5.0)
         if self.process.is_alive():
             self.process.kill()
+            self.process.join(timeout=5.0)
         self.conn.close()
-        self.channel.close()
+        self.channel.close(peer_dead=self.process.exitcode != 0)
 
 
 class ParallelPipeline:
@@ -221,6 +243,7 @@ class ParallelPipeline:
         self._receiving = threading.RLock()  # submit may replace a dead worker inside
         self._generation = 0
         self._closed = False
+        self._last_worker_error = ""
         self._ctx = multiprocessing.get_context(start_method)
         self._start_timeout = start_timeout
         worker_cfg = config.updated(tracking=False)
@@ -268,13 +291,23 @@ class ParallelPipeline:
         arrive while every worker is busy are dropped, not queued.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
-            while not any(w.job is None for w in self._workers):
+        while True:
+            with self._idle:
+                if any(w.idle for w in self._workers):
+                    return True
+                starting = any(w.starting for w in self._workers)
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
-                self._idle.wait(left)
-            return True
+                # A replacement worker says it is ready on its pipe: look now and then,
+                # unless a collector is reading the pipes anyway.
+                pause = left if not starting else 0.05 if left is None else min(left, 0.05)
+                self._idle.wait(pause)
+            if starting and self._receiving.acquire(blocking=False):
+                try:
+                    self._receive(0.0)
+                finally:
+                    self._receiving.release()
 
     def submit(self, frame: RGBDFrame) -> _Job:
         """Sends ``frame`` to an idle worker (waiting for one) and returns its handle;
@@ -283,10 +316,12 @@ class ParallelPipeline:
             if self._closed:
                 raise WorkerError("the ParallelPipeline is closed")
             while True:
-                worker = next((w for w in self._workers if w.job is None), None)
+                if not self._workers:
+                    raise WorkerError(f"no worker process is left: {self._last_worker_error}")
+                worker = next((w for w in self._workers if w.idle), None)
                 if worker is not None:
                     break
-                self._idle.wait()
+                self._idle.wait(0.05)
             job = _Job(self, frame, time.perf_counter())
             worker.job = job
             self._pending.append(job)
@@ -319,7 +354,11 @@ class ParallelPipeline:
                     queued.append(self.submit(frame))
 
         refill()
-        while queued:
+        while queued or not exhausted:
+            if not queued:  # every worker busy starting (a replaced one): wait for it
+                self.wait_idle()
+                refill()
+                continue
             yield self._result(queued.popleft(), None, on_idle=refill)
             refill()
 
@@ -343,13 +382,18 @@ class ParallelPipeline:
         return job.scene
 
     def _receive(self, timeout: float | None) -> bool:
-        """Collects every reply that is ready (waiting up to ``timeout``)."""
-        busy = {w.conn: w for w in self._workers if w.job is not None and w.job.reply is None}
+        """Collects every reply that is ready (waiting up to ``timeout``), and the
+        "ready" of replacement workers."""
+        busy = {w.conn: w for w in self._workers
+                if w.starting or (w.job is not None and w.job.reply is None)}
         if not busy:
             return True
         ready = wait(list(busy), timeout)
         for conn in ready:
             worker = busy[conn]  # type: ignore[index]
+            if worker.starting:
+                self._take_ready(worker)
+                continue
             job = worker.job
             assert job is not None
             try:
@@ -364,16 +408,34 @@ class ParallelPipeline:
         return bool(ready)
 
     def _replace(self, dead: _Worker) -> None:
-        """A new process in place of one that died (its frame is lost, not the stream)."""
-        dead.close()
+        """A new process in place of one that died (its frame is lost, not the stream).
+
+        Does not wait for it: the other workers go on taking frames meanwhile, and
+        the new one takes frames once its "ready" is read (``_receive``).
+        """
+        dead.close()  # frees the shared memory the dead process held
+        self._last_worker_error = (f"{dead.process.name} died (exit code "
+                                   f"{dead.process.exitcode})")
         fresh = _Worker(self._ctx, self._settings.config.updated(tracking=False),
                         self._workers.index(dead))
+        with self._idle:
+            self._workers[self._workers.index(dead)] = fresh
+            self._idle.notify_all()
+
+    def _take_ready(self, worker: _Worker) -> None:
+        """A replacement worker's first reply; one that cannot build its pipeline leaves
+        the pool (the others go on; none left: ``submit`` raises)."""
         try:
-            fresh.ready(self._start_timeout)
-        finally:
+            worker.take_ready()
+        except Exception as exc:  # noqa: BLE001 - any build failure of the replacement
+            self._last_worker_error = f"a replacement worker failed to start: {exc}"
+            worker.close()
             with self._idle:
-                self._workers[self._workers.index(dead)] = fresh
+                self._workers.remove(worker)
                 self._idle.notify_all()
+            return
+        with self._idle:
+            self._idle.notify_all()
 
     def _track(self, job: _Job) -> None:
         assert job.reply is not None
@@ -403,6 +465,9 @@ class ParallelPipeline:
 
 def _serve(conn: Connection, config: PipelineConfig) -> None:
     """A worker process: build the pipeline, then analyse frames until told to stop."""
+    # Ctrl-C reaches the whole process group: the parent stops its workers itself
+    # (a worker that died of it would print a traceback and lose its frame).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = _SharedChannel()
     try:
         # Each worker is one of several busy processes: no layout thread, and

@@ -20,3 +20,19 @@ def test_listing_backends_does_not_import_torch():
     loaded = _loaded_after("import seg_perception as s; s.list_instance_segmenters(); "
                            "s.list_semantic_segmenters()")
     assert "torch" not in loaded and "onnxruntime" not in loaded
+
+
+def test_the_default_pipeline_imports_no_torch_without_a_gpu():
+    """device: auto on a machine without an NVIDIA driver: the geometric default needs
+    numpy, scipy and OpenCV only (each worker process would pay ~2 s and ~400 MB)."""
+    from seg_perception.devices import _cuda_driver_present
+
+    loaded = _loaded_after("from seg_perception.pipeline import Pipeline; "
+                           "from seg_perception.config import PipelineConfig; "
+                           "from seg_perception.devices import resolve_device; "
+                           "resolve_device('auto'); Pipeline(PipelineConfig())")
+    heavy = {m for m in HEAVY if m in loaded}
+    if _cuda_driver_present():  # auto picks the GPU here: torch is expected
+        assert "torch" in loaded
+    else:
+        assert not heavy

@@ -196,7 +196,8 @@ def launch_description(**forced: str) -> Any:
     from launch_ros.actions import Node
 
     def nodes(context: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        values = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
+        values = {a.name: LaunchConfiguration(a.name).perform(context)
+                  for a in LAUNCH_ARGUMENTS if a.name not in forced}  # forced: not declared
         values.update(forced)
         return [Node(package=s.package, executable=s.executable, name=s.name,
                      namespace=s.namespace or None, parameters=list(s.parameters),

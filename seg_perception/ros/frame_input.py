@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidFrameError
 from ..frames import RGBDFrame
 from .conversions import camera_info_to_intrinsics, image_to_depth_m, image_to_rgb, stamp_to_ns
 
-__all__ = ["frame_from_messages"]
+__all__ = ["depth_range_hint", "frame_advisories", "frame_from_messages"]
 
 
 def frame_from_messages(color: Any, depth: Any, info: Any, max_pixels: int) -> RGBDFrame:
@@ -35,3 +37,38 @@ def frame_from_messages(color: Any, depth: Any, info: Any, max_pixels: int) -> R
     return RGBDFrame.create(image_to_rgb(color), image_to_depth_m(depth), intrinsics,
                             stamp_ns=stamp_to_ns(color.header.stamp),
                             frame_id=color.header.frame_id)
+
+
+def frame_advisories(color: Any, info: Any) -> dict[str, str]:
+    """Problems that do not stop a frame but make its results less useful:
+    category -> message naming the problem and the fix (empty when all is well)."""
+    advice: dict[str, str] = {}
+    if not color.header.frame_id:
+        advice["empty_frame_id"] = (
+            "the camera's images have an empty frame_id: objects, clouds and markers are "
+            "published in frame '' that tf and RViz cannot place; set the driver's frame id")
+    distortion = np.asarray(info.d, np.float64)
+    if distortion.size and np.any(np.abs(distortion) > 1e-6):
+        advice["distortion_ignored"] = (
+            f"camera_info has non-zero {info.distortion_model or 'plumb_bob'} distortion "
+            f"({np.round(distortion[:5], 4).tolist()}); the pipeline assumes a pinhole "
+            "camera: feed it rectified images (image_proc) or a driver stream without "
+            "distortion, or 3D positions are off towards the image edges")
+    return advice
+
+
+def depth_range_hint(depth_m: np.ndarray, min_depth: float, max_depth: float) -> str:
+    """Why a frame may have no objects: '' unless almost no depth lies in
+    ``[min_depth, max_depth]`` (metres), then a message with the depth actually seen."""
+    valid = depth_m[depth_m > 0]
+    if valid.size == 0:
+        return ("the depth image has no valid pixel: is the depth stream aligned to colour "
+                "and the sensor unobstructed?")
+    in_range = np.count_nonzero((valid >= min_depth) & (valid <= max_depth))
+    if in_range >= 0.01 * depth_m.size:
+        return ""
+    lo, med, hi = np.percentile(valid, [1, 50, 99])
+    return (f"almost no depth in [min_depth={min_depth:g}, max_depth={max_depth:g}] m: the "
+            f"depth seen spans {lo:.2f}-{hi:.2f} m (median {med:.2f}); adjust min_depth/"
+            "max_depth, or check the depth units (16UC1 is read as millimetres, 32FC1 as "
+            "metres)")

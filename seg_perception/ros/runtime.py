@@ -1,6 +1,7 @@
 """Run-time plumbing of the nodes: a latest-frame mailbox and rate/latency statistics."""
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import Counter, deque
@@ -53,22 +54,31 @@ class LatestSlot(Generic[T]):
 
 
 class NodeStats:
-    """Counts and sliding-window rates for diagnostics (thread safe)."""
+    """Counts and sliding-window rates for diagnostics (thread safe).
 
-    def __init__(self, window_s: float = 5.0) -> None:
+    Counters are totals since start; ``recent_problems`` counts the skipped
+    frames and errors of the last ``problem_window_s`` only, so the node's level
+    returns to OK once bad input stops.
+    """
+
+    def __init__(self, window_s: float = 5.0, problem_window_s: float = 10.0) -> None:
         self._window = window_s
+        self._problem_window = problem_window_s
         self._lock = threading.Lock()
         self._inputs: deque[float] = deque()
         self._outputs: deque[float] = deque()
+        self._problems: deque[float] = deque()
         self._latency_ms: deque[float] = deque(maxlen=200)
         self.dropped = 0
         self.skipped: Counter[str] = Counter()
         self.errors = 0
         self.processed = 0
         self.last_problem = ""
+        self._last_problem_at: float | None = None
 
-    def _trim(self, q: deque[float], now: float) -> None:
-        while q and q[0] < now - self._window:
+    def _trim(self, q: deque[float], now: float, window: float | None = None) -> None:
+        oldest = now - (self._window if window is None else window)
+        while q and q[0] < oldest:
             q.popleft()
 
     def input(self) -> None:
@@ -92,18 +102,26 @@ class NodeStats:
     def skip(self, category: str, message: str) -> None:
         with self._lock:
             self.skipped[category] += 1
-            self.last_problem = message
+            self._problem(message)
 
     def error(self, message: str) -> None:
         with self._lock:
             self.errors += 1
-            self.last_problem = message
+            self._problem(message)
+
+    def _problem(self, message: str) -> None:
+        now = time.monotonic()
+        self.last_problem, self._last_problem_at = message, now
+        self._problems.append(now)
+        self._trim(self._problems, now, self._problem_window)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             now = time.monotonic()
             self._trim(self._inputs, now)
             self._trim(self._outputs, now)
+            self._trim(self._problems, now, self._problem_window)
+            age = -1.0 if self._last_problem_at is None else now - self._last_problem_at
             lat = np.asarray(self._latency_ms) if self._latency_ms else np.zeros(1)
             return {
                 "input_rate_hz": len(self._inputs) / self._window,
@@ -116,6 +134,8 @@ class NodeStats:
                 "skipped_by_reason": dict(self.skipped),
                 "errors": self.errors,
                 "last_problem": self.last_problem,
+                "last_problem_age_s": age,  # -1: none yet
+                "recent_problems": len(self._problems),  # in the last problem_window_s
             }
 
 
@@ -151,29 +171,47 @@ def run_node(make_node: Any, args: list[str] | None = None, *, lifecycle: bool =
              on_exit: Any = None, logger_name: str = "seg_perception") -> int:
     """The ``main()`` of every node: init, build, autostart, spin, clean shutdown.
 
+    SIGINT (Ctrl-C, ``ros2 launch``) and SIGTERM (a supervisor, launch's escalation)
+    end the spin here rather than inside rclpy, so ``on_exit`` runs while the
+    context is still valid: it can still publish (the MoveIt bridge removes its
+    collision objects) and stops threads and worker processes before shutdown.
+
     Returns 1 when the node cannot be built (the log line says why), else 0.
     """
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     from ..errors import SegPerceptionError
 
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        node = make_node()
-    except (SegPerceptionError, ModuleNotFoundError) as exc:
-        rclpy.logging.get_logger(logger_name).error(str(exc))
-        rclpy.try_shutdown()
-        return 1
-    try:
-        if lifecycle:
-            autostart(node)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        try:
+            node = make_node()
+        except (SegPerceptionError, ModuleNotFoundError) as exc:
+            rclpy.logging.get_logger(logger_name).error(str(exc))
+            return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            if lifecycle:
+                autostart(node)
+            while not stop.is_set() and rclpy.ok():
+                # Short waits: the signal handler runs between them.
+                executor.spin_once(timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            if on_exit is not None:
+                on_exit(node)
+            executor.remove_node(node)
+            node.destroy_node()
+            executor.shutdown(timeout_sec=1.0)
+        return 0
     finally:
-        if on_exit is not None:
-            on_exit(node)
-        node.destroy_node()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         rclpy.try_shutdown()
-    return 0

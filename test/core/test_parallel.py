@@ -98,6 +98,40 @@ def test_a_worker_that_dies_costs_its_frame_not_the_stream():
         assert pipeline._workers[0].process.is_alive()
 
 
+def test_a_killed_worker_frees_its_shared_memory_and_the_others_keep_going():
+    frames = _stream(12, start=500)
+    with ParallelPipeline(PipelineConfig(**CPU), workers=2) as pipeline:
+        list(pipeline.stream(frames[:4]))  # both workers have sent results: both own a block
+        victim = pipeline._workers[0]
+        block = victim.channel._peer.name  # the block the worker wrote its results into
+        assert os.path.exists(f"/dev/shm/{block}")
+        os.kill(victim.process.pid, signal.SIGKILL)
+        victim.process.join(5)
+        done, failed = 0, 0
+        for frame in frames[4:]:
+            try:
+                pipeline.process(frame)
+                done += 1
+            except WorkerError:
+                failed += 1
+        assert failed == 1 and done == len(frames) - 5  # only the killed worker's frame is lost
+        assert not os.path.exists(f"/dev/shm/{block}")  # released when it was replaced
+        assert all(w.process.is_alive() for w in pipeline._workers)
+        fresh = pipeline._workers[0]
+        assert fresh is not victim and fresh.process.pid != victim.process.pid
+
+
+def test_a_block_grown_for_a_large_frame_shrinks_again():
+    large = render_scene(preset_objects("touching"), 1920, 1080, stamp_ns=10**9).frame
+    with ParallelPipeline(PipelineConfig(**CPU), workers=1) as pipeline:
+        channel = pipeline._workers[0].channel
+        pipeline.process(large)
+        grown = channel._own.size
+        assert grown >= large.rgb.nbytes + large.depth.nbytes
+        pipeline.process(_stream(1, start=20)[0])  # 160x120
+        assert channel._own.size <= 8 * 1024 * 1024 < grown
+
+
 def test_build_errors_are_raised_by_the_constructor(tmp_path):
     bad = tmp_path / "weights.pt"
     bad.write_bytes(b"not a checkpoint")

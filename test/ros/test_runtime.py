@@ -43,6 +43,24 @@ def test_stats_snapshot():
     assert snap["last_problem"] == "depth has no valid pixels"
 
 
+def test_recent_problems_age_out_while_totals_stay(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("seg_perception.ros.runtime.time.monotonic", lambda: now[0])
+    stats = NodeStats(problem_window_s=10.0)
+    assert stats.snapshot()["recent_problems"] == 0
+    assert stats.snapshot()["last_problem_age_s"] == -1.0
+    stats.skip("InvalidFrameError", "bad frame")
+    stats.error("model failed")
+    now[0] += 4.0
+    snap = stats.snapshot()
+    assert snap["recent_problems"] == 2 and snap["last_problem_age_s"] == 4.0
+    now[0] += 6.5  # both older than the window now
+    snap = stats.snapshot()
+    assert snap["recent_problems"] == 0
+    assert snap["skipped_frames"] == 1 and snap["errors"] == 1  # totals kept
+    assert snap["last_problem"] == "model failed" and snap["last_problem_age_s"] == 10.5
+
+
 def test_throttled_reporter_per_category():
     lines = []
     report = ThrottledReporter(lines.append, period_s=60)

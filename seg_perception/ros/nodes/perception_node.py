@@ -24,11 +24,11 @@ from visualization_msgs.msg import MarkerArray
 from ...config import PIPELINE_PARAMS, PipelineConfig
 from ...errors import SegPerceptionError
 from ...frames import RGBDFrame
-from ...parallel import ParallelPipeline, auto_workers
+from ...parallel import ParallelPipeline, WorkerError, auto_workers
 from ...pipeline import Pipeline
 from ...visualize import overlay_scene
 from ..conversions import numpy_to_image, scene_to_objects_msg
-from ..frame_input import frame_from_messages
+from ..frame_input import depth_range_hint, frame_advisories, frame_from_messages
 from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..lifecycle import ManagedNode
@@ -62,6 +62,12 @@ class PerceptionNode(ManagedNode):
         self._running = threading.Event()
         self._stats = NodeStats()
         self._warn = ThrottledReporter(self.get_logger().warning)
+        # Advice about inputs that still work (empty frame_id, ignored distortion):
+        # logged once a minute per cause, listed in diagnostics while it holds.
+        self._advise = ThrottledReporter(self.get_logger().warning, period_s=60.0)
+        self._advice: dict[str, str] = {}
+        self._depth_hint = ""
+        self._worker_note = ""  # why worker processes could not be used, if so
         self._state_note = "unconfigured"
         self._last_stamp_ns: int | None = None
         self._node_cfg: dict[str, Any] = {}
@@ -96,9 +102,18 @@ class PerceptionNode(ManagedNode):
         if workers == 0:
             from ...devices import resolve_device
             workers = auto_workers(resolve_device(config.device, strict=config.strict_device))
+        self._worker_note = ""
         if workers == 1:
             return Pipeline(config)
-        return ParallelPipeline(config, workers=workers)
+        try:
+            return ParallelPipeline(config, workers=workers)
+        except WorkerError as exc:  # the processes failed, not the config: run here instead
+            self._worker_note = (f"worker processes could not start ({exc}); running the "
+                                 "pipeline in the node process (slower): set workers: 1 to "
+                                 "silence this, or fix the cause")
+            self.get_logger().error(self._worker_note)
+            self._stats.error(self._worker_note)
+            return Pipeline(config)
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         cfg = self._node_cfg
@@ -126,8 +141,10 @@ class PerceptionNode(ManagedNode):
         return super().on_activate(state)
 
     def shutdown_worker(self) -> None:
-        """Stop subscriptions and the worker thread (also used on process exit)."""
+        """Stop subscriptions and threads and free the pipeline (its worker processes and
+        their shared memory); used on process exit, whatever stopped the node."""
         self._stop_inputs()
+        self._release()
 
     def _stop_inputs(self) -> None:
         for sub in self._subs:
@@ -208,6 +225,10 @@ class PerceptionNode(ManagedNode):
                     "intrinsics; does the driver publish camera_info?")
         return f"no messages on {topics} while other inputs arrive: check the topic names"
 
+    def _on_bad_message(self, category: str, message: str) -> None:
+        """A message the synchroniser could not take (bad stamp, ...): skipped, reported."""
+        self._skip(category, message)
+
     def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
         self._stats.input()
         if self._slot.put((color, depth, info)):
@@ -281,19 +302,34 @@ class PerceptionNode(ManagedNode):
                            f"{self._last_stamp_ns} ns (camera clock going backwards?)")
                 return None
         self._last_stamp_ns = frame.stamp_ns
+        advice = frame_advisories(color, info)
+        for category, message in advice.items():
+            self._advise(category, message)
+        self._advice = advice
         return frame
 
     def _deliver(self, scene_of: Any, header: Any, stamp_ns: int) -> None:
         """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised."""
         try:
-            self._publish(scene_of(), header)
+            scene = scene_of()
+            if not self.context.ok():  # shutting down (SIGINT/SIGTERM): nothing to publish
+                return
+            self._publish(scene, header)
         except Exception as exc:  # a model failing on one frame must not stop the robot
+            if not self.context.ok():
+                return
             message = f"processing failed: {type(exc).__name__}: {exc}"
             self._stats.error(message)
             self._warn("processing_error", message)
             return
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self._stats.output(latency_ms)
+        pipeline = self._pipeline
+        # Only frames without objects pay for this look at the depth.
+        self._depth_hint = "" if scene.objects or pipeline is None else depth_range_hint(
+            scene.frame.depth, pipeline.config.min_depth, pipeline.config.max_depth)
+        if self._depth_hint:
+            self._warn("depth_range", self._depth_hint)
 
     def _publish(self, scene: Any, header: Any) -> None:
         pubs, pipeline = self._pubs, self._pipeline
@@ -326,8 +362,12 @@ class PerceptionNode(ManagedNode):
             status.level, status.message = DiagnosticStatus.ERROR, self._state_note
         elif silent:
             status.level, status.message = DiagnosticStatus.WARN, silent
-        elif snap["last_problem"] and (snap["skipped_frames"] or snap["errors"]):
+        elif snap["recent_problems"]:  # only the last few seconds: OK again once they stop
             status.level, status.message = DiagnosticStatus.WARN, snap["last_problem"]
+        elif self._worker_note and pipeline is not None:
+            status.level, status.message = DiagnosticStatus.WARN, self._worker_note
+        elif self._depth_hint:
+            status.level, status.message = DiagnosticStatus.WARN, self._depth_hint
         else:
             status.level, status.message = DiagnosticStatus.OK, self._state_note
         values = {
@@ -336,6 +376,9 @@ class PerceptionNode(ManagedNode):
             "semantic_backend": pipeline.config.semantic_backend if pipeline else "",
             "device": pipeline.device if pipeline else "",
             "sync": self._sync_impl,
+            "workers": str(getattr(pipeline, "workers", 1) if pipeline else 0),
+            "advice": " | ".join(self._advice.values()),
+            "hint": self._depth_hint,
             **{k: (f"{v:.2f}" if isinstance(v, float) else str(v)) for k, v in snap.items()},
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
