@@ -174,14 +174,15 @@ class _Worker:
         self.starting = True  # until its "ready" reply is read
         self.channel = _SharedChannel()
 
-    def ready(self, timeout: float) -> str:
-        """Waits for the worker's pipeline; returns its device."""
+    def ready(self, timeout: float) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Waits for the worker's pipeline; returns its device and class names."""
         if not self.conn.poll(timeout):
             raise WorkerError(f"worker process did not start within {timeout:.0f} s")
         return self.take_ready()
 
-    def take_ready(self) -> str:
-        """Reads the worker's first reply: its device, or the error that stopped it."""
+    def take_ready(self) -> tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Reads the worker's first reply: its device and class names, or the error that
+        stopped it."""
         kind, value = self._recv()
         if kind == "error":
             raise value
@@ -249,11 +250,11 @@ class ParallelPipeline:
         worker_cfg = config.updated(tracking=False)
         self._workers = [_Worker(self._ctx, worker_cfg, i) for i in range(workers)]
         try:
-            devices = {w.ready(start_timeout) for w in self._workers}
+            ready = {w.ready(start_timeout) for w in self._workers}
         except BaseException:
             self.close()
             raise
-        self.device = devices.pop()
+        self.device, self.class_names = ready.pop()
 
     # -- the Pipeline interface ---------------------------------------------------------
     @property
@@ -479,7 +480,7 @@ def _serve(conn: Connection, config: PipelineConfig) -> None:
         channel.send(conn, ("error", _picklable(exc)))
         channel.close()
         return
-    channel.send(conn, ("ready", pipeline.device))
+    channel.send(conn, ("ready", (pipeline.device, pipeline.class_names)))
     generation = 0
     while True:
         try:

@@ -81,6 +81,14 @@ class Pipeline:
         self._apply_workspace(cfg)
 
     @property
+    def class_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(instance classes, semantic classes)``: names by class index (the semantic
+        ones empty without a semantic stage); what LabelInfo publishes."""
+        semantic = self.semantic_segmenter
+        return (tuple(self.instance_segmenter.class_names),
+                tuple(semantic.class_names) if semantic is not None else ())
+
+    @property
     def config(self) -> PipelineConfig:
         return self._settings.config
 

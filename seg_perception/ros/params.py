@@ -29,6 +29,11 @@ NODE_PARAMS: tuple[ParamSpec, ...] = (
               min_value=0.0, max_value=1.0, read_only=True),
     ParamSpec("sync_queue_size", 10, "Unmatched messages kept per input topic",
               min_value=1, max_value=100, read_only=True),
+    ParamSpec("input_transport", "raw",
+              "How colour and depth arrive, as image_transport's transport hint: raw "
+              "(sensor_msgs/Image on the topics above) or compressed (<color_topic>/compressed "
+              "jpeg/png and <depth_topic>/compressedDepth png/rvl)",
+              choices=("raw", "compressed"), read_only=True),
     ParamSpec("max_image_pixels", 4096 * 3072, "Frames larger than this are skipped (pixels)",
               min_value=1, max_value=100_000_000),
     ParamSpec("publish_objects", True, "Publish ~/objects (seg_perception/ObjectInstanceArray)"),
@@ -37,6 +42,18 @@ NODE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("publish_overlay", True, "Publish ~/overlay (rgb8 picture for people)"),
     ParamSpec("publish_cloud", True, "Publish ~/objects_cloud (PointCloud2 with label field)"),
     ParamSpec("publish_markers", True, "Publish ~/markers (RViz boxes and names)"),
+    ParamSpec("publish_detections", True,
+              "Publish ~/detections (vision_msgs/Detection2DArray) when vision_msgs is installed"),
+    ParamSpec("publish_detections_3d", True,
+              "Publish ~/detections_3d (vision_msgs/Detection3DArray, objects with 3D) when "
+              "vision_msgs is installed"),
+    ParamSpec("publish_label_info", True,
+              "Publish ~/instance_label_info and ~/semantic_label_info (vision_msgs/LabelInfo, "
+              "transient local) when vision_msgs is installed"),
+    ParamSpec("detection_class_id", "name",
+              "What vision_msgs hypotheses carry as class_id: the class name, or its index "
+              "as a string (names in ~/instance_label_info)",
+              choices=("name", "index"), read_only=True),
     ParamSpec("publish_object_clouds", True,
               "Fill each object's own cloud in ~/objects (off saves bandwidth)"),
     ParamSpec("workers", 0,

@@ -200,6 +200,7 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
                       callback_group: Any = None, prefer_message_filters: bool = True,
                       on_message: Callable[[int], None] | None = None,
                       on_bad_message: Callable[[str, str], None] | None = None,
+                      qos_overriding_options: Any = None,
                       ) -> tuple[list[Any], str]:
     """Subscribe to ``topics`` and call ``callback`` with synchronised messages.
 
@@ -212,7 +213,8 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
     message names the topic, the problem and the fix. Without it, these are
     logged as warnings (at most one per category every 5 s).
     ``prefer_message_filters=False`` uses the package's own synchroniser even
-    where ``message_filters`` is importable.
+    where ``message_filters`` is importable. ``qos_overriding_options`` is passed
+    to every subscription (``qos_overrides.<topic>.subscription.<policy>``).
 
     Returns the subscriptions (destroy them to stop) and which implementation
     is used (``"message_filters"`` or ``"seg_perception"``).
@@ -249,6 +251,7 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
         return on_msg
 
     subs = [node.create_subscription(t, name, handler(i, name), qos,
-                                     callback_group=callback_group)
+                                     callback_group=callback_group,
+                                     qos_overriding_options=qos_overriding_options)
             for i, (t, name) in enumerate(zip(msg_types, topics))]
     return subs, impl

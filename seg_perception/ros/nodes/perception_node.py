@@ -18,7 +18,8 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from ...config import PIPELINE_PARAMS, PipelineConfig
@@ -33,9 +34,12 @@ from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..lifecycle import ManagedNode
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
-from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
+from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
+from ..qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, qos_overriding_options
 from ..runtime import LatestSlot, NodeStats, ThrottledReporter, autostart, run_node
 from ..sync import make_synchronizer
+from ..vision_outputs import (label_info, scene_to_detections_2d, scene_to_detections_3d,
+                              vision_msgs_available)
 
 __all__ = ["PerceptionNode", "main"]
 
@@ -54,6 +58,7 @@ class PerceptionNode(ManagedNode):
         self._pipeline: Pipeline | ParallelPipeline | None = None
         self._pubs: dict[str, Any] = {}
         self._subs: list[Any] = []
+        self._input_topics: list[str] = []  # colour, depth, camera_info as subscribed
         self._sync_impl = ""
         self._slot: LatestSlot[tuple[Any, Any, Any]] = LatestSlot()
         self._threads: list[threading.Thread] = []
@@ -73,7 +78,8 @@ class PerceptionNode(ManagedNode):
         self._node_cfg: dict[str, Any] = {}
         self._input_seen = [0.0, 0.0, 0.0]
         self._activated_at = 0.0
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10,
+                                               qos_overriding_options=qos_overriding_options())
         period = float(self.get_parameter("diagnostics_period").value)
         self._diag_timer = self.create_timer(period, self.publish_diagnostics)
 
@@ -117,11 +123,18 @@ class PerceptionNode(ManagedNode):
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         cfg = self._node_cfg
+        if cfg["input_transport"] == "compressed":  # as image_transport names them
+            image_type = CompressedImage
+            topics = [f"{cfg['color_topic']}/{COLOR_TRANSPORT}",
+                      f"{cfg['depth_topic']}/{DEPTH_TRANSPORT}"]
+        else:
+            image_type, topics = Image, [cfg["color_topic"], cfg["depth_topic"]]
+        self._input_topics = [*topics, cfg["camera_info_topic"]]
         self._subs, self._sync_impl = make_synchronizer(
-            self, [Image, Image, CameraInfo],
-            [cfg["color_topic"], cfg["depth_topic"], cfg["camera_info_topic"]],
+            self, [image_type, image_type, CameraInfo], self._input_topics,
             SENSOR_QOS, self._on_synced, cfg["sync_slop"], cfg["sync_queue_size"],
-            on_message=self._on_input)
+            on_message=self._on_input, on_bad_message=self._on_bad_message,
+            qos_overriding_options=qos_overriding_options())
         self._input_seen = [0.0, 0.0, 0.0]
         self._activated_at = time.monotonic()
         self._slot.reopen()
@@ -136,8 +149,7 @@ class PerceptionNode(ManagedNode):
             thread.start()
         self._state_note = "active"
         self.get_logger().info(
-            f"active: {cfg['color_topic']}, {cfg['depth_topic']}, {cfg['camera_info_topic']} "
-            f"(sync: {self._sync_impl})")
+            f"active: {', '.join(self._input_topics)} (sync: {self._sync_impl})")
         return super().on_activate(state)
 
     def shutdown_worker(self) -> None:
@@ -179,10 +191,39 @@ class PerceptionNode(ManagedNode):
             "publish_cloud": ("objects_cloud", PointCloud2),
             "publish_markers": ("markers", MarkerArray),
         }
+        if vision_msgs_available():
+            from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
+            outputs.update(publish_detections=("detections", Detection2DArray),
+                           publish_detections_3d=("detections_3d", Detection3DArray))
+        elif any(self._node_cfg[k] for k in ("publish_detections", "publish_detections_3d",
+                                              "publish_label_info")):
+            self.get_logger().warning(
+                "vision_msgs is not installed: ~/detections, ~/detections_3d and the label "
+                "infos are not published (apt install ros-$ROS_DISTRO-vision-msgs)")
         for param, (topic, msg_type) in outputs.items():
             if self._node_cfg[param]:
-                self._pubs[topic] = self.create_publisher(msg_type, f"~/{topic}",
-                                                          RELIABLE_OUTPUT_QOS)
+                self._pubs[topic] = self.create_publisher(
+                    msg_type, f"~/{topic}", RELIABLE_OUTPUT_QOS,
+                    qos_overriding_options=qos_overriding_options())
+        if vision_msgs_available() and self._node_cfg["publish_label_info"]:
+            self._publish_label_infos(LabelInfo)
+
+    def _publish_label_infos(self, msg_type: Any) -> None:
+        """Class id -> name of both label images, latched: sent once per configure (and
+        when the score threshold changes), a late subscriber still gets them."""
+        assert self._pipeline is not None
+        instance, semantic = self._pipeline.class_names
+        header = Header(stamp=self.get_clock().now().to_msg())
+        for topic, names, threshold in (
+                ("instance_label_info", instance, self._pipeline.config.score_threshold),
+                ("semantic_label_info", semantic, 0.0)):
+            if not names:
+                continue
+            if topic not in self._pubs:
+                self._pubs[topic] = self.create_publisher(
+                    msg_type, f"~/{topic}", LATCHED_QOS,
+                    qos_overriding_options=qos_overriding_options())
+            self._pubs[topic].publish(label_info(names, header, threshold))
 
     # -- parameters ----------------------------------------------------------
     def _on_set_parameters(self, params: list[Any]) -> Any:
@@ -200,6 +241,9 @@ class PerceptionNode(ManagedNode):
         for p in params:
             if p.name in self._node_cfg:
                 self._node_cfg[p.name] = p.value
+        if "score_threshold" in changes and "instance_label_info" in self._pubs:
+            from vision_msgs.msg import LabelInfo
+            self._publish_label_infos(LabelInfo)  # its threshold field changed
         return result
 
     # -- data path -----------------------------------------------------------
@@ -213,11 +257,10 @@ class PerceptionNode(ManagedNode):
         now = time.monotonic()
         if now - self._activated_at < silence_s:
             return ""
-        names = ("color_topic", "depth_topic", "camera_info_topic")
         silent = [i for i in range(3) if now - self._input_seen[i] > silence_s]
         if not silent:
             return ""
-        topics = ", ".join(f"'{self._node_cfg[names[i]]}'" for i in silent)
+        topics = ", ".join(f"'{self._input_topics[i]}'" for i in silent)
         if len(silent) == 3:
             return f"no messages on {topics}: is the camera driver running, are the topics right?"
         if silent == [2]:
@@ -226,8 +269,9 @@ class PerceptionNode(ManagedNode):
         return f"no messages on {topics} while other inputs arrive: check the topic names"
 
     def _on_bad_message(self, category: str, message: str) -> None:
-        """A message the synchroniser could not take (bad stamp, ...): skipped, reported."""
-        self._skip(category, message)
+        """A message the synchroniser could not take (bad stamp, ...): dropped, reported."""
+        self._stats.skip(category, message)
+        self._warn(category, message)
 
     def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
         self._stats.input()
@@ -282,8 +326,12 @@ class PerceptionNode(ManagedNode):
 
     def _frame_from(self, color: Image, depth: Image, info: CameraInfo) -> RGBDFrame | None:
         """The frame of a synchronised set, or None (skipped, and counted) when unusable."""
+        max_pixels = self._node_cfg["max_image_pixels"]
         try:
-            frame = frame_from_messages(color, depth, info, self._node_cfg["max_image_pixels"])
+            if isinstance(color, CompressedImage):  # decoded here: only frames used pay
+                color = image_from_compressed(color, max_pixels)
+                depth = image_from_compressed(depth, max_pixels)
+            frame = frame_from_messages(color, depth, info, max_pixels)
         except SegPerceptionError as exc:
             self._skip(type(exc).__name__, str(exc))
             return None
@@ -350,6 +398,13 @@ class PerceptionNode(ManagedNode):
             pubs["objects_cloud"].publish(scene_to_cloud(scene, header))
         if "markers" in pubs:
             pubs["markers"].publish(scene_to_markers(scene, header))
+        class_id = self._node_cfg["detection_class_id"]
+        if "detections" in pubs:
+            pubs["detections"].publish(scene_to_detections_2d(scene, header,
+                                                              class_id_format=class_id))
+        if "detections_3d" in pubs:
+            pubs["detections_3d"].publish(scene_to_detections_3d(scene, header,
+                                                                 class_id_format=class_id))
 
     # -- diagnostics ---------------------------------------------------------
     def diagnostics_status(self) -> DiagnosticStatus:
