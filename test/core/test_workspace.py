@@ -7,6 +7,7 @@ import pytest
 
 from seg_perception.config import PipelineConfig
 from seg_perception.errors import ConfigError
+from seg_perception.frames import RGBDFrame
 from seg_perception.geometry.plane import SurfaceExtent, depth_noise_on_plane
 from seg_perception.pipeline import Pipeline
 from seg_perception.results import Plane
@@ -99,3 +100,14 @@ def test_workspace_settings_reach_the_segmenter_and_change_at_run_time():
         pipeline.update_config(workspace="kitchen")
     with pytest.raises(ConfigError, match="workspace"):
         GeometricConfig(workspace="kitchen")
+
+
+def test_layout_never_labels_the_room_as_object(room):
+    # Semantic image: the cabinet and the other table's box are not "object" pixels.
+    # (A new frame object: the others' analyses of room.frame are cached.)
+    frame = RGBDFrame.create(room.frame.rgb, room.frame.depth.copy(), room.frame.intrinsics)
+    scene = Pipeline(PipelineConfig(compute_geometry=False, tracking=False)).process(frame)
+    semantic = scene.semantic.labels
+    assert len(scene.objects) == 3
+    for extra in (CABINET, ON_OTHER_TABLE):
+        assert (semantic[room.instance_labels == extra] == 4).mean() < 0.05
