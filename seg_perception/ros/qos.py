@@ -22,6 +22,7 @@ parameters such as ``qos_overrides./camera/color/image_raw.subscription.reliabil
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rclpy.qos import (
@@ -32,7 +33,8 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-__all__ = ["LATCHED_QOS", "RELIABLE_OUTPUT_QOS", "SENSOR_QOS", "qos_overriding_options"]
+__all__ = ["LATCHED_QOS", "RELIABLE_OUTPUT_QOS", "SENSOR_QOS", "own_profile",
+           "qos_overriding_options"]
 
 SENSOR_QOS: QoSProfile = qos_profile_sensor_data
 """Camera inputs: best effort, keep last 5, volatile."""
@@ -79,3 +81,11 @@ def qos_overriding_options(*policies: str, entity_id: str | None = None) -> Any 
             raise ValueError(f"unknown QoS policy '{name}'; valid: {', '.join(valid)}")
         kinds.append(valid[name.lower()])
     return QoSOverridingOptions(kinds, entity_id=entity_id)
+
+
+def own_profile(profile: QoSProfile) -> QoSProfile:
+    """A copy of ``profile`` for one publisher or subscription created with
+    :func:`qos_overriding_options`: rclpy writes the overrides into the profile it is
+    given, so the shared constant (rclpy's own ``qos_profile_sensor_data`` for
+    ``SENSOR_QOS``) would carry one topic's override to every later topic."""
+    return copy.copy(profile)

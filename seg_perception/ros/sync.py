@@ -21,6 +21,8 @@ import time
 from numbers import Integral
 from typing import Any, Callable, Sequence
 
+from .qos import own_profile
+
 __all__ = ["ApproximateTimeSync", "BadMessage", "make_synchronizer", "stamp_ns_of"]
 
 _NS_PER_S = 1_000_000_000
@@ -250,7 +252,8 @@ def make_synchronizer(node: Any, msg_types: Sequence[type], topics: Sequence[str
                              "messages are still used (report it if it repeats)")
         return on_msg
 
-    subs = [node.create_subscription(t, name, handler(i, name), qos,
+    # own_profile: rclpy writes qos_overrides into the profile it is given.
+    subs = [node.create_subscription(t, name, handler(i, name), own_profile(qos),
                                      callback_group=callback_group,
                                      qos_overriding_options=qos_overriding_options)
             for i, (t, name) in enumerate(zip(msg_types, topics))]

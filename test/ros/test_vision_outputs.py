@@ -6,10 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-vm = pytest.importorskip(
-    "vision_msgs.msg",
-    reason="vision_msgs is not built: run `bash ../shared/ros2_extras/install.sh .venv "
-           ".build/ros2_extras` and source .build/ros2_extras/local_setup.bash")
+from .conftest import require_ros2_extra
+
+vm = require_ros2_extra("vision_msgs.msg")
 
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 

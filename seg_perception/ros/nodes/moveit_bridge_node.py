@@ -23,7 +23,6 @@ A lifecycle node like the perception node: parameters are read on
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -38,7 +37,7 @@ from ..lifecycle import ManagedNode
 from ..params import declare_specs, validate_changes
 from ..planning_frame import (FrameResolver, tf2_available, transform_from_params,
                               transform_objects_msg)
-from ..qos import RELIABLE_OUTPUT_QOS, qos_overriding_options
+from ..qos import RELIABLE_OUTPUT_QOS, own_profile, qos_overriding_options
 from ..runtime import ThrottledReporter, autostart, run_node
 
 __all__ = ["BRIDGE_PARAMS", "MoveItBridgeNode", "main", "start_node"]
@@ -125,7 +124,8 @@ class MoveItBridgeNode(ManagedNode):
         self._last_problem = ""
         self._state_note = "unconfigured"
         self._warn = ThrottledReporter(self.get_logger().warning)
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10,
+                                               qos_overriding_options=qos_overriding_options())
         self._diag_timer = self.create_timer(float(self.get_parameter("diagnostics_period").value),
                                              self.publish_diagnostics)
 
@@ -149,9 +149,8 @@ class MoveItBridgeNode(ManagedNode):
                                       "fixed transform_translation / transform_rotation")
         self._resolver = FrameResolver(cfg["planning_frame"], static, node=self,
                                        use_tf=cfg["use_tf"])
-        # A copy: QoS overrides are written into the profile passed.
         self._pub = self.create_publisher(collision_object, cfg["collision_object_topic"],
-                                          copy.copy(RELIABLE_OUTPUT_QOS),
+                                          own_profile(RELIABLE_OUTPUT_QOS),
                                           qos_overriding_options=qos_overriding_options())
         self._state_note = (f"configured: {cfg['objects_topic']} -> {cfg['collision_object_topic']}"
                             f" in '{cfg['planning_frame'] or 'the objects frame'}' "
@@ -163,7 +162,7 @@ class MoveItBridgeNode(ManagedNode):
         from ...msg import ObjectInstanceArray  # generated from msg/ at build time
 
         self._sub = self.create_subscription(ObjectInstanceArray, self._cfg["objects_topic"],
-                                             self._on_objects, copy.copy(RELIABLE_OUTPUT_QOS),
+                                             self._on_objects, own_profile(RELIABLE_OUTPUT_QOS),
                                              qos_overriding_options=qos_overriding_options())
         if self._cfg["refresh_period"] > 0:
             self._refresh_timer = self.create_timer(self._cfg["refresh_period"], self.refresh)

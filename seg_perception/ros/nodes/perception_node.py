@@ -35,7 +35,8 @@ from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..lifecycle import ManagedNode
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
 from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
-from ..qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, qos_overriding_options
+from ..qos import (LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, own_profile,
+                   qos_overriding_options)
 from ..runtime import LatestSlot, NodeStats, ThrottledReporter, autostart, run_node
 from ..sync import make_synchronizer
 from ..vision_outputs import (label_info, scene_to_detections_2d, scene_to_detections_3d,
@@ -203,7 +204,7 @@ class PerceptionNode(ManagedNode):
         for param, (topic, msg_type) in outputs.items():
             if self._node_cfg[param]:
                 self._pubs[topic] = self.create_publisher(
-                    msg_type, f"~/{topic}", RELIABLE_OUTPUT_QOS,
+                    msg_type, f"~/{topic}", own_profile(RELIABLE_OUTPUT_QOS),
                     qos_overriding_options=qos_overriding_options())
         if vision_msgs_available() and self._node_cfg["publish_label_info"]:
             self._publish_label_infos(LabelInfo)
@@ -221,7 +222,7 @@ class PerceptionNode(ManagedNode):
                 continue
             if topic not in self._pubs:
                 self._pubs[topic] = self.create_publisher(
-                    msg_type, f"~/{topic}", LATCHED_QOS,
+                    msg_type, f"~/{topic}", own_profile(LATCHED_QOS),
                     qos_overriding_options=qos_overriding_options())
             self._pubs[topic].publish(label_info(names, header, threshold))
 

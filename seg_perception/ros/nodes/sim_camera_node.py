@@ -62,7 +62,7 @@ from ...errors import ConfigError
 from ...sim.scenes import CLUTTER_MODES, SceneConfig, SimFrame, TabletopSim
 from ..conversions import intrinsics_to_camera_info, make_header, numpy_to_image
 from ..params import declare_specs, validate_changes
-from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS, qos_overriding_options
+from ..qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS, own_profile, qos_overriding_options
 from ..runtime import ThrottledReporter, run_node
 
 __all__ = ["DEPTH_ENCODINGS", "SIM_CAMERA_PARAMS", "SimCameraNode", "depth_to_image_array",
@@ -207,13 +207,16 @@ class SimCameraNode(Node):
                   "depth_info": ("aligned_depth_to_color/camera_info", CameraInfo)}
         self._pubs: dict[str, Any] = {
             key: self.create_publisher(msg_type, f"{prefix}/{name}" if prefix else name,
-                                       SENSOR_QOS, qos_overriding_options=qos_overriding_options())
+                                       own_profile(SENSOR_QOS),
+                                       qos_overriding_options=qos_overriding_options())
             for key, (name, msg_type) in camera.items()}
         truth = {"gt_instance_labels": ("~/ground_truth/instance_labels", Image),
                  "gt_semantic_labels": ("~/ground_truth/semantic_labels", Image),
                  "gt_objects": ("~/ground_truth/objects", PoseArray)}
         for key, (topic, msg_type) in truth.items():
-            self._pubs[key] = self.create_publisher(msg_type, topic, RELIABLE_OUTPUT_QOS)
+            self._pubs[key] = self.create_publisher(
+                msg_type, topic, own_profile(RELIABLE_OUTPUT_QOS),
+                qos_overriding_options=qos_overriding_options())
 
         self._frames_published = 0
         self._last_frame: SimFrame | None = None
