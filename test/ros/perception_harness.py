@@ -1,10 +1,17 @@
-"""An in-process perception node with a fixture camera and a listener on every output."""
+"""An in-process perception node with a fixture camera and a listener on every output.
+
+The node runs with its default configuration unless a test passes parameters:
+``workers`` auto, i.e. one worker process per core (2 on a two-core machine),
+the way ``ros2 launch`` / ``ros2 run`` start it on a robot. Pass ``workers=1``
+for the in-process pipeline.
+"""
 from __future__ import annotations
 
 import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Log
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, PointCloud2
@@ -12,6 +19,7 @@ from visualization_msgs.msg import MarkerArray
 
 from seg_perception.ros.nodes.perception_node import PerceptionNode, start_node
 from seg_perception.ros.qos import RELIABLE_OUTPUT_QOS
+from seg_perception.ros.runtime import NodeStats
 
 from .rgbd_publisher import TOPICS, RGBDPublisher
 
@@ -19,24 +27,30 @@ NODE_NAME = "perception_test"
 
 
 class Harness:
-    """Fixture camera + perception node + a listener on every output, one executor."""
+    """Fixture camera + perception node + a listener on every output, one executor.
 
-    def __init__(self, context, scene, autostart=True, **params):
+    ``problem_window_s``: how long a skipped frame or error keeps /diagnostics at
+    WARN (the node's default is 10 s); tests of the level going back to OK pass a
+    short one so they need not wait that long.
+    """
+
+    def __init__(self, context, scene, autostart=True, problem_window_s=None, **params):
         overrides = [Parameter("color_topic", value=TOPICS["color"]),
                      Parameter("depth_topic", value=TOPICS["depth"]),
                      Parameter("camera_info_topic", value=TOPICS["info"]),
                      Parameter("autostart", value=autostart),
-                     Parameter("diagnostics_period", value=0.2),
-                     # In-process unless a test asks for worker processes (each takes
-                     # seconds to start); test_parallel_node covers those.
-                     Parameter("workers", value=params.pop("workers", 1))]
+                     Parameter("diagnostics_period", value=0.2)]
         overrides += [Parameter(k, value=v) for k, v in params.items()]
         self.node = PerceptionNode(NODE_NAME, context=context, parameter_overrides=overrides)
+        if problem_window_s is not None:
+            # The node has no parameter for its problem window (10 s): swap in the
+            # same statistics class with a shorter one before anything is counted.
+            self.node._stats = NodeStats(problem_window_s=problem_window_s)
         self.camera = RGBDPublisher(scene, context=context)
         self.listener = rclpy.create_node("output_listener", context=context)
         self.got: dict[str, list] = {k: [] for k in (
             "objects", "instance_labels", "semantic_labels", "overlay", "objects_cloud",
-            "markers", "diagnostics")}
+            "markers", "diagnostics", "rosout")}
         from seg_perception.msg import ObjectInstanceArray
         types = {"objects": ObjectInstanceArray, "instance_labels": Image,
                  "semantic_labels": Image, "overlay": Image, "objects_cloud": PointCloud2,
@@ -46,6 +60,9 @@ class Harness:
                                               self.got[topic].append, RELIABLE_OUTPUT_QOS)
         self.listener.create_subscription(DiagnosticArray, "/diagnostics",
                                           self.got["diagnostics"].append, 10)
+        # The node's log lines as any ROS tool sees them (rqt_console, ros2 topic echo).
+        self.listener.create_subscription(
+            Log, "/rosout", lambda m: m.name == NODE_NAME and self.got["rosout"].append(m), 100)
         self.executor = MultiThreadedExecutor(num_threads=3, context=context)
         for n in (self.node, self.camera, self.listener):
             self.executor.add_node(n)
@@ -64,6 +81,10 @@ class Harness:
                 return True
         return False
 
+    def spin_for(self, seconds, publish_every=0.0):
+        """Spin (and publish good frames every ``publish_every`` s, if set) for ``seconds``."""
+        self.spin_until(lambda: False, timeout=seconds, publish_every=publish_every)
+
     def wait_for_subscribers(self):
         pubs = self.camera.pubs.values()
         self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs), 10, 0)
@@ -71,6 +92,32 @@ class Harness:
     def diag_values(self):
         status = self.got["diagnostics"][-1].status[0]
         return status, {kv.key: kv.value for kv in status.values}
+
+    def wait_diagnostics(self, predicate, timeout=15.0, publish_every=0.15):
+        """Spin until a /diagnostics message received from now on satisfies
+        ``predicate(status, values)``; returns that (status, values) or None."""
+        self.got["diagnostics"].clear()
+        found = []
+
+        def check():
+            while self.got["diagnostics"]:
+                status, values = self.diag_values()
+                self.got["diagnostics"].pop()
+                if predicate(status, values):
+                    found.append((status, values))
+                    return True
+            return False
+        self.spin_until(check, timeout=timeout, publish_every=publish_every)
+        return found[0] if found else None
+
+    def log_lines(self, text, level=None):
+        """The node's /rosout lines containing ``text`` (at ``level``, e.g. Log.WARN)."""
+        return [m for m in self.got["rosout"]
+                if text in m.msg and (level is None or m.level == level)]
+
+    @property
+    def state(self) -> str:
+        return self.node._state_machine.current_state[1]
 
     def close(self):
         self.node.shutdown_worker()

@@ -1,16 +1,39 @@
-"""perception_node over real DDS: outputs, run-time parameters, lifecycle, diagnostics."""
+"""perception_node over real DDS: outputs, run-time parameters, lifecycle, diagnostics.
+
+With the default configuration (``workers`` auto: worker processes, one per core,
+as on a robot); the outputs test also runs the in-process pipeline (``workers=1``).
+"""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from lifecycle_msgs.msg import State as StateMsg
 from rclpy.parameter import Parameter
 from visualization_msgs.msg import Marker
 
+from seg_perception.parallel import ParallelPipeline, auto_workers
+from seg_perception.pipeline import Pipeline
 from seg_perception.ros.conversions import cloud_to_points, image_to_numpy
 
 
-def test_every_output_arrives_with_the_right_content(harness, node_scene):
-    h = harness()
+def _assert_default_mode(node):
+    """The node runs as configured by default: auto workers, processes when > 1 core."""
+    expected = auto_workers("cpu")
+    if expected > 1:
+        assert isinstance(node.pipeline, ParallelPipeline)
+        assert node.pipeline.workers == expected
+        assert all(w.process.is_alive() for w in node.pipeline._workers)
+    else:
+        assert isinstance(node.pipeline, Pipeline)
+
+
+@pytest.mark.parametrize("workers", ["default", 1])
+def test_every_output_arrives_with_the_right_content(harness, node_scene, workers):
+    h = harness() if workers == "default" else harness(workers=workers)
+    if workers == "default":
+        _assert_default_mode(h.node)
+    else:
+        assert isinstance(h.node.pipeline, Pipeline)
     h.wait_for_subscribers()
     assert h.spin_until(lambda: all(h.got[k] for k in h.got if k != "diagnostics")
                         and h.got["diagnostics"])
@@ -39,10 +62,13 @@ def test_every_output_arrives_with_the_right_content(harness, node_scene):
     status, values = h.diag_values()
     assert values["backend"] == "geometric" and values["device"] == "cpu"
     assert float(values["output_rate_hz"]) > 0 and int(values["processed_frames"]) > 0
+    assert values["workers"] == str(getattr(h.node.pipeline, "workers", 1))
+    assert int(values["errors"]) == 0
 
 
 def test_runtime_parameter_change_takes_effect_and_bad_values_are_refused(harness):
     h = harness()
+    _assert_default_mode(h.node)
     h.wait_for_subscribers()
     assert h.spin_until(lambda: h.got["markers"])
     refused = h.node.set_parameters([Parameter("score_threshold", value=3.0)])[0]
@@ -64,6 +90,7 @@ def test_lifecycle_transitions(harness):
     assert h.node._state_machine.current_state[1] == "unconfigured"
     h.node.trigger_configure()
     assert h.node._state_machine.current_state[1] == "inactive"
+    _assert_default_mode(h.node)
     assert not h.spin_until(lambda: h.got["objects"], timeout=1.0)  # inactive: no subscriptions
     h.node.trigger_activate()
     assert h.node._state_machine.current_state[0] == StateMsg.PRIMARY_STATE_ACTIVE
@@ -73,8 +100,17 @@ def test_lifecycle_transitions(harness):
     count = len(h.got["objects"])
     h.spin_until(lambda: False, timeout=1.0)
     assert len(h.got["objects"]) == count  # inactive again: nothing processed
+    pipeline = h.node.pipeline
     h.node.trigger_cleanup()
     assert h.node._state_machine.current_state[1] == "unconfigured" and not h.node.configured
+    if isinstance(pipeline, ParallelPipeline):  # cleanup stops the worker processes
+        assert not any(w.process.is_alive() for w in pipeline._workers)
+    # And a second cycle starts them again and works.
+    h.node.trigger_configure()
+    h.node.trigger_activate()
+    _assert_default_mode(h.node)
+    h.got["objects"].clear()
+    assert h.spin_until(lambda: h.got["objects"])
 
 
 def test_configure_failure_leaves_the_node_up_and_saying_why(harness, tmp_path):
@@ -89,3 +125,4 @@ def test_configure_failure_leaves_the_node_up_and_saying_why(harness, tmp_path):
                            Parameter("instance_weights", value="")])
     h.node.trigger_configure()
     assert h.node.configured
+    _assert_default_mode(h.node)
