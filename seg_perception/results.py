@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # imported for annotations only: geometry imports this module
+from .geometry.transforms import Transform
+
+if TYPE_CHECKING:  # for annotations only: frames imports this module's users
     from .frames import RGBDFrame
-    from .geometry.grasp import TopDownGrasp
 
 __all__ = [
     "InstanceMasks",
@@ -21,6 +22,7 @@ __all__ = [
     "Scene",
     "SceneObject",
     "SemanticMap",
+    "TopDownGrasp",
     "mask_boxes",
     "LAYOUT_CLASSES",
     "GEOMETRY_OK",
@@ -201,6 +203,12 @@ class Plane:
         """``float64[4]`` ``(a, b, c, d)``."""
         return np.array([*self.normal, self.offset], np.float64)
 
+    def transformed(self, transform: Transform) -> "Plane":
+        """This plane (``n . p + d = 0`` in the child frame) in ``transform``'s parent frame."""
+        n = transform.apply_vectors(np.asarray(self.normal, np.float64))
+        d = float(self.offset) - float(n @ transform.translation)
+        return Plane((float(n[0]), float(n[1]), float(n[2])), d)
+
 
 @dataclass(frozen=True, eq=False)
 class ObjectGeometry:
@@ -230,6 +238,67 @@ class ObjectGeometry:
     @property
     def num_points(self) -> int:
         return int(self.points.shape[0])
+
+    def transformed(self, transform: Transform) -> "ObjectGeometry":
+        """The same geometry in ``transform``'s parent frame: points, centroid and box
+        centre are moved; box rotation, principal axes and the top normal are rotated;
+        extents and colours are unchanged."""
+        R = transform.rotation
+        return replace(
+            self,
+            points=transform.apply(self.points).astype(np.float32),
+            centroid=transform.apply(self.centroid),
+            box_center=transform.apply(self.box_center),
+            box_rotation=R @ self.box_rotation,
+            principal_axes=R @ self.principal_axes,
+            top_normal=transform.apply_vectors(self.top_normal),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class TopDownGrasp:
+    """A parallel-jaw grasp from above.
+
+    Attributes:
+        point: ``float64[3]`` metres, centre of the object's top surface (the
+            top face of its oriented box); the fingertips' target.
+        approach: ``float64[3]`` unit vector the gripper moves along to reach
+            ``point``: minus the top-surface normal, i.e. downwards onto the object.
+        axis: ``float64[3]`` unit closing direction of the jaws, perpendicular to
+            ``approach``, along the box's minor horizontal axis (sign canonical:
+            first non-zero component positive; the grasp is symmetric under a flip).
+        width: float metres, the object's extent along ``axis``: the jaws must
+            open wider than this.
+        height: float metres, the object's extent along ``approach`` (how far
+            the fingers can reach down before touching the support).
+    """
+
+    point: np.ndarray
+    approach: np.ndarray
+    axis: np.ndarray
+    width: float
+    height: float
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """``float64[3, 3]`` gripper frame as columns: x = ``axis`` (closing),
+        y = ``approach x axis``, z = ``approach``; right-handed."""
+        return np.stack([self.axis, np.cross(self.approach, self.axis), self.approach], axis=1)
+
+    def pose(self) -> Transform:
+        """The gripper frame at ``point`` (see :attr:`rotation`) in the geometry's frame."""
+        return Transform(self.rotation, self.point)
+
+    def pre_grasp_point(self, distance: float) -> np.ndarray:
+        """``float64[3]``: ``distance`` metres back along the approach, above ``point``."""
+        return self.point - distance * self.approach
+
+    def transformed(self, transform: Transform) -> "TopDownGrasp":
+        """The same grasp expressed in ``transform``'s parent frame."""
+        return TopDownGrasp(point=transform.apply(self.point),
+                            approach=transform.apply_vectors(self.approach),
+                            axis=transform.apply_vectors(self.axis),
+                            width=self.width, height=self.height)
 
 
 # SceneObject.geometry_status: why an object has 3D geometry or not. With geometry:
@@ -267,7 +336,7 @@ class SceneObject:
     geometry: ObjectGeometry | None
     track_id: int = -1
     age: int = 0
-    grasp: "TopDownGrasp | None" = None
+    grasp: TopDownGrasp | None = None
     geometry_status: str = ""
 
     def __post_init__(self) -> None:

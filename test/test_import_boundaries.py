@@ -36,3 +36,54 @@ def test_the_default_pipeline_imports_no_torch_without_a_gpu():
         assert "torch" in loaded
     else:
         assert not heavy
+
+
+def _package_imports() -> dict[str, set[tuple[str, str]]]:
+    """module -> {(imported module, name)} for every import of seg_perception's own modules,
+    type-only and function-level ones included."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "seg_perception"
+    mods = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    edges: dict[str, set[tuple[str, str]]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if sub in mods:
+                    edges[mod].add((sub, ""))
+                elif target in mods:
+                    edges[mod].add((target, alias.name))
+    return edges
+
+
+def test_no_import_cycle_in_the_package():
+    edges = {m: {t for t, _ in e} for m, e in _package_imports().items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(mod: str, path: list[str]) -> None:
+        state[mod] = 1
+        for nxt in sorted(edges.get(mod, ())):
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[mod] = 2
+
+    for mod in sorted(edges):
+        if mod not in state:
+            visit(mod, [mod])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)

@@ -19,60 +19,11 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..results import ObjectGeometry
-from .transforms import Transform
+from ..results import ObjectGeometry, TopDownGrasp
 
 __all__ = ["TopDownGrasp", "top_down_grasp"]
-
-
-@dataclass(frozen=True, eq=False)
-class TopDownGrasp:
-    """A parallel-jaw grasp from above.
-
-    Attributes:
-        point: ``float64[3]`` metres, centre of the object's top surface (the
-            top face of its oriented box); the fingertips' target.
-        approach: ``float64[3]`` unit vector the gripper moves along to reach
-            ``point``: minus the top-surface normal, i.e. downwards onto the object.
-        axis: ``float64[3]`` unit closing direction of the jaws, perpendicular to
-            ``approach``, along the box's minor horizontal axis (sign canonical:
-            first non-zero component positive; the grasp is symmetric under a flip).
-        width: float metres, the object's extent along ``axis``: the jaws must
-            open wider than this.
-        height: float metres, the object's extent along ``approach`` (how far
-            the fingers can reach down before touching the support).
-    """
-
-    point: np.ndarray
-    approach: np.ndarray
-    axis: np.ndarray
-    width: float
-    height: float
-
-    @property
-    def rotation(self) -> np.ndarray:
-        """``float64[3, 3]`` gripper frame as columns: x = ``axis`` (closing),
-        y = ``approach x axis``, z = ``approach``; right-handed."""
-        return np.stack([self.axis, np.cross(self.approach, self.axis), self.approach], axis=1)
-
-    def pose(self) -> Transform:
-        """The gripper frame at ``point`` (see :attr:`rotation`) in the geometry's frame."""
-        return Transform(self.rotation, self.point)
-
-    def pre_grasp_point(self, distance: float) -> np.ndarray:
-        """``float64[3]``: ``distance`` metres back along the approach, above ``point``."""
-        return self.point - distance * self.approach
-
-    def transformed(self, transform: Transform) -> "TopDownGrasp":
-        """The same grasp expressed in ``transform``'s parent frame."""
-        return TopDownGrasp(point=transform.apply(self.point),
-                            approach=transform.apply_vectors(self.approach),
-                            axis=transform.apply_vectors(self.axis),
-                            width=self.width, height=self.height)
 
 
 def _canonical_sign(v: np.ndarray) -> np.ndarray:

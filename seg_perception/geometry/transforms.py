@@ -3,9 +3,10 @@
 The conversion functions accept a single rotation or a batch (leading
 dimensions are kept), so converting the boxes of all objects of a frame is one
 call. :class:`Transform` is a frozen rigid transform ``p_parent = R p_child + t``
-with the usual verbs (compose, inverse, apply) and the geometry types moved
-through it (:func:`transform_plane`, :func:`transform_geometry`), so a planner
-bridge can express objects in its planning frame.
+with the usual verbs (compose, inverse, apply); the result types move themselves
+through one (``Plane.transformed``, ``ObjectGeometry.transformed``,
+``TopDownGrasp.transformed`` in :mod:`seg_perception.results`), so a planner bridge
+can express objects in its planning frame.
 
 Conventions (REP 103): quaternions ``(x, y, z, w)`` with ``w >= 0`` on output;
 roll/pitch/yaw are rotations about the fixed X, Y, Z axes, applied in that
@@ -21,12 +22,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ..results import ObjectGeometry, Plane
 
 __all__ = [
     "Transform",
@@ -34,8 +33,6 @@ __all__ = [
     "rotation_matrix_to_quaternion",
     "rotation_matrix_to_rpy",
     "rpy_to_rotation_matrix",
-    "transform_geometry",
-    "transform_plane",
 ]
 
 
@@ -283,32 +280,3 @@ class Transform:
     def allclose(self, other: "Transform", atol: float = 1e-9) -> bool:
         return bool(np.allclose(self.rotation, other.rotation, atol=atol)
                     and np.allclose(self.translation, other.translation, atol=atol))
-
-
-def transform_plane(plane: "Plane", transform: Transform) -> "Plane":
-    """``plane`` (``n . p + d = 0`` in the child frame) expressed in the parent frame."""
-    from ..results import Plane
-
-    n = transform.apply_vectors(np.asarray(plane.normal, np.float64))
-    d = float(plane.offset) - float(n @ transform.translation)
-    return Plane((float(n[0]), float(n[1]), float(n[2])), d)
-
-
-def transform_geometry(geometry: "ObjectGeometry", transform: Transform) -> "ObjectGeometry":
-    """An :class:`~seg_perception.results.ObjectGeometry` expressed in the parent frame.
-
-    Points, centroid and box centre are moved; box rotation, principal axes
-    and the top normal are rotated. Extents and colours are unchanged.
-    """
-    from dataclasses import replace
-
-    R = transform.rotation
-    return replace(
-        geometry,
-        points=transform.apply(geometry.points).astype(np.float32),
-        centroid=transform.apply(geometry.centroid),
-        box_center=transform.apply(geometry.box_center),
-        box_rotation=R @ geometry.box_rotation,
-        principal_axes=R @ geometry.principal_axes,
-        top_normal=transform.apply_vectors(geometry.top_normal),
-    )

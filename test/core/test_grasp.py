@@ -6,7 +6,7 @@ import pytest
 
 from seg_perception.geometry.grasp import TopDownGrasp, top_down_grasp
 from seg_perception.geometry.object3d import compute_objects
-from seg_perception.geometry.transforms import Transform, quaternion_to_rotation_matrix, transform_geometry
+from seg_perception.geometry.transforms import Transform, quaternion_to_rotation_matrix
 from seg_perception.results import InstanceMasks, ObjectGeometry
 from seg_perception.sim.synthetic import Box, Cylinder, render_scene
 
@@ -85,7 +85,7 @@ def test_pose_and_transformed_grasp_agree_with_transformed_geometry() -> None:
     geom = geometry(R, [0.08, 0.03, 0.12], center=(0.1, 0.2, 0.7))
     T = Transform.from_xyz_rpy((0.4, -0.2, 1.1), (0.3, -0.5, 2.0))
     a = top_down_grasp(geom).transformed(T)
-    b = top_down_grasp(transform_geometry(geom, T))
+    b = top_down_grasp(geom.transformed(T))
     np.testing.assert_allclose(a.point, b.point, atol=1e-12)
     np.testing.assert_allclose(a.approach, b.approach, atol=1e-12)
     assert abs(abs(a.axis @ b.axis) - 1) < 1e-12  # same line; sign is canonical per frame

@@ -15,8 +15,6 @@ from seg_perception.geometry.transforms import (
     rotation_matrix_to_quaternion,
     rotation_matrix_to_rpy,
     rpy_to_rotation_matrix,
-    transform_geometry,
-    transform_plane,
 )
 from seg_perception.results import ObjectGeometry, Plane
 
@@ -123,7 +121,7 @@ def test_transform_plane_keeps_points_on_plane_and_distances() -> None:
     n = rng.normal(size=3)
     n /= np.linalg.norm(n)
     plane = Plane(tuple(n), 0.7)
-    moved = transform_plane(plane, T)
+    moved = plane.transformed(T)
     assert np.isclose(np.linalg.norm(moved.normal), 1.0)
     pts = rng.normal(size=(20, 3))
     np.testing.assert_allclose(moved.signed_distance(T.apply(pts)), plane.signed_distance(pts),
@@ -138,7 +136,7 @@ def test_transform_geometry() -> None:
                        centroid=np.array([0.1, 0.2, 0.9]), box_center=np.array([0.1, 0.2, 1.0]),
                        box_rotation=R, box_extent=np.array([0.1, 0.05, 0.2]),
                        principal_axes=R, top_normal=R[:, 2])
-    h = transform_geometry(g, T)
+    h = g.transformed(T)
     np.testing.assert_allclose(h.points, T.apply(g.points), atol=1e-5)
     assert h.points.dtype == np.float32
     np.testing.assert_allclose(h.centroid, T.apply(g.centroid), atol=1e-12)
