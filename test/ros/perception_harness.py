@@ -29,25 +29,29 @@ NODE_NAME = "perception_test"
 class Harness:
     """Fixture camera + perception node + a listener on every output, one executor.
 
+    ``node_name``: another name lets a second harness run beside one that is still up
+    (its outputs, /diagnostics status and /rosout lines are told apart by the name).
     ``problem_window_s``: how long a skipped frame or error keeps /diagnostics at
     WARN (the node's default is 10 s); tests of the level going back to OK pass a
     short one so they need not wait that long.
     """
 
-    def __init__(self, context, scene, autostart=True, problem_window_s=None, **params):
+    def __init__(self, context, scene, autostart=True, problem_window_s=None,
+                 node_name=NODE_NAME, **params):
         overrides = [Parameter("color_topic", value=TOPICS["color"]),
                      Parameter("depth_topic", value=TOPICS["depth"]),
                      Parameter("camera_info_topic", value=TOPICS["info"]),
                      Parameter("autostart", value=autostart),
                      Parameter("diagnostics_period", value=0.2)]
         overrides += [Parameter(k, value=v) for k, v in params.items()]
-        self.node = PerceptionNode(NODE_NAME, context=context, parameter_overrides=overrides)
+        self.name = node_name
+        self.node = PerceptionNode(node_name, context=context, parameter_overrides=overrides)
         if problem_window_s is not None:
             # The node has no parameter for its problem window (10 s): swap in the
             # same statistics class with a shorter one before anything is counted.
             self.node._stats = NodeStats(problem_window_s=problem_window_s)
         self.camera = RGBDPublisher(scene, context=context)
-        self.listener = rclpy.create_node("output_listener", context=context)
+        self.listener = rclpy.create_node(f"{node_name}_listener", context=context)
         self.got: dict[str, list] = {k: [] for k in (
             "objects", "instance_labels", "semantic_labels", "overlay", "objects_cloud",
             "markers", "diagnostics", "rosout")}
@@ -56,17 +60,23 @@ class Harness:
                  "semantic_labels": Image, "overlay": Image, "objects_cloud": PointCloud2,
                  "markers": MarkerArray}
         for topic, msg_type in types.items():
-            self.listener.create_subscription(msg_type, f"/{NODE_NAME}/{topic}",
+            self.listener.create_subscription(msg_type, f"/{node_name}/{topic}",
                                               self.got[topic].append, RELIABLE_OUTPUT_QOS)
         self.listener.create_subscription(DiagnosticArray, "/diagnostics",
-                                          self.got["diagnostics"].append, 10)
+                                          self._on_diagnostics, 10)
         # The node's log lines as any ROS tool sees them (rqt_console, ros2 topic echo).
         self.listener.create_subscription(
-            Log, "/rosout", lambda m: m.name == NODE_NAME and self.got["rosout"].append(m), 100)
+            Log, "/rosout", lambda m: m.name == node_name and self.got["rosout"].append(m), 100)
         self.executor = MultiThreadedExecutor(num_threads=3, context=context)
         for n in (self.node, self.camera, self.listener):
             self.executor.add_node(n)
         start_node(self.node)
+
+    def _on_diagnostics(self, msg):
+        mine = [s for s in msg.status if s.name.startswith(f"{self.name}:")]
+        if mine:
+            msg.status = mine
+            self.got["diagnostics"].append(msg)
 
     def spin_until(self, condition, timeout=15.0, publish_every=0.15):
         """Publish frames and spin until ``condition()``; one overall timeout."""
