@@ -461,9 +461,8 @@ class SurfaceExtent:
         hull = cv2.convexHull(np.stack([cols, rows], axis=1).astype(np.int32))
         cv2.fillConvexPoly(self.raster, hull, 1)
         radius = int(math.ceil(margin / cell))
-        if radius > 0:
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-            self.raster = cv2.dilate(self.raster, kernel)
+        if radius > 0:  # the outline drawn with round caps and joins: a disc's dilation
+            cv2.polylines(self.raster, [hull], True, 1, thickness=2 * radius + 1)
         self.area_m2 = float(np.count_nonzero(self.raster)) * cell * cell
 
     def _coords(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

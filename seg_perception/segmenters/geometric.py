@@ -475,8 +475,8 @@ def _support_plane(x: np.ndarray, y: np.ndarray, z: np.ndarray, valid: np.ndarra
     if idx.size < 3 * config.min_points:
         return None, 0.0
     rng = np.random.default_rng(0)  # reproducible frame to frame
-    if idx.size > 8192:  # plenty for a plane; duplicates are harmless
-        idx = idx[rng.integers(0, idx.size, 8192)]
+    if idx.size > 4096:  # plenty for a plane; duplicates are harmless
+        idx = idx[rng.integers(0, idx.size, 4096)]
     pts = np.stack([x.ravel()[idx], y.ravel()[idx], z.ravel()[idx]], axis=1)
     nrm = np.stack([n.ravel()[idx] for n in normals], axis=1)
     thr = np.maximum(np.float32(config.plane_distance),
@@ -594,7 +594,7 @@ class _Work:
                                 min_score=cfg.crease_min_score, max_gap=self.jump * (2 * k))
         cuts = jumps | creases
         self.timer.lap("edges")
-        far = float(self.z[self.candidates].max()) if self.candidates.any() else 1.0
+        far = float(np.max(self.z, where=self.candidates, initial=0.0)) or 1.0
         labels = label_regions(self.candidates, cuts,
                                min_pixels=max(3, int(self.min_pixels(far)) // 4),
                                reassign_radius=2 * k + 1.5 + cfg.seed_erosion, depth=self.z,
