@@ -1,10 +1,14 @@
 """perception_node with worker processes (``workers`` > 1) over real DDS."""
 from __future__ import annotations
 
+import os
+import signal
+
+import pytest
 from lifecycle_msgs.msg import State as StateMsg
 from rclpy.parameter import Parameter
 
-from seg_perception.parallel import ParallelPipeline
+from seg_perception.parallel import ParallelPipeline, auto_workers
 
 
 def _stamp(msg) -> int:
@@ -44,3 +48,58 @@ def test_parameters_and_lifecycle_with_workers(harness):
     h.node.trigger_cleanup()
     assert h.node._state_machine.current_state[1] == "unconfigured" and h.node.pipeline is None
     assert not any(w.process.is_alive() for w in pipeline._workers)  # stopped on cleanup
+
+
+def _blocks(pipeline):
+    """Names of the shared-memory blocks each worker's channel holds now (both directions)."""
+    names = set()
+    for w in pipeline._workers:
+        for block in (w.channel._own, w.channel._peer):
+            if block is not None:
+                names.add(block.name.lstrip("/"))
+    return names
+
+
+def _in_dev_shm(names):
+    return {n for n in names if os.path.exists(f"/dev/shm/{n}")}
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory lives in /dev/shm "
+                    "on Linux only; elsewhere there is nothing to count")
+def test_killed_workers_shared_memory_is_released(harness):
+    """Three workers killed (SIGKILL, as the OOM killer does) while frames flow over DDS:
+    each is replaced, output goes on, and the segments in /dev/shm stay as many as
+    before: the dead workers' blocks are unlinked, not left until the node exits."""
+    h = harness()
+    pipeline = h.node.pipeline
+    if not isinstance(pipeline, ParallelPipeline):
+        pytest.skip("one CPU core: the default configuration runs no worker processes")
+    h.wait_for_subscribers()
+    # Frames until every worker has a block each way (160x120 frames are over the
+    # size that goes through shared memory).
+    assert h.spin_until(lambda: len(_blocks(pipeline)) == 2 * pipeline.workers, timeout=30)
+    seen = _blocks(pipeline)
+    before = _in_dev_shm(seen)
+    assert before == seen
+    dead_blocks = set()
+    for kill in range(3):
+        victim = pipeline._workers[kill % pipeline.workers]
+        dead_blocks |= {b.name.lstrip("/") for b in (victim.channel._own, victim.channel._peer)
+                        if b is not None}
+        os.kill(victim.process.pid, signal.SIGKILL)
+        h.got["objects"].clear()
+        # Replaced (a new process in its place, started) and frames come out again.
+        assert h.spin_until(lambda: victim not in pipeline._workers
+                            and all(not w.starting for w in pipeline._workers)
+                            and len(h.got["objects"]) >= 3, timeout=60), f"kill {kill + 1}"
+        assert pipeline.workers == auto_workers("cpu")  # none lost
+        assert h.spin_until(lambda: len(_blocks(pipeline)) == 2 * pipeline.workers, timeout=30)
+        seen |= _blocks(pipeline)
+    assert all(w.process.is_alive() for w in pipeline._workers)
+    assert _in_dev_shm(dead_blocks) == set(), "a dead worker's block is still in /dev/shm"
+    after = _in_dev_shm(seen)
+    assert len(after) == len(before) and after == _blocks(pipeline)
+    # Stopping the node frees the rest.
+    h.node.trigger_deactivate()
+    h.node.trigger_cleanup()
+    assert _in_dev_shm(seen) == set()
