@@ -77,9 +77,10 @@ def test_ros2_run_every_executable_stopped_by_sigterm_to_each_group(start, probe
         assert_clean_exit(started, took, shm_before)
 
 
-def test_console_script_stopped_by_sigint_to_the_node(start, probe, domain_id):
+def test_console_scripts_stopped_by_sigint_to_each_node(start, probe, domain_id):
     """The ``perception_node`` console script on PATH with a parameter file and ``-p``
-    topics; SIGINT to the node alone (what ``ros2 launch`` sends) stops its workers too."""
+    topics, and ``moveit_bridge_node`` on its output; SIGINT to each node alone (what
+    ``ros2 launch`` sends): the perception node stops its workers itself."""
     topics = {"color": "/cam_a/color/image_raw",
               "depth": "/cam_a/aligned_depth_to_color/image_raw",
               "info": "/cam_a/color/camera_info"}
@@ -87,10 +88,15 @@ def test_console_script_stopped_by_sigint_to_the_node(start, probe, domain_id):
     node = start(["perception_node", "--ros-args", "--params-file", "config/default.yaml",
                   "-p", f"color_topic:={topics['color']}", "-p", f"depth_topic:={topics['depth']}",
                   "-p", f"camera_info_topic:={topics['info']}"], ros_env(domain_id))
+    bridge = start(["moveit_bridge_node"], ros_env(domain_id))
+    bridge_probe = probe("/moveit_bridge_node")
     with camera(domain_id, topics):
         assert_node_runs_and_publishes(node, probe())
-    took = node.stop(signal.SIGINT, group=False)
-    assert_clean_exit(node, took, shm_before)
+    wait_for(lambda: bridge_probe.state() == "active", 60, "moveit_bridge_node to be active",
+             lambda: bridge.output()[-3000:])
+    for started in (node, bridge):
+        took = started.stop(signal.SIGINT, group=False)
+        assert_clean_exit(started, took, shm_before)
 
 
 def test_python_m_stopped_by_sigterm_to_the_node(start, probe, domain_id):
@@ -116,9 +122,10 @@ def test_bringup_sim_stopped_by_ctrl_c(start, probe, domain_id):
     assert_clean_exit(started, took, shm_before)
 
 
-# Loaded by every interpreter started with this folder on PYTHONPATH: a multiprocessing
-# spawn child (the only one with --multiprocessing-fork) dies at start-up, as one that
-# cannot load its modules or memory would; the node process itself runs normally.
+# Loaded by every interpreter started with this folder on PYTHONPATH (in place of any
+# system sitecustomize): a multiprocessing spawn child (the only one with
+# --multiprocessing-fork) dies at start-up, as one that cannot load its modules or get
+# its memory would; the node process itself runs normally.
 _BROKEN_SPAWN = '''
 import os
 import sys
