@@ -25,6 +25,11 @@ _ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "16UC1", "32F
               "\u00e9\u00e9")
 
 
+def _u32(value) -> int:
+    """``value`` clamped to a uint32 field (mutations can stack on one message)."""
+    return int(min(max(int(value), 0), _UINT32_MAX))
+
+
 def _image_stamp_negative(rng, msg):
     msg.header.stamp.sec = -int(rng.integers(1, _INT32_MAX))
 
@@ -43,9 +48,9 @@ def _stamp_zero(rng, msg):
 
 def _image_size(rng, msg):
     choices = [0, 1, 7, msg.width + 1, msg.width // 2, 65535, _UINT32_MAX]
-    msg.width = int(rng.choice(choices))
+    msg.width = _u32(rng.choice(choices))
     if rng.random() < 0.5:
-        msg.height = int(rng.choice([0, 1, msg.height - 1, 65535, _UINT32_MAX]))
+        msg.height = _u32(rng.choice([0, 1, msg.height - 1, 65535, _UINT32_MAX]))
 
 
 def _image_encoding(rng, msg):
@@ -53,7 +58,7 @@ def _image_encoding(rng, msg):
 
 
 def _image_step(rng, msg):
-    msg.step = int(rng.choice([0, 1, msg.step - 1, msg.step + 1, msg.step * 2, _UINT32_MAX]))
+    msg.step = _u32(rng.choice([0, 1, msg.step - 1, msg.step + 1, msg.step * 2, _UINT32_MAX]))
 
 
 def _image_data_length(rng, msg):
@@ -62,7 +67,7 @@ def _image_data_length(rng, msg):
     if kind == 0:
         msg.data = b""
     elif kind == 1:
-        msg.data = data[: int(rng.integers(0, len(data)))]
+        msg.data = data[: int(rng.integers(0, max(len(data), 1)))]
     elif kind == 2:
         msg.data = data + bytes(int(rng.integers(1, 4096)))
     else:  # garbage bytes of the right length
@@ -106,8 +111,8 @@ def _info_d(rng, msg):
 
 
 def _info_size(rng, msg):
-    msg.width = int(rng.choice([0, 1, msg.width * 2, _UINT32_MAX]))
-    msg.height = int(rng.choice([0, 1, msg.height * 2, _UINT32_MAX]))
+    msg.width = _u32(rng.choice([0, 1, msg.width * 2, _UINT32_MAX]))
+    msg.height = _u32(rng.choice([0, 1, msg.height * 2, _UINT32_MAX]))
 
 
 def _info_p_r(rng, msg):
