@@ -13,8 +13,17 @@ time window.
 Defaults (2000 frames at 15 Hz, 320x240, 150 warm-up frames) take about
 2.5-3 minutes. Source ``scripts/env.sh`` first.
 
+``--fuzz SECONDS``: instead, the long run of test/ros/test_fuzz.py against the
+node process (default configuration): clean frames, then randomly corrupted
+colour / depth / camera_info sets (test/ros/fuzz_inputs.py, ``--seed``) for
+SECONDS, then clean frames again. Prints and writes ``fuzz.json``, ``fuzz.csv``
+and ``fuzz.md``: sets sent by mutation, frames the node skipped by reason,
+errors, outputs, whether the node process and its workers are the same, the
+objects on clean frames before and after, and /diagnostics afterwards.
+
 Usage:
     python scripts/soak.py [--rate 15] [--frames 2000] [--size 320x240] [--out out/soak]
+    python scripts/soak.py --fuzz 120 [--seed 0] [--fuzz-exclude stamp_far_future]
 """
 from __future__ import annotations
 
@@ -27,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from seg_perception.benchmark import parse_size, render_bench_frames
 from seg_perception.io import write_json
+
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def markdown(r: dict) -> str:
@@ -94,6 +105,131 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _load_fuzz_inputs():
+    """test/ros/fuzz_inputs.py (the generator the fuzz test uses), loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fuzz_inputs",
+                                                  _ROOT / "test" / "ros" / "fuzz_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_fuzz(frames, args, out: Path) -> dict:
+    """Clean frames, corrupted sets for ``args.fuzz`` seconds, clean frames; see --fuzz."""
+    import ast
+    import threading
+    import time
+
+    from seg_perception.msg import ObjectInstanceArray
+    from seg_perception.ros.node_bench import NodeBench
+    from seg_perception.ros.qos import RELIABLE_OUTPUT_QOS
+
+    fuzz_inputs = _load_fuzz_inputs()
+    names = tuple(m for m in fuzz_inputs.MUTATIONS if m not in set(args.fuzz_exclude))
+    objects: list[tuple[int, int, str]] = []  # (receive ns, objects, frame_id)
+    lock = threading.Lock()
+
+    def on_objects(msg) -> None:
+        with lock:
+            objects.append((time.time_ns(), len(msg.objects), msg.header.frame_id))
+
+    def outputs_since(t_ns: int) -> list[tuple[int, int, str]]:
+        with lock:
+            return [o for o in objects if o[0] >= t_ns]
+
+    def diag() -> dict:
+        with bench._lock:
+            return dict(bench._diag[1]) if bench._diag else {}
+
+    with NodeBench(frames, log_path=out / "node_fuzz.log") as bench:
+        bench._nodes[1].create_subscription(ObjectInstanceArray, "/perception_node/objects",
+                                            on_objects, RELIABLE_OUTPUT_QOS)
+        bench.wait_ready(120)
+        node = bench._psutil_proc
+        workers = sorted(c.pid for c in node.children()
+                         if "spawn_main" in " ".join(c.cmdline())
+                         and "resource_tracker" not in " ".join(c.cmdline()))
+        t0 = time.time_ns()
+        bench.drain(bench.publish_at(args.rate, duration_s=5.0))
+        clean_before = [n for _, n, _ in outputs_since(t0)]
+        before = bench.node_counters()
+        fuzzer = fuzz_inputs.CameraFuzzer(bench._msgs[0], seed=args.seed, mutations=names)
+        period, t_fuzz, next_t = 1.0 / args.rate, time.monotonic(), time.monotonic()
+        t_fuzz_ns = time.time_ns()
+        while time.monotonic() - t_fuzz < args.fuzz:
+            stamp = max(time.time_ns(), bench._last_stamp + 1)
+            bench._last_stamp = stamp
+            msgs = fuzzer.corrupt(stamp)
+            for key in ("depth", "info", "color"):
+                if key in msgs:
+                    bench._pubs[key].publish(msgs[key])
+            next_t += period
+            time.sleep(max(0.0, next_t - time.monotonic()))
+            if fuzzer.sets % 50 == 0 and not bench.node_alive():
+                break
+        alive = bench.node_alive()
+        outputs_during = len(outputs_since(t_fuzz_ns))
+        time.sleep(1.0)
+        after_fuzz = bench.node_counters() if alive else {}
+        t1 = time.time_ns()
+        sent_after = bench.publish_at(args.rate, duration_s=5.0) if alive else []
+        bench.drain(sent_after)
+        clean_after = [n for _, n, _ in outputs_since(t1)]
+        # /diagnostics back to OK once the node's 10 s problem window has passed.
+        level_after, deadline = None, time.monotonic() + 20
+        while alive and time.monotonic() < deadline:
+            bench.publish_at(args.rate, duration_s=1.0)
+            level_after = diag().get("_level")
+            if level_after == "0":
+                break
+        final = diag()
+        same_workers = alive and sorted(
+            c.pid for c in node.children() if "spawn_main" in " ".join(c.cmdline())
+            and "resource_tracker" not in " ".join(c.cmdline())) == workers
+        skipped = ast.literal_eval(final.get("skipped_by_reason", "{}")) if final else {}
+    return {
+        "seconds": args.fuzz, "rate_hz": args.rate, "seed": args.seed, "size": args.size,
+        "mutations": list(names), "sets_sent": fuzzer.sets, "sent_by_mutation": dict(fuzzer.sent),
+        "node_alive": alive, "same_worker_processes": same_workers,
+        "outputs_during_fuzz": outputs_during,
+        "processed_during_fuzz": (after_fuzz.get("processed_frames", 0)
+                                  - before["processed_frames"]) if after_fuzz else None,
+        "skipped_during_fuzz": (after_fuzz.get("skipped_frames", 0)
+                                - before["skipped_frames"]) if after_fuzz else None,
+        "errors_during_fuzz": (after_fuzz.get("errors", 0) - before["errors"])
+        if after_fuzz else None,
+        "skipped_by_reason_total": skipped,
+        "objects_clean_before": sorted(set(clean_before)), "outputs_clean_before": len(clean_before),
+        "objects_clean_after": sorted(set(clean_after)), "outputs_clean_after": len(clean_after),
+        "sent_clean_after": len(sent_after),
+        "diagnostics_level_after": {"0": "OK", "1": "WARN", "2": "ERROR", "3": "STALE"}.get(
+            str(level_after), str(level_after)),
+        "diagnostics_message_after": final.get("_message", ""),
+    }
+
+
+def fuzz_markdown(r: dict) -> str:
+    lines = [f"# perception_node fuzz ({r['seconds']:g} s at {r['rate_hz']:g} Hz, seed "
+             f"{r['seed']}, {r['size']})", "",
+             "Node: separate process, default parameters (workers auto).", "",
+             "| sets sent | node alive | same workers | outputs during | processed | skipped "
+             "| errors | clean before: objects (outputs) | clean after: objects (outputs / sent) "
+             "| /diagnostics after |", "|---|---|---|---|---|---|---|---|---|---|",
+             f"| {r['sets_sent']} | {r['node_alive']} | {r['same_worker_processes']} | "
+             f"{r['outputs_during_fuzz']} | {r['processed_during_fuzz']} | "
+             f"{r['skipped_during_fuzz']} | {r['errors_during_fuzz']} | "
+             f"{r['objects_clean_before']} ({r['outputs_clean_before']}) | "
+             f"{r['objects_clean_after']} ({r['outputs_clean_after']} / {r['sent_clean_after']}) "
+             f"| {r['diagnostics_level_after']} |", "",
+             "| mutation | applied |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in sorted(r["sent_by_mutation"].items())]
+    lines += ["", "| node skipped (total, by reason) | frames |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in sorted(r["skipped_by_reason_total"].items())]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=15.0, help="camera rate, Hz (default 15)")
@@ -109,6 +245,11 @@ def main() -> int:
                         help="run perception_node in this process")
     parser.add_argument("--out", default="out/soak", help="output folder (default out/soak)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--fuzz", type=float, default=0.0, metavar="SECONDS",
+                        help="fuzz run of this many seconds instead of the soak")
+    parser.add_argument("--seed", type=int, default=0, help="fuzz seed")
+    parser.add_argument("--fuzz-exclude", nargs="*", default=[], metavar="MUTATION",
+                        help="mutations left out of the fuzz run")
     args = parser.parse_args()
 
     from seg_perception.ros.node_bench import run_soak
@@ -119,6 +260,26 @@ def main() -> int:
     print(f"rendering {args.scenes * args.frames_per_scene} {args.size} frames ...", flush=True)
     frames = render_bench_frames(width, height, scenes=args.scenes,
                                  frames_per_scene=args.frames_per_scene, source=args.source)
+    if args.fuzz > 0:
+        import csv
+
+        result = run_fuzz(frames[:1], args, out)
+        write_json(out / "fuzz.json", result)
+        with open(out / "fuzz.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["kind", "name", "count"])
+            w.writerows(("sent", k, v) for k, v in sorted(result["sent_by_mutation"].items()))
+            w.writerows(("skipped", k, v)
+                        for k, v in sorted(result["skipped_by_reason_total"].items()))
+            for key in ("sets_sent", "outputs_during_fuzz", "processed_during_fuzz",
+                        "skipped_during_fuzz", "errors_during_fuzz", "outputs_clean_after",
+                        "sent_clean_after"):
+                w.writerow(("summary", key, result[key]))
+        text = fuzz_markdown(result)
+        (out / "fuzz.md").write_text(text)
+        print(text)
+        print(f"wrote {out / 'fuzz.json'}, {out / 'fuzz.csv'}, {out / 'fuzz.md'}")
+        return 0 if result["node_alive"] else 1
     load_start = [round(v, 2) for v in os.getloadavg()]
     result = run_soak(frames, rate_hz=args.rate, count=args.frames, warmup_frames=args.warmup,
                       window_s=args.window, in_process=args.in_process,
