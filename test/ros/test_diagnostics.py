@@ -84,7 +84,9 @@ def test_ok_warn_ok_as_bad_frames_come_and_go(node):
     ok = h.wait_diagnostics(_ok, timeout=WINDOW_S + 10)
     assert ok is not None, "diagnostics did not return to OK after the bad frames stopped"
     status, values = ok
-    assert int(values["skipped_frames"]) >= skipped_before + 5  # a total, not reset
+    # A total, not reset (a bad frame replaced by a newer one before it was looked at
+    # counts as dropped, not skipped: at least one was skipped).
+    assert int(values["skipped_frames"]) >= int(warn[1]["skipped_frames"]) > skipped_before
     assert "yuv422" in values["last_problem"]  # the last problem stays, with its age
     assert float(values["last_problem_age_s"]) >= WINDOW_S
     assert values["recent_problems"] == "0"
