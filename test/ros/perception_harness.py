@@ -7,6 +7,7 @@ for the in-process pipeline.
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import rclpy
@@ -24,20 +25,24 @@ from seg_perception.ros.runtime import NodeStats
 from .rgbd_publisher import TOPICS, RGBDPublisher
 
 NODE_NAME = "perception_test"
+_NUMBERS = itertools.count(1)
 
 
 class Harness:
     """Fixture camera + perception node + a listener on every output, one executor.
 
-    ``node_name``: another name lets a second harness run beside one that is still up
-    (its outputs, /diagnostics status and /rosout lines are told apart by the name).
+    ``node_name``: default ``perception_test_<n>``, new for every harness in the process:
+    a second harness can run beside one that is still up (outputs, /diagnostics status
+    and /rosout lines are told apart by the name), and /rosout, which keeps one
+    publisher per node name in a process, is not taken away when a namesake is destroyed.
     ``problem_window_s``: how long a skipped frame or error keeps /diagnostics at
     WARN (the node's default is 10 s); tests of the level going back to OK pass a
     short one so they need not wait that long.
     """
 
     def __init__(self, context, scene, autostart=True, problem_window_s=None,
-                 node_name=NODE_NAME, **params):
+                 node_name=None, **params):
+        node_name = node_name or f"{NODE_NAME}_{next(_NUMBERS)}"
         overrides = [Parameter("color_topic", value=TOPICS["color"]),
                      Parameter("depth_topic", value=TOPICS["depth"]),
                      Parameter("camera_info_topic", value=TOPICS["info"]),

@@ -224,10 +224,7 @@ def _onnx_failing_on_white(path):
 def test_model_raising_inside_a_worker_process_skips_the_frame(harness, node_scene, tmp_path):
     weights = tmp_path / "fails_on_white.onnx"
     _onnx_failing_on_white(weights)
-    # Its own node name: /rosout has one publisher per name in a process, and another
-    # "perception_test" destroyed meanwhile would take it away.
-    h = harness(instance_backend="onnx", instance_weights=str(weights), semantic_backend="none",
-                node_name="worker_fault_test")
+    h = harness(instance_backend="onnx", instance_weights=str(weights), semantic_backend="none")
     pipeline = h.node.pipeline
     if auto_workers("cpu") > 1:
         assert isinstance(pipeline, ParallelPipeline) and pipeline.workers > 1
