@@ -292,6 +292,7 @@ class ParallelPipeline:
         arrive while every worker is busy are dropped, not queued.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._reap()
         while True:
             with self._idle:
                 if any(w.idle for w in self._workers):
@@ -407,6 +408,18 @@ class ParallelPipeline:
                 worker.job = None
                 self._idle.notify_all()
         return bool(ready)
+
+    def _reap(self) -> None:
+        """Replaces idle workers whose process has died (killed, OOM). Without this, a
+        worker killed while idle is noticed only when a frame is sent to it: the pool runs
+        one short meanwhile and that frame is lost."""
+        if not self._receiving.acquire(blocking=False):
+            return  # a collector is busy with the pipes; the next call looks again
+        try:
+            for worker in [w for w in self._workers if w.idle and not w.process.is_alive()]:
+                self._replace(worker)
+        finally:
+            self._receiving.release()
 
     def _replace(self, dead: _Worker) -> None:
         """A new process in place of one that died (its frame is lost, not the stream).

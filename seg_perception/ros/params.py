@@ -66,6 +66,9 @@ NODE_PARAMS: tuple[ParamSpec, ...] = (
               read_only=True),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages",
               min_value=0.1, max_value=60.0, read_only=True),
+    ParamSpec("diagnostics_window", 10.0,
+              "Seconds a skipped frame or a processing error keeps /diagnostics at WARN "
+              "(counters stay totals)", min_value=0.1, max_value=3600.0, read_only=True),
 )
 
 PERCEPTION_PARAMS: tuple[ParamSpec, ...] = PIPELINE_PARAMS + NODE_PARAMS

@@ -56,9 +56,7 @@ class ApproximateTimeSync:
         with self._lock:
             queue = self._queues[index]
             queue[stamp_ns] = msg
-            while len(queue) > self._queue_size:
-                del queue[min(queue)]
-                self.dropped += 1
+            self.dropped += _evict_by_arrival(queue, self._queue_size)
             match = self._find_match(index, stamp_ns)
             if match is None:
                 return
@@ -88,6 +86,18 @@ class ApproximateTimeSync:
             if spread <= self._slop_ns and (best is None or spread < best[0]):
                 best = (spread, combo)
         return None if best is None else best[1]
+
+
+def _evict_by_arrival(queue: dict[int, Any], keep: int) -> int:
+    """Drops the earliest-arrived messages of ``queue`` (stamp -> message; dicts keep
+    insertion order) until ``keep`` are left; returns how many. By arrival, not by
+    smallest stamp: a few stray far-future stamps would otherwise stay for good and
+    push out every newer message, stalling the input until the clock passes them."""
+    dropped = 0
+    while len(queue) > keep:
+        del queue[next(iter(queue))]
+        dropped += 1
+    return dropped
 
 
 class BadMessage(ValueError):
@@ -181,8 +191,12 @@ def _message_filters_sync(callback: Callable[..., Any], num_inputs: int, slop_s:
 
     sync.registerCallback(on_set)
 
-    def add(index: int, msg: Any, _stamp_ns: int) -> None:
+    def add(index: int, msg: Any, stamp_ns: int) -> None:
         with outer:
+            # Room made here, by arrival: message_filters would evict the smallest stamp.
+            queue = sync.queues[index]
+            if stamp_ns not in queue:
+                _evict_by_arrival(queue, queue_size - 1)
             try:
                 inputs[index].signalMessage(msg)
             finally:

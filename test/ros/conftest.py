@@ -34,20 +34,32 @@ from seg_perception.results import (  # noqa: E402
     SceneObject,
 )
 
-def require_ros2_extra(module: str) -> object:
-    """``module`` imported, when it is one of the ROS 2 packages PyPI lacks (vision_msgs,
-    message_filters, launch, ...): an apt ROS 2 has them, ``make test`` installs them
-    from ../shared/ros2_extras. Missing: a skip saying so, a failure under ``CI=true``."""
+def optional_module(module: str) -> Any:
+    """``module`` imported, or None: for the ROS 2 packages PyPI lacks (vision_msgs, ...)."""
     import importlib
 
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        reason = (f"{module} is not importable ({exc}): source an apt ROS 2, or run "
+    except ImportError:
+        return None
+
+
+def require_ros2_extra(module: str) -> Any:
+    """``module`` imported, when it is one of the ROS 2 packages PyPI lacks (vision_msgs,
+    message_filters, launch, ...): an apt ROS 2 has them, ``make test`` installs them
+    from ../shared/ros2_extras. Missing: a skip saying so, a failure under ``CI=true``.
+
+    Call it from a test or fixture, never at module level: launch_testing's pytest
+    plugin imports a folder's modules while collecting, and a module-level skip there
+    drops every test of the folder."""
+    found = optional_module(module)
+    if found is None:
+        reason = (f"{module} is not importable: source an apt ROS 2, or run "
                   "`make test` with ../shared/ros2_extras beside the checkout")
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
             pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason, allow_module_level=True)
+        pytest.skip(reason)
+    return found
 
 
 # Domain ids 100..199: clear of the default 0 and within FastDDS/Cyclone's

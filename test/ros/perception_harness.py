@@ -20,7 +20,6 @@ from visualization_msgs.msg import MarkerArray
 
 from seg_perception.ros.nodes.perception_node import PerceptionNode, start_node
 from seg_perception.ros.qos import RELIABLE_OUTPUT_QOS
-from seg_perception.ros.runtime import NodeStats
 
 from .rgbd_publisher import TOPICS, RGBDPublisher
 
@@ -48,13 +47,11 @@ class Harness:
                      Parameter("camera_info_topic", value=TOPICS["info"]),
                      Parameter("autostart", value=autostart),
                      Parameter("diagnostics_period", value=0.2)]
+        if problem_window_s is not None:
+            overrides.append(Parameter("diagnostics_window", value=float(problem_window_s)))
         overrides += [Parameter(k, value=v) for k, v in params.items()]
         self.name = node_name
         self.node = PerceptionNode(node_name, context=context, parameter_overrides=overrides)
-        if problem_window_s is not None:
-            # The node has no parameter for its problem window (10 s): swap in the
-            # same statistics class with a shorter one before anything is counted.
-            self.node._stats = NodeStats(problem_window_s=problem_window_s)
         self.camera = RGBDPublisher(scene, context=context)
         self.listener = rclpy.create_node(f"{node_name}_listener", context=context)
         self.got: dict[str, list] = {k: [] for k in (

@@ -19,9 +19,14 @@ from seg_perception.ros.conversions import (intrinsics_to_camera_info, make_head
 from seg_perception.ros.nodes.perception_node import PerceptionNode, start_node
 from seg_perception.ros.qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS
 
-from .conftest import require_ros2_extra
+from .conftest import optional_module, require_ros2_extra
 
-vm = require_ros2_extra("vision_msgs.msg")
+vm = optional_module("vision_msgs.msg")
+
+
+@pytest.fixture(autouse=True)
+def _vision_msgs_required() -> None:
+    require_ros2_extra("vision_msgs.msg")
 
 CAM = "/eco_cam"
 COLOR, DEPTH, INFO = (f"{CAM}/color/image_raw", f"{CAM}/aligned_depth_to_color/image_raw",

@@ -86,11 +86,6 @@ def _fuzz_then_check(h, node_scene, seed):
     assert int(ok[1]["skipped_frames"]) >= snap["skipped_frames"]  # totals, not reset
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "seg_perception/ros/sync.py evicts the smallest stamp when an input's queue is full, so "
-    "sync_queue_size unmatched far-future stamps stay for good and every newer real message "
-    "is evicted at once: the node stalls until its camera's clock passes them (found by the "
-    "15 s fuzz run). Evict by arrival order instead; remove this marker with that fix"))
 def test_far_future_stamps_do_not_stall_the_synchroniser(ros_context, node_scene):
     """A driver that once sends colour images stamped decades ahead (a bad clock) must
     not stop the node for good: the stray messages are dropped as newer ones come."""

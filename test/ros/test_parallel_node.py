@@ -110,13 +110,6 @@ def test_killed_workers_shared_memory_is_released(harness):
     assert _in_dev_shm(seen) == set()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "seg_perception/parallel.py notices a dead worker only when it sends it a frame or "
-    "waits for its reply; the dispatcher gives every frame to the first idle worker, so at "
-    "a camera rate the first worker keeps up with, a killed second worker stays dead and "
-    "unreplaced (seen for 5.5 s+ at 10 Hz 640x480 by scripts/worker_faults.py). Fix: replace "
-    "idle workers whose process died in wait_idle (diff in the report); remove this marker "
-    "with it"))
 def test_a_worker_killed_while_idle_is_replaced(harness):
     h = harness()
     pipeline = h.node.pipeline

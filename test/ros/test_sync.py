@@ -48,7 +48,7 @@ class FakeNode:
         self.groups: list[Any] = []
         self.warnings: list[str] = []
 
-    def create_subscription(self, msg_type, topic, callback, qos, callback_group=None):
+    def create_subscription(self, msg_type, topic, callback, qos, callback_group=None, **_):
         self.callbacks[topic] = callback
         self.groups.append(callback_group)
         return topic

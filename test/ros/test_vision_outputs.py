@@ -6,9 +6,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from .conftest import require_ros2_extra
+from .conftest import optional_module, require_ros2_extra
 
-vm = require_ros2_extra("vision_msgs.msg")
+vm = optional_module("vision_msgs.msg")
+
+
+@pytest.fixture(autouse=True)
+def _vision_msgs_required() -> None:
+    require_ros2_extra("vision_msgs.msg")
 
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 

@@ -66,7 +66,8 @@ class PerceptionNode(ManagedNode):
         # Frames handed to worker processes, oldest first: (handle, header, stamp).
         self._in_flight: queue.Queue[tuple[Any, Any, int]] = queue.Queue()
         self._running = threading.Event()
-        self._stats = NodeStats()
+        self._stats = NodeStats(
+            problem_window_s=float(self.get_parameter("diagnostics_window").value))
         self._warn = ThrottledReporter(self.get_logger().warning)
         # Advice about inputs that still work (empty frame_id, ignored distortion):
         # logged once a minute per cause, listed in diagnostics while it holds.
