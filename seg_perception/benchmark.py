@@ -630,14 +630,6 @@ def _export_onnx(model: LearnedModel, segmenter: Any, path: Path,
     return "onnx_semantic", str(path)
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
-
-
 def run_learned(frames: Sequence[BenchFrame], config: BenchConfig, *,
                 progress: bool = False) -> dict[str, Any]:
     """Time every selected learned model in fp32 (torch), fp16 (CUDA) and ONNX Runtime."""

@@ -1,11 +1,11 @@
-"""Pinhole back-projection and projection (metres, camera optical frame)."""
+"""Pinhole back-projection (metres, camera optical frame)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..frames import CameraIntrinsics
 
-__all__ = ["depth_to_points", "depth_to_xyz_image", "project_points"]
+__all__ = ["depth_to_points", "depth_to_xyz_image"]
 
 
 def _pixel_rays(intrinsics: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
@@ -48,10 +48,3 @@ def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
     points = np.stack([u[cols] * z, v[rows] * z, z], axis=1)
     return points, pixels
 
-
-def project_points(points: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
-    """``float64[M, 2]`` pixel coordinates ``(u, v)`` of ``float[M, 3]`` points (z > 0)."""
-    pts = np.asarray(points, np.float64)
-    z = pts[:, 2]
-    return np.stack([intrinsics.fx * pts[:, 0] / z + intrinsics.cx,
-                     intrinsics.fy * pts[:, 1] / z + intrinsics.cy], axis=1)

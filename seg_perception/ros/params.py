@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                ParameterType, SetParametersResult)
+                                SetParametersResult)
 
 from ..config import PIPELINE_PARAMS, ParamSpec, validate_value
 from ..errors import ConfigError
@@ -106,10 +106,6 @@ def declare_specs(node: Any, specs: Iterable[ParamSpec] = PERCEPTION_PARAMS,
 def read_specs(node: Any, specs: Iterable[ParamSpec]) -> dict[str, Any]:
     """Current values of the given parameters, validated."""
     return {s.name: validate_value(s, node.get_parameter(s.name).value) for s in specs}
-
-
-_PY_TYPES = {ParameterType.PARAMETER_BOOL: bool, ParameterType.PARAMETER_INTEGER: int,
-             ParameterType.PARAMETER_DOUBLE: float, ParameterType.PARAMETER_STRING: str}
 
 
 def validate_changes(params: Iterable[Any], configured: bool,
