@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .config import PipelineConfig
-from .frames import CameraIntrinsics, RGBDFrame
+from .frames import CameraIntrinsics, RGBDFrame, depth_to_millimetres
 from .metrics.timing import StageTimer, latency_summary
 
 __all__ = [
@@ -206,11 +206,6 @@ class BenchFrame:
         return RGBDFrame.create(self.rgb, self.depth_mm, self.intrinsics, stamp_ns=stamp_ns)
 
 
-def _depth_mm(depth_m: np.ndarray) -> np.ndarray:
-    d = np.nan_to_num(np.asarray(depth_m, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    return np.clip(np.round(d * 1000.0), 0, 65535).astype(np.uint16)
-
-
 def render_bench_frames(width: int, height: int, *, scenes: int = 2, frames_per_scene: int = 3,
                         source: str = "tabletop", seed: int = 0,
                         progress: Any = None) -> list[BenchFrame]:
@@ -231,7 +226,8 @@ def render_bench_frames(width: int, height: int, *, scenes: int = 2, frames_per_
             scene = render_scene(preset_objects(presets[k % len(presets)]), width=width,
                                  height=height)
             f = scene.frame
-            out.append(BenchFrame(f.rgb, _depth_mm(f.depth), f.intrinsics, len(scene.objects)))
+            out.append(BenchFrame(f.rgb, depth_to_millimetres(f.depth), f.intrinsics,
+                                  len(scene.objects)))
             if progress:
                 progress()
         return out
@@ -244,7 +240,7 @@ def render_bench_frames(width: int, height: int, *, scenes: int = 2, frames_per_
         with TabletopSim(cfg, seed=seed + s) as sim:
             for sf in sim.frames(frames_per_scene, move=True):
                 visible = sum(1 for p in sf.object_poses if p.visible_pixels > 0)
-                out.append(BenchFrame(np.ascontiguousarray(sf.rgb), _depth_mm(sf.depth),
+                out.append(BenchFrame(np.ascontiguousarray(sf.rgb), depth_to_millimetres(sf.depth),
                                       sf.intrinsics, visible))
                 if progress:
                     progress()

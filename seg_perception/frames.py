@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InvalidFrameError
 
-__all__ = ["CameraIntrinsics", "RGBDFrame", "depth_to_metres"]
+__all__ = ["CameraIntrinsics", "RGBDFrame", "depth_to_metres", "depth_to_millimetres"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,28 @@ def depth_to_metres(depth: np.ndarray, depth_scale: float | None = None) -> np.n
         f"depth dtype {depth.dtype} is not supported: use uint16 millimetres (16UC1) "
         "or float32 metres (32FC1)")
 
+
+MAX_DEPTH_MM = 65535
+"""Largest depth a ``uint16`` millimetre image (16UC1) holds: 65.535 m."""
+
+
+def depth_to_millimetres(depth_m: np.ndarray) -> np.ndarray:
+    """Convert metres to a ``uint16[H, W]`` millimetre image (16UC1), the inverse of
+    :func:`depth_to_metres`.
+
+    Values are rounded to the nearest millimetre (half to even) in float32, the
+    precision of a metre depth image. Overflow rule: NaN, +-inf, negative depth
+    and depth beyond :data:`MAX_DEPTH_MM` become 0, the "no measurement" value
+    (REP 118; drivers publish 0, never a saturated 65535, where they measure nothing).
+
+    Example:
+        >>> depth_to_millimetres(np.array([[0.8004, np.nan, -1.0, 70.0]], np.float32))
+        array([[800,   0,   0,   0]], dtype=uint16)
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        mm = np.rint(np.asarray(depth_m, np.float32) * np.float32(1000.0))
+        keep = np.isfinite(mm) & (mm > 0) & (mm <= MAX_DEPTH_MM)
+    return np.where(keep, mm, 0).astype(np.uint16)
 
 @dataclass(frozen=True, eq=False)
 class RGBDFrame:

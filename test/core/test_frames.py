@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from seg_perception.errors import InvalidFrameError, SegPerceptionError
-from seg_perception.frames import CameraIntrinsics, RGBDFrame, depth_to_metres
+from seg_perception.frames import (MAX_DEPTH_MM, CameraIntrinsics, RGBDFrame, depth_to_metres,
+                                  depth_to_millimetres)
 
 W, H = 64, 48
 
@@ -168,6 +169,27 @@ def test_depth_must_be_single_channel(shape: tuple[int, ...]) -> None:
     with pytest.raises(InvalidFrameError, match=r"single-channel HxW image, got shape"):
         depth_to_metres(np.ones(shape, np.float32))
 
+
+
+# ----------------------------------------------------------------------------- depth_to_millimetres
+
+def test_millimetres_round_to_the_nearest_millimetre() -> None:
+    depth = np.array([[0.8, 0.8004, 0.8006, 1.2346, 65.535]], np.float32)
+    mm = depth_to_millimetres(depth)
+    assert mm.dtype == np.uint16
+    np.testing.assert_array_equal(mm, [[800, 800, 801, 1235, 65535]])
+
+
+def test_millimetres_without_a_measurement_or_out_of_range_are_zero() -> None:
+    """The one overflow rule: no saturation at 65535, every unrepresentable value is 0."""
+    depth = np.array([[np.nan, np.inf, -np.inf, -0.5, 0.0, 0.0004, 65.536, 1e30]], np.float64)
+    np.testing.assert_array_equal(depth_to_millimetres(depth), np.zeros((1, 8), np.uint16))
+    assert MAX_DEPTH_MM == np.iinfo(np.uint16).max
+
+
+def test_millimetres_round_trip_through_depth_to_metres() -> None:
+    mm = np.arange(0, 65536, 7, dtype=np.uint16).reshape(1, -1)
+    np.testing.assert_array_equal(depth_to_millimetres(depth_to_metres(mm)), mm)
 
 # ----------------------------------------------------------------------------- RGBDFrame.create
 

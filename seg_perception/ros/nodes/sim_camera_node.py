@@ -59,6 +59,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from ...config import ParamSpec, validate_value
 from ...errors import ConfigError
+from ...frames import depth_to_millimetres
 from ...sim.scenes import CLUTTER_MODES, SceneConfig, SimFrame, TabletopSim
 from ..conversions import intrinsics_to_camera_info, make_header, numpy_to_image
 from ..params import declare_specs, validate_changes
@@ -126,19 +127,19 @@ def depth_to_image_array(depth_m: np.ndarray, encoding: str) -> np.ndarray:
 
     Args:
         depth_m: ``float32[H, W]`` metres, 0 = no measurement.
-        encoding: ``"16UC1"`` -> ``uint16[H, W]`` millimetres, rounded, 0 where
-            there is no measurement or the depth exceeds 65.535 m;
+        encoding: ``"16UC1"`` -> ``uint16[H, W]`` millimetres
+            (:func:`~seg_perception.frames.depth_to_millimetres`: 0 where there is
+            no measurement or the depth exceeds 65.535 m);
             ``"32FC1"`` -> ``float32[H, W]`` metres, NaN where there is none.
 
     Raises:
         ConfigError: another encoding.
     """
-    depth = np.asarray(depth_m, np.float32)
-    valid = np.isfinite(depth) & (depth > 0)
     if encoding == "16UC1":
-        mm = np.where(valid, np.rint(depth * 1000.0), 0.0)
-        return np.where(mm <= 65535, mm, 0).astype(np.uint16)
+        return depth_to_millimetres(depth_m)
     if encoding == "32FC1":
+        depth = np.asarray(depth_m, np.float32)
+        valid = np.isfinite(depth) & (depth > 0)
         return np.where(valid, depth, np.float32(np.nan)).astype(np.float32)
     raise ConfigError(f"depth_encoding '{encoding}' is not supported; choose one of "
                       f"{', '.join(DEPTH_ENCODINGS)}")
