@@ -6,6 +6,7 @@ depth in metres along z, 0 = no measurement. Pixel (u, v) = (column, row).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -70,6 +71,15 @@ class CameraIntrinsics:
         """``(width, height)`` in pixels."""
         return self.width, self.height
 
+    def pixel_rays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only ``float32[W]`` ``(u - cx) / fx`` per column and ``float32[H]``
+        ``(v - cy) / fy`` per row: the point of pixel (u, v) at depth z is
+        ``(rays_u[u] z, rays_v[v] z, z)``.
+
+        Memoised per intrinsics value (a camera's stream reuses one pair).
+        """
+        return _pixel_rays(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
+
     def scaled(self, width: int, height: int) -> "CameraIntrinsics":
         """The same camera at another resolution (e.g. a downsampled image)."""
         sx, sy = width / self.width, height / self.height
@@ -77,6 +87,16 @@ class CameraIntrinsics:
                                 cx=(self.cx + 0.5) * sx - 0.5, cy=(self.cy + 0.5) * sy - 0.5,
                                 distortion_model=self.distortion_model,
                                 distortion=self.distortion)
+
+
+@lru_cache(maxsize=16)
+def _pixel_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    u = (np.arange(width, dtype=np.float32) - np.float32(cx)) / np.float32(fx)
+    v = (np.arange(height, dtype=np.float32) - np.float32(cy)) / np.float32(fy)
+    u.flags.writeable = False
+    v.flags.writeable = False
+    return u, v
 
 
 def depth_to_metres(depth: np.ndarray, depth_scale: float | None = None) -> np.ndarray:

@@ -209,9 +209,7 @@ class _Projector:
         K = frame.intrinsics
         self.frame, self.cfg = frame, cfg
         self.focal = min(K.fx, K.fy)
-        # Same float32 arithmetic as projection.depth_to_points.
-        self.u = (np.arange(K.width, dtype=np.float32) - np.float32(K.cx)) / np.float32(K.fx)
-        self.v = (np.arange(K.height, dtype=np.float32) - np.float32(K.cy)) / np.float32(K.fy)
+        self.u, self.v = K.pixel_rays()
         # Colour pixels as single 3-byte items: boolean indexing then copies one
         # item per pixel, 20-30x faster than on uint8[..., 3].
         rgb = np.ascontiguousarray(frame.rgb)

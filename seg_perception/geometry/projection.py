@@ -8,19 +8,12 @@ from ..frames import CameraIntrinsics
 __all__ = ["depth_to_points", "depth_to_xyz_image"]
 
 
-def _pixel_rays(intrinsics: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column ``(u - cx) / fx`` and per-row ``(v - cy) / fy``, float32."""
-    u = (np.arange(intrinsics.width, dtype=np.float32) - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx)
-    v = (np.arange(intrinsics.height, dtype=np.float32) - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy)
-    return u, v
-
-
 def depth_to_xyz_image(depth: np.ndarray, intrinsics: CameraIntrinsics) -> np.ndarray:
     """Organised point image ``float32[H, W, 3]``; invalid pixels (depth 0) give (0, 0, 0).
 
     ``z = depth``, ``x = (u - cx) z / fx``, ``y = (v - cy) z / fy``.
     """
-    u, v = _pixel_rays(intrinsics)
+    u, v = intrinsics.pixel_rays()
     z = depth.astype(np.float32, copy=False)
     xyz = np.empty(depth.shape + (3,), np.float32)
     np.multiply(z, u[None, :], out=xyz[:, :, 0])
@@ -44,7 +37,7 @@ def depth_to_points(depth: np.ndarray, intrinsics: CameraIntrinsics,
     pixels = np.flatnonzero(valid)
     rows, cols = np.divmod(pixels, intrinsics.width)
     z = depth.reshape(-1)[pixels].astype(np.float32, copy=False)
-    u, v = _pixel_rays(intrinsics)
+    u, v = intrinsics.pixel_rays()
     points = np.stack([u[cols] * z, v[rows] * z, z], axis=1)
     return points, pixels
 

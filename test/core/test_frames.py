@@ -113,6 +113,21 @@ def test_scaled_keeps_the_field_of_view_and_pixel_centre_convention() -> None:
         K.scaled(0, 240)
 
 
+
+def test_pixel_rays_back_project_through_the_projection_and_are_memoised() -> None:
+    K = CameraIntrinsics(64, 48, 50.0, 40.0, 31.5, 23.5, distortion=[0.1])
+    u, v = K.pixel_rays()
+    assert u.dtype == v.dtype == np.float32 and u.shape == (64,) and v.shape == (48,)
+    # The point (u z, v z, z) on a pixel's ray projects back onto that pixel.
+    np.testing.assert_allclose(K.fx * u + K.cx, np.arange(64), atol=1e-4)
+    np.testing.assert_allclose(K.fy * v + K.cy, np.arange(48), atol=1e-4)
+    assert (u[0], v[0]) == (np.float32(-31.5 / 50.0), np.float32(-23.5 / 40.0))
+    # Equal intrinsics share one read-only pair; another camera gets its own.
+    again = CameraIntrinsics(64, 48, 50.0, 40.0, 31.5, 23.5)
+    assert again.pixel_rays()[0] is u and again.pixel_rays()[1] is v
+    assert not u.flags.writeable and not v.flags.writeable
+    assert K.scaled(32, 24).pixel_rays()[0].shape == (32,)
+
 # ----------------------------------------------------------------------------- depth units
 
 
