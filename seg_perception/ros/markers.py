@@ -9,6 +9,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene
+from ..scene_cloud import display_id
 from ..visualize import color_for_id
 
 __all__ = ["scene_to_markers"]
@@ -34,7 +35,7 @@ def scene_to_markers(scene: Scene, header: Any, namespace: str = "seg_perception
                                                           for o in with_3d]))
     for obj, (qx, qy, qz, qw) in zip(with_3d, quaternions.tolist()):
         g = obj.geometry
-        ident = obj.track_id if obj.track_id >= 0 else obj.index
+        ident = display_id(obj)
         r, gr, b = (c / 255.0 for c in color_for_id(ident))
         box = Marker(header=header, ns=f"{namespace}/boxes", id=ident, type=Marker.CUBE,
                      action=Marker.ADD)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..results import Scene
+from ..scene_cloud import scene_cloud
 from .conversions import numpy_to_image, points_to_cloud
 
 __all__ = ["instance_label_image", "scene_to_cloud", "semantic_label_image"]
@@ -24,24 +23,8 @@ def semantic_label_image(scene: Scene, header: Any) -> Any | None:
 
 
 def scene_to_cloud(scene: Scene, header: Any) -> Any:
-    """All objects' points in one PointCloud2 with x, y, z, rgb and ``label`` fields.
-
-    ``label`` is the object's track id + 1 when tracked, else its index + 1
-    (0 is never used, so it can mean "background" in tools). Objects without 3D
-    (``has_3d`` false) add no points.
-    """
-    parts, colors, labels = [], [], []
-    for obj in scene.objects:
-        g = obj.geometry
-        if not obj.has_3d or g.num_points == 0:
-            continue
-        parts.append(g.points)
-        colors.append(g.colors if g.colors is not None
-                      else np.full((g.num_points, 3), 255, np.uint8))
-        ident = (obj.track_id if obj.track_id >= 0 else obj.index) + 1
-        labels.append(np.full(g.num_points, ident, np.uint32))
-    if not parts:
-        return points_to_cloud(np.zeros((0, 3), np.float32), header,
-                               colors=np.zeros((0, 3), np.uint8), labels=np.zeros(0, np.uint32))
-    return points_to_cloud(np.concatenate(parts).astype(np.float32, copy=False), header,
-                           colors=np.concatenate(colors), labels=np.concatenate(labels))
+    """All objects' points in one PointCloud2 with x, y, z, rgb and ``label`` fields
+    (:func:`seg_perception.scene_cloud.scene_cloud`: label = display id + 1; objects
+    without 3D add no points)."""
+    cloud = scene_cloud(scene)
+    return points_to_cloud(cloud.points, header, colors=cloud.colors, labels=cloud.labels)

@@ -5,11 +5,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..config import PipelineConfig, load_yaml_parameters
 from ..io import save_ply, scene_summary, write_json
 from ..results import Scene
+from ..scene_cloud import scene_cloud
 
 __all__ = ["add_pipeline_arguments", "pipeline_config_from_args", "save_scene_outputs"]
 
@@ -44,16 +43,8 @@ def save_scene_outputs(scene: Scene, out_dir: Path, name: str) -> dict[str, Any]
     for sub in ("overlays", "clouds", "scenes"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out_dir / "overlays" / f"{name}.png"), overlay_scene(scene)[:, :, ::-1])
-    parts = [(o, o.geometry) for o in scene.objects if o.geometry is not None]
-    if parts:
-        points = np.concatenate([g.points for _, g in parts])
-        colors = np.concatenate([g.colors if g.colors is not None
-                                 else np.full((g.num_points, 3), 200, np.uint8) for _, g in parts])
-        labels = np.concatenate([np.full(g.num_points, (o.track_id if o.track_id >= 0 else o.index) + 1)
-                                 for o, g in parts])
-    else:
-        points, colors, labels = np.zeros((0, 3)), np.zeros((0, 3), np.uint8), np.zeros(0)
-    save_ply(out_dir / "clouds" / f"{name}.ply", points, colors, labels)
+    cloud = scene_cloud(scene)
+    save_ply(out_dir / "clouds" / f"{name}.ply", cloud.points, cloud.colors, cloud.labels)
     summary = scene_summary(scene)
     write_json(out_dir / "scenes" / f"{name}.json", summary)
     return summary
