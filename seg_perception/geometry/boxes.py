@@ -28,7 +28,8 @@ import numpy as np
 
 from ..results import Plane
 
-__all__ = ["OrientedBox", "extend_box_down", "min_area_rectangle", "oriented_box", "principal_axes"]
+__all__ = ["OrientedBox", "box_along_axes", "extend_box_down", "gravity_box", "gravity_frame",
+           "min_area_rectangle", "oriented_box", "principal_axes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,10 +202,10 @@ def oriented_box(points: np.ndarray, up: Sequence[float] | np.ndarray | None = N
         up = support_plane.normal
     if up is None:
         rows = np.array(pts.T)
-        return _pca_box_rows(rows, _principal_axes_rows(rows, rows.mean(axis=1)))
+        return box_along_axes(rows, _principal_axes_rows(rows, rows.mean(axis=1)))
 
     up_v = np.asarray(up, np.float64)
-    box, _ = _gravity_box_rows(np.array(pts.T), _gravity_frame(up_v / np.linalg.norm(up_v)))
+    box, _ = _gravity_box_rows(np.array(pts.T), gravity_frame(up_v / np.linalg.norm(up_v)))
     if support_plane is not None:
         # Where the vertical line through the footprint centre meets the plane.
         n = np.asarray(support_plane.normal, np.float64)
@@ -214,14 +215,14 @@ def oriented_box(points: np.ndarray, up: Sequence[float] | np.ndarray | None = N
     return box
 
 
-def _pca_box_rows(rows: np.ndarray, rotation: np.ndarray) -> OrientedBox:
+def box_along_axes(rows: np.ndarray, rotation: np.ndarray) -> OrientedBox:
     """Box of ``float64[3, M]`` coordinate rows along the columns of ``rotation``."""
     local = rotation.T @ rows
     lo, hi = local.min(axis=1), local.max(axis=1)
     return OrientedBox(rotation @ ((lo + hi) / 2), rotation, hi - lo)
 
 
-def _gravity_frame(up: np.ndarray) -> np.ndarray:
+def gravity_frame(up: np.ndarray) -> np.ndarray:
     """``float64[3, 3]`` rows ``e1, e2, up``: a right-handed frame about unit ``up``."""
     e1, e2 = _plane_basis(up)
     return np.stack([e1, e2, up])
@@ -229,17 +230,17 @@ def _gravity_frame(up: np.ndarray) -> np.ndarray:
 
 def _gravity_box_rows(rows: np.ndarray, frame: np.ndarray) -> tuple[OrientedBox, np.ndarray]:
     """Gravity-aligned box of ``float64[3, M]`` coordinate rows in ``frame``
-    (:func:`_gravity_frame`), and the ``float64[M]`` heights ``p @ up`` of the points."""
+    (:func:`gravity_frame`), and the ``float64[M]`` heights ``p @ up`` of the points."""
     proj = frame @ rows  # [3, M]: plane coordinates and heights
     origin = proj[:2].mean(axis=1)  # float32 about the mean keeps sub-micron precision
     local = proj[:2] - origin[:, None]
     heights = proj[2]
-    box = _gravity_box(np.ascontiguousarray(local.T, dtype=np.float32), local, origin, float(heights.max()),
+    box = gravity_box(np.ascontiguousarray(local.T, dtype=np.float32), local, origin, float(heights.max()),
                        float(heights.min()), frame)
     return box, heights
 
 
-def _gravity_box(xy: np.ndarray, exact: np.ndarray, origin: np.ndarray, top: float,
+def gravity_box(xy: np.ndarray, exact: np.ndarray, origin: np.ndarray, top: float,
                  bottom: float, frame: np.ndarray) -> OrientedBox:
     """Box from the footprint points ``float32[M, 2]`` (plane coordinates minus
     ``origin``; ``exact``: the same as ``float64[2, M]`` rows) and the height

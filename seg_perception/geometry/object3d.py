@@ -41,7 +41,7 @@ from ..results import (
     Plane,
     mask_boxes,
 )
-from .boxes import OrientedBox, _gravity_box, _gravity_frame, _pca_box_rows, extend_box_down
+from .boxes import OrientedBox, box_along_axes, extend_box_down, gravity_box, gravity_frame
 from .filters import (
     _density_inliers,
     _group_means,
@@ -325,10 +325,10 @@ def _clouds(parts: list[tuple[np.ndarray, np.ndarray | None]], plane: Plane | No
     axes = _principal_axes_batch(scatter, sizes)
 
     if plane is None:
-        boxes = [_pca_box_rows(rows64[:, a:b], axes[i]) for i, (a, b) in enumerate(spans)]
+        boxes = [box_along_axes(rows64[:, a:b], axes[i]) for i, (a, b) in enumerate(spans)]
         heights = None
     else:
-        frame = _gravity_frame(np.asarray(plane.normal, np.float64))
+        frame = gravity_frame(np.asarray(plane.normal, np.float64))
         proj = frame @ rows64  # [3, K]: plane coordinates and heights
         boxes = []
         for i, (a, b) in enumerate(spans):
@@ -336,7 +336,7 @@ def _clouds(parts: list[tuple[np.ndarray, np.ndarray | None]], plane: Plane | No
             origin = part[:2].sum(axis=1) / (b - a)
             local = part[:2] - origin[:, None]  # about the mean: float32 hulls are precise
             top, bottom = part[2].max(), part[2].min()
-            boxes.append(_gravity_box(np.ascontiguousarray(local.T, dtype=np.float32), local,
+            boxes.append(gravity_box(np.ascontiguousarray(local.T, dtype=np.float32), local,
                                       origin, float(top), float(bottom), frame))
         heights = proj[2] + plane.offset
 
