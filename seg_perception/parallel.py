@@ -34,7 +34,9 @@ from typing import Any, Callable, Iterable, Iterator
 from .config import PipelineConfig
 from .errors import ConfigError, SegPerceptionError
 from .frames import RGBDFrame
-from .pipeline import _BUILD_TIME, Pipeline, _Settings, assemble_scene
+from .pipeline import BUILD_TIME_FIELDS as _BUILD_TIME
+from .pipeline import LiveSettings as _Settings
+from .pipeline import Pipeline, assemble_scene
 from .results import Scene
 
 __all__ = ["ParallelPipeline", "WorkerError", "auto_workers"]

@@ -23,10 +23,10 @@ from .results import (GEOMETRY_NOT_COMPUTED, InstanceMasks, ObjectGeometry, Plan
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
 from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
 
-__all__ = ["FrameAnalysis", "Pipeline", "assemble_scene"]
+__all__ = ["BUILD_TIME_FIELDS", "FrameAnalysis", "LiveSettings", "Pipeline", "assemble_scene"]
 
-# Settings that choose or load the models: fixed once the pipeline is built.
-_BUILD_TIME = frozenset(spec.name for spec in PIPELINE_PARAMS if spec.read_only)
+BUILD_TIME_FIELDS = frozenset(spec.name for spec in PIPELINE_PARAMS if spec.read_only)
+"""Settings that choose or load the models: fixed once the pipeline is built."""
 
 NO_SEMANTIC = ("", "none")
 
@@ -76,7 +76,7 @@ class Pipeline:
                 cfg.semantic_backend, **_builder_kwargs(cfg.semantic_weights, device, cfg.fp16))
         # Off where every core already runs a pipeline (worker processes).
         self.layout_thread = layout_thread
-        self._settings = _Settings(cfg)
+        self._settings = LiveSettings(cfg)
         self._executor: ThreadPoolExecutor | None = None  # made on first use
         self._apply_workspace(cfg)
 
@@ -240,7 +240,7 @@ def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, star
                  objects=objects, support_plane=analysis.plane, timings_ms=timings)
 
 
-class _Settings:
+class LiveSettings:
     """The run-time config and the tracker built from it, changed together (thread safe)."""
 
     def __init__(self, config: PipelineConfig) -> None:
@@ -253,7 +253,7 @@ class _Settings:
             return self.config, self.tracker
 
     def update(self, **changes: Any) -> PipelineConfig:
-        fixed = sorted(k for k in changes if k in _BUILD_TIME)
+        fixed = sorted(k for k in changes if k in BUILD_TIME_FIELDS)
         if fixed:
             raise ConfigError(f"{', '.join(fixed)} only apply when the pipeline is built: "
                               "make a new Pipeline (on a node: cleanup + configure)")
