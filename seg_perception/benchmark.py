@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.util
 import math
 import os
 import platform
@@ -562,18 +561,6 @@ LEARNED_MODELS: tuple[LearnedModel, ...] = (
 _PAIRS = (("maskrcnn_mobilenet", "lraspp"), ("yolo_seg", "unet"), ("maskrcnn", "deeplabv3"))
 
 
-def _yolo_standin(path: Path) -> Path:
-    """Write the YOLOv8-seg-layout stand-in ONNX model of ``scripts/bench_yolo_seg.py``."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_yolo_seg.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"{script} is missing: the stand-in YOLO-seg model is made by "
-                                "that script (run the benchmark from a source checkout)")
-    spec = importlib.util.spec_from_file_location("_seg_bench_yolo_seg", script)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.make_standin_model(path)
-
-
 def time_learned(segmenter: Any, frames: Sequence[BenchFrame], *, iterations: int,
                  warmup: int = 1, kind: str = "instance", progress: bool = False,
                  desc: str = "model") -> dict[str, Any]:
@@ -666,8 +653,9 @@ def _time_learned_models(frames: Sequence[BenchFrame], config: BenchConfig,
                                      "device": device}
             kwargs = dict(model.kwargs)
             if model.backend == "yolo_seg":
+                from .segmenters.yolo_seg_standin import make_standin_model
                 try:
-                    kwargs["weights"] = str(_yolo_standin(Path(tmp) / "yolo_seg_standin.onnx"))
+                    kwargs["weights"] = str(make_standin_model(Path(tmp) / "yolo_seg_standin.onnx"))
                     entry["weights"] = "stand-in ONNX (random weights, YOLOv8-seg output layout)"
                 except Exception as exc:  # noqa: BLE001 - reported, the run goes on
                     entry["error"] = f"{type(exc).__name__}: {exc}"

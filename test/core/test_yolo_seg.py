@@ -545,3 +545,11 @@ def test_real_conv_model_runs_end_to_end(tmp_path):
         assert xs.min() >= np.floor(x1) and xs.max() < np.ceil(x2)
         assert ys.min() >= np.floor(y1) and ys.max() < np.ceil(y2)
     assert out.masks.shape == (len(out), 120, 160) and (np.diff(out.scores) <= 0).all()
+
+
+def test_the_standin_model_has_the_layout_of_a_yolov8_seg_export(tmp_path: Path) -> None:
+    from seg_perception.segmenters.yolo_seg_standin import make_standin_model
+
+    seg = build_yolo_seg(weights=make_standin_model(tmp_path / "standin.onnx"), device="cpu")
+    assert seg.input_size == (640, 640)
+    assert (seg.num_classes, seg.num_mask_coefficients) == (80, 32)
