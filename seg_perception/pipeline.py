@@ -21,7 +21,8 @@ from .frames import RGBDFrame
 from .results import (GEOMETRY_NOT_COMPUTED, InstanceMasks, ObjectGeometry, Plane, Scene,
                       SceneObject, SemanticMap)
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
-from .segmenters._protocol import InstanceSegmenter, SemanticSegmenter
+from .segmenters._protocol import (FindsSupportPlane, InstanceSegmenter, Resettable,
+                                   SemanticSegmenter, UsesSupportPlane, WorkspaceAware)
 
 __all__ = ["BUILD_TIME_FIELDS", "FrameAnalysis", "LiveSettings", "Pipeline", "assemble_scene"]
 
@@ -100,18 +101,16 @@ class Pipeline:
 
     def _apply_workspace(self, cfg: PipelineConfig) -> None:
         # Segmenters that find the support themselves (geometric) keep objects on it only.
-        set_workspace = getattr(self.instance_segmenter, "set_workspace", None)
-        if callable(set_workspace):
-            set_workspace(cfg.workspace, cfg.workspace_margin)
+        if isinstance(self.instance_segmenter, WorkspaceAware):
+            self.instance_segmenter.set_workspace(cfg.workspace, cfg.workspace_margin)
 
     def reset(self) -> None:
         """Forget earlier frames (tracks, a segmenter's last support plane): for frames
         that are not one camera stream, e.g. the samples of a dataset."""
         self._settings.reset_tracker()
         for segmenter in (self.instance_segmenter, self.semantic_segmenter):
-            reset = getattr(segmenter, "reset", None)
-            if callable(reset):
-                reset()
+            if isinstance(segmenter, Resettable):
+                segmenter.reset()
 
     @property
     def tracker(self):  # noqa: ANN201 - ObjectTracker | None, imported lazily
@@ -168,16 +167,14 @@ class Pipeline:
         return semantic, (time.perf_counter() - start) * 1e3
 
     def _segment_instances(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
-        segment_with_plane = getattr(self.instance_segmenter, "segment_with_plane", None)
-        if segment_with_plane is not None:
-            return segment_with_plane(frame)
+        if isinstance(self.instance_segmenter, FindsSupportPlane):
+            return self.instance_segmenter.segment_with_plane(frame)
         return self.instance_segmenter.segment(frame), None
 
     def _segment_semantic(self, frame: RGBDFrame, plane: Plane | None):  # noqa: ANN202
         # The layout segmenter can reuse the support plane the instance stage found.
-        with_plane = getattr(self.semantic_segmenter, "segment_with_plane", None)
-        if with_plane is not None and plane is not None:
-            return with_plane(frame, plane)
+        if isinstance(self.semantic_segmenter, UsesSupportPlane) and plane is not None:
+            return self.semantic_segmenter.segment_with_plane(frame, plane)
         return self.semantic_segmenter.segment(frame)
 
     def _describe(self, frame: RGBDFrame, instances: InstanceMasks, plane: Plane | None,

@@ -1,12 +1,27 @@
-"""The small interfaces every segmentation backend implements."""
+"""The small interfaces every segmentation backend implements, and the optional ones.
+
+Every instance backend is an :class:`InstanceSegmenter`, every semantic one a
+:class:`SemanticSegmenter`. A backend may also offer what the pipeline uses when it
+is there (checked with ``isinstance``, the protocols are runtime-checkable):
+
+* :class:`FindsSupportPlane`: the instance stage returns the support plane it
+  found on the way (the geometric backend); otherwise the pipeline fits one.
+* :class:`UsesSupportPlane`: the semantic stage takes the plane found before it
+  (the layout backend) instead of fitting its own.
+* :class:`Resettable`: it keeps state between frames (a prior plane) that
+  :meth:`Pipeline.reset <seg_perception.pipeline.Pipeline.reset>` clears.
+* :class:`WorkspaceAware`: it keeps only objects in the configured ``workspace``
+  (run-time settings, passed on every change).
+"""
 from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
 from ..frames import RGBDFrame
-from ..results import InstanceMasks, SemanticMap
+from ..results import InstanceMasks, Plane, SemanticMap
 
-__all__ = ["InstanceSegmenter", "SemanticSegmenter"]
+__all__ = ["FindsSupportPlane", "InstanceSegmenter", "Resettable", "SemanticSegmenter",
+           "UsesSupportPlane", "WorkspaceAware"]
 
 
 @runtime_checkable
@@ -37,3 +52,39 @@ class SemanticSegmenter(Protocol):
     def segment(self, frame: RGBDFrame) -> SemanticMap: ...
 
     def segment_batch(self, frames: Sequence[RGBDFrame]) -> list[SemanticMap]: ...
+
+
+@runtime_checkable
+class FindsSupportPlane(Protocol):
+    """An instance segmenter that finds the support plane on the way."""
+
+    def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
+        """``segment(frame)`` and the support plane (None when there is none)."""
+        ...
+
+
+@runtime_checkable
+class UsesSupportPlane(Protocol):
+    """A semantic segmenter that can take the support plane found before it."""
+
+    def segment_with_plane(self, frame: RGBDFrame, plane: Plane | None) -> SemanticMap:
+        """``segment(frame)`` with ``plane`` as the support plane (None: find it)."""
+        ...
+
+
+@runtime_checkable
+class Resettable(Protocol):
+    """A segmenter with state carried from frame to frame."""
+
+    def reset(self) -> None:
+        """Forget earlier frames (the next one may be of another scene)."""
+        ...
+
+
+@runtime_checkable
+class WorkspaceAware(Protocol):
+    """A segmenter that keeps only the objects in a workspace."""
+
+    def set_workspace(self, workspace: str, margin: float) -> None:
+        """Apply the ``workspace`` and ``workspace_margin`` settings."""
+        ...

@@ -469,3 +469,46 @@ def test_reset_forgets_tracks_and_the_last_support_plane(scenes: dict[str, Synth
                                               stamp_ns=66_000_000))
     assert all(o.age == 1 for o in third.objects)
     assert sorted(o.track_id for o in third.objects) == [1, 2, 3]
+
+
+def test_the_shipped_backends_declare_the_optional_members_the_pipeline_uses() -> None:
+    from seg_perception.segmenters._protocol import (FindsSupportPlane, InstanceSegmenter,
+                                                     Resettable, SemanticSegmenter,
+                                                     UsesSupportPlane, WorkspaceAware)
+
+    pipeline = Pipeline(PipelineConfig(**CPU))
+    geometric, layout = pipeline.instance_segmenter, pipeline.semantic_segmenter
+    assert isinstance(geometric, InstanceSegmenter)
+    assert isinstance(geometric, FindsSupportPlane) and isinstance(geometric, Resettable)
+    assert isinstance(geometric, WorkspaceAware)
+    assert isinstance(layout, SemanticSegmenter) and isinstance(layout, UsesSupportPlane)
+    # A plain backend offers none of them: the pipeline fits the plane itself.
+    plain = _ThreadRecordingLayout()
+    assert not isinstance(plain, (FindsSupportPlane, UsesSupportPlane, Resettable,
+                                  WorkspaceAware))
+
+
+class _PlaneRecordingLayout(_ThreadRecordingLayout):
+    """A layout backend that takes the plane found before it, and keeps state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.planes: list[Any] = []
+        self.resets = 0
+
+    def segment_with_plane(self, frame: RGBDFrame, plane: Any) -> Any:
+        self.planes.append(plane)
+        return self.segment(frame)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_optional_members_are_called_when_a_backend_has_them(
+        scenes: dict[str, SyntheticScene]) -> None:
+    layout = _PlaneRecordingLayout()
+    pipeline = Pipeline(PipelineConfig(**CPU), semantic_segmenter=layout)
+    scene = pipeline.process(scenes["separated"].frame)
+    assert layout.planes == [scene.support_plane] and scene.support_plane is not None
+    pipeline.reset()
+    assert layout.resets == 1
