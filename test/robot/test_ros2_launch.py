@@ -38,7 +38,13 @@ def _check_parameters(domain_id):
 
 
 def _check_introspection(domain_id):
-    info = ros2(["node", "info", "/perception_node", "--no-daemon"], domain_id).stdout
+    # Without the daemon each call discovers the graph anew: ask until the node's
+    # endpoints are all known (as a user would run it again).
+    def node_info() -> str:
+        out = ros2(["node", "info", "/perception_node", "--no-daemon"], domain_id).stdout
+        return out if "/perception_node/get_state" in out else ""
+
+    info = wait_for(node_info, 30, "ros2 node info to list the node's endpoints")
     assert "/perception_node/objects: seg_perception/msg/ObjectInstanceArray" in info, info
     assert "/camera/camera/color/image_raw: sensor_msgs/msg/Image" in info
     assert "/perception_node/get_state: lifecycle_msgs/srv/GetState" in info

@@ -111,7 +111,7 @@ def test_error_then_ok_after_a_failed_configure_is_fixed(ros_context, node_scene
         ok = h.wait_diagnostics(_ok, timeout=WINDOW_S + 15)
         assert ok is not None, "diagnostics did not return to OK after the fix"
         assert ok[1]["state"] == "active" and int(ok[1]["errors"]) >= 1  # total kept
-        assert h.got["objects"]
+        assert h.spin_until(lambda: h.got["objects"], timeout=20)  # and frames are processed
     finally:
         h.close()
 
@@ -159,3 +159,32 @@ def test_depth_all_out_of_range_gives_a_hint(node, depth_m):
     # Depth in range again: the hint goes.
     assert h.wait_diagnostics(lambda s, v: v["hint"] == "" and s.level == s.OK,
                               timeout=WINDOW_S + 10) is not None
+
+
+def test_inputs_that_never_pair_up_are_a_warning(node):
+    """Colour, depth and camera_info all arrive, but their stamps are further apart than
+    sync_slop (clocks of different devices): nothing is processed, and /diagnostics says
+    why instead of OK."""
+    h = node
+    frame = h.camera.scene.frame
+    h.node._activated_at -= 10  # active for a while already
+    h.node._last_synced -= 10  # and the last pair long ago
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        stamp = _next_stamp(h)
+        depth = np.round(frame.depth * 1000).astype(np.uint16)
+        h.camera.publish_frame(
+            color=numpy_to_image(frame.rgb, "rgb8", make_header(stamp, CAMERA_FRAME)),
+            depth=numpy_to_image(depth, "16UC1", make_header(stamp + 300_000_000, CAMERA_FRAME)),
+            info=intrinsics_to_camera_info(frame.intrinsics,
+                                           make_header(stamp + 600_000_000, CAMERA_FRAME)),
+            stamp_ns=stamp)
+        h.spin_for(0.15)
+        if "none pair up" in h.node.input_problem():
+            break
+    h.got["diagnostics"].clear()
+    assert h.spin_until(lambda: h.got["diagnostics"], publish_every=0)
+    status, _ = h.diag_values()
+    assert status.level == status.WARN and "none pair up" in status.message, status.message
+    assert "sync_slop=0.03" in status.message
+    assert h.spin_until(lambda: not h.node.input_problem(), timeout=15)  # good frames again

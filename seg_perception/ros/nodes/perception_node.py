@@ -79,6 +79,7 @@ class PerceptionNode(ManagedNode):
         self._last_stamp_ns: int | None = None
         self._node_cfg: dict[str, Any] = {}
         self._input_seen = [0.0, 0.0, 0.0]
+        self._last_synced = 0.0
         self._activated_at = 0.0
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10,
                                                qos_overriding_options=qos_overriding_options())
@@ -261,6 +262,10 @@ class PerceptionNode(ManagedNode):
             return ""
         silent = [i for i in range(3) if now - self._input_seen[i] > silence_s]
         if not silent:
+            if now - max(self._last_synced, self._activated_at) > silence_s:
+                return (f"messages arrive on every input but none pair up within "
+                        f"sync_slop={self._node_cfg['sync_slop']} s for {silence_s:.0f} s: "
+                        "are the stamps of colour, depth and camera_info from one clock?")
             return ""
         topics = ", ".join(f"'{self._input_topics[i]}'" for i in silent)
         if len(silent) == 3:
@@ -276,6 +281,7 @@ class PerceptionNode(ManagedNode):
         self._warn(category, message)
 
     def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
+        self._last_synced = time.monotonic()
         self._stats.input()
         if self._slot.put((color, depth, info)):
             self._stats.drop()
