@@ -497,6 +497,7 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                     "published_hz": round((len(stamps) - 1) / published_s, 2)
                     if len(stamps) > 1 else rate,
                     "received": len(got), "output_hz": round(len(got) / window_s, 2),
+                    "node_processed": after["processed_frames"] - before["processed_frames"],
                     "node_dropped": dropped,
                     "lost_other": len(stamps) - len(got) - dropped,
                     "node_skipped": after["skipped_frames"] - before["skipped_frames"],

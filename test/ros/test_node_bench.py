@@ -1,9 +1,9 @@
 """The node benchmark and soak harness over real DDS (short runs; numbers are not asserted).
 
-What is checked is the bookkeeping the README's tables rely on: every frame
-sent is accounted for (received, dropped by the node, or lost elsewhere),
-latencies are positive and split into pipeline + overhead, and a soak run
-reports memory samples and time windows.
+What is checked is the bookkeeping the README's tables rely on: the outputs the
+listener received are the frames the node itself counts as processed, the node
+accounts for no more frames than were sent, latencies are positive and split
+into pipeline + overhead, and a soak run reports memory samples and time windows.
 """
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
     assert [s["rate_hz"] for s in report["steps"]] == [4.0, 8.0]
     for step in report["steps"]:
         assert step["sent"] >= 5
-        assert step["received"] + step["node_dropped"] + step["lost_other"] == step["sent"]
-        assert step["received"] > 0 and step["node_errors"] == 0
+        # Two independent counts: the listener's outputs and the node's processed frames.
+        assert step["received"] == step["node_processed"] > 0
+        counted = (step["node_processed"] + step["node_dropped"] + step["node_skipped"]
+                   + step["node_errors"])
+        assert counted <= step["sent"]
+        assert step["lost_other"] == step["sent"] - step["received"] - step["node_dropped"] >= 0
+        assert step["node_errors"] == 0
         assert step["latency_ms"]["p50"] > 0
         # The node's own split: pipeline time is part of the end-to-end latency.
         assert 0 < step["node_pipeline_ms"]["p50"] <= step["latency_ms"]["p50"]
@@ -43,8 +48,9 @@ def test_soak_samples_memory_and_windows(frames: list) -> None:
                       sample_period_s=0.25, in_process=True,
                       node_params={"publish_overlay": False}, startup_timeout_s=60)
     assert report["sent"] == 40
-    assert report["received"] + report["node_dropped"] + report["lost_other"] == 40
-    assert report["processed"] >= report["received"] > 0
+    assert report["received"] == report["processed"] > 0  # the listener's count, the node's
+    assert report["processed"] + report["node_dropped"] + report["node_skipped"] <= 40
+    assert report["lost_other"] == 40 - report["received"] - report["node_dropped"] >= 0
     assert len(report["samples"]) >= 3 and report["rss_start_mb"] > 0
     assert sum(w["sent"] for w in report["windows"]) == 40
     assert len(report["latency_series"]) == report["received"]
