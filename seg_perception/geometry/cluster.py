@@ -109,7 +109,8 @@ def concave_edges(xyz: np.ndarray | Sequence[np.ndarray],
         normals: ``float32[H, W, 3]`` unit normals facing the camera (or planes).
         ok: ``bool[H, W]`` where normals are valid.
         baseline: pixel offset of ``p`` and ``q`` from ``x``.
-        min_score: crease strength threshold, dimensionless, in (0, 2].
+        min_score: crease strength threshold, dimensionless, in (0, 2]: a scalar or
+            ``float32[H, W]`` per pixel (e.g. above the normals' noise at each depth).
         max_gap: optional metres (scalar or ``float32[H, W]`` at ``x``): pairs
             farther apart than this in 3D straddle a depth discontinuity and are
             not tested (that edge is a depth edge, not a crease).
@@ -135,7 +136,7 @@ def concave_edges(xyz: np.ndarray | Sequence[np.ndarray],
         score += dn[2] * d[2]
         # Both ends must have valid normals: erode with a two-point structuring element.
         both = cv2.erode(ok8, np.abs(kernel).astype(np.uint8), borderValue=0).view(bool)
-        test = both & (score < -np.float32(min_score) * dist)
+        test = both & (score < -np.asarray(min_score, np.float32) * dist)
         if max_gap is not None:
             test &= dist < np.asarray(max_gap, np.float32)
         edges |= test

@@ -112,7 +112,12 @@ class GeometricConfig:
             surfaces when it is this many times the depth slope on both sides
             (finds low steps, but also cuts containers at their rims; off by default).
         crease_baseline: grid pixels between the two sides of the crease test.
-        crease_min_score: concave crease strength (0.5 ~ 40 degrees, 1.4 = right angle).
+        crease_min_score: concave crease strength ``2 sin(bend / 2)`` of the smoothed
+            normals (0.25 ~ 14 degrees, 1.4 = right angle); raised per pixel to
+            ``noise_k`` standard deviations of the score that depth noise alone gives
+            there (:meth:`_Work.crease_threshold`). Smoothing rounds a real crease off,
+            so a box against a box or a book on a book shows well under its true
+            90 degrees.
         seed_erosion: grid pixels; regions are seeded from the cut-free pixels
             eroded by this radius, closing small gaps in cut lines.
         colour_split: split a region by colour where a crease supports it.
@@ -164,7 +169,7 @@ class GeometricConfig:
     min_depth_jump: float = 0.01
     jump_slope_ratio: float | None = None
     crease_baseline: int = 2
-    crease_min_score: float = 0.5
+    crease_min_score: float = 0.25
     seed_erosion: int = 1
     colour_split: bool = True
     colour_min_distance: float = 30.0
@@ -583,6 +588,25 @@ class _Work:
         per_m2 = self.K.fx * self.K.fy / (z * z)
         return np.maximum(self.cfg.min_points, self.cfg.min_area * per_m2)
 
+    def crease_threshold(self) -> np.ndarray:
+        """``float32[h, w]`` smallest concave score taken as a crease at each pixel:
+        ``crease_min_score``, or ``noise_k`` standard deviations of the score on a flat
+        surface where the depth noise makes normals noisier than that.
+
+        The normals are differences of box means (half-size ``s = normal_smoothing``)
+        two grid pixels apart: on a plane with depth noise ``sigma`` and pixel
+        spacing ``z / f``, each slope has noise ``sigma / (spacing (2 s + 1)^1.5)``;
+        the score (a difference of two normals along one direction) has ``sqrt(2)``
+        times that. A noisier camera, or the same camera farther away, so needs a
+        sharper crease; nothing is cut by noise alone.
+        """
+        cfg = self.cfg
+        f = np.float32(min(self.K.fx, self.K.fy))
+        window = np.float32((2 * cfg.normal_smoothing + 1) ** 1.5)
+        # sigma / spacing = a z^2 / (z / f) = a z f
+        noise = np.float32(cfg.noise_k * math.sqrt(2.0) * cfg.noise_at_1m) * self.z * f / window
+        return np.maximum(np.float32(cfg.crease_min_score), noise)
+
     # -- pipeline ----------------------------------------------------------------------------
     def segment(self) -> np.ndarray:
         cfg = self.cfg
@@ -591,7 +615,7 @@ class _Work:
                             noise=self.step_noise) & self.candidates
         creases = concave_edges((self.x, self.y, self.z), self.normals,
                                 self.normals_ok & self.candidates, baseline=k,
-                                min_score=cfg.crease_min_score, max_gap=self.jump * (2 * k))
+                                min_score=self.crease_threshold(), max_gap=self.jump * (2 * k))
         cuts = jumps | creases
         self.timer.lap("edges")
         far = float(np.max(self.z, where=self.candidates, initial=0.0)) or 1.0
