@@ -39,13 +39,13 @@ class DemoRecorder:
     TOPICS = ("objects", "instance_labels", "overlay", "objects_cloud")
 
     def __init__(self, node: Any, perception_ns: str = "/perception_node",
-                 sim_ns: str = "/sim_camera_node") -> None:
+                 sim_ns: str = "/sim_camera_node", camera_ns: str = "/camera/camera") -> None:
         from geometry_msgs.msg import PoseArray
         from sensor_msgs.msg import Image, PointCloud2
 
         from ..msg import ObjectInstanceArray
         from ..ros.conversions import stamp_to_ns
-        from ..ros.qos import RELIABLE_OUTPUT_QOS
+        from ..ros.qos import RELIABLE_OUTPUT_QOS, SENSOR_QOS
 
         self._stamp_to_ns = stamp_to_ns
         self.frames: dict[int, dict[str, Any]] = {}
@@ -58,6 +58,9 @@ class DemoRecorder:
                                  self._store("gt_labels"), RELIABLE_OUTPUT_QOS)
         node.create_subscription(PoseArray, f"{sim_ns}/ground_truth/objects",
                                  self._store("gt_objects"), RELIABLE_OUTPUT_QOS)
+        # The camera's depth: the scoring protocol drops predicted segments without depth.
+        node.create_subscription(Image, f"{camera_ns}/aligned_depth_to_color/image_raw",
+                                 self._store("depth"), SENSOR_QOS)
 
     def _store(self, key: str):  # noqa: ANN202
         def callback(msg: Any) -> None:
@@ -65,15 +68,20 @@ class DemoRecorder:
         return callback
 
     def complete(self) -> list[int]:
-        need = set(self.TOPICS) | {"gt_labels", "gt_objects"}
+        need = set(self.TOPICS) | {"gt_labels", "gt_objects", "depth"}
         return sorted(s for s, f in self.frames.items() if need <= set(f))
 
 
 def _frame_report(record: dict[str, Any]) -> dict[str, Any]:
-    from ..metrics.osd import osd_metrics
+    from ..metrics.osd import OCID_MIN_SEGMENT_DEPTH, osd_metrics, remove_segments_without_depth
     from ..ros.conversions import image_to_numpy, objects_msg_to_dicts
 
-    pred = image_to_numpy(record["instance_labels"]).astype(np.int64)
+    # The standard protocol (as `seg-perception eval` on simulation): ground truth in
+    # full, predicted segments with too little depth removed first.
+    has_depth = image_to_numpy(record["depth"]) > 0
+    pred = remove_segments_without_depth(
+        image_to_numpy(record["instance_labels"]).astype(np.int64), has_depth,
+        OCID_MIN_SEGMENT_DEPTH)
     gt = image_to_numpy(record["gt_labels"]).astype(np.int64)
     osd = osd_metrics(pred, gt)
     objects = objects_msg_to_dicts(record["objects"])["objects"]

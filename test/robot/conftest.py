@@ -14,6 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -295,3 +297,48 @@ def assert_node_runs_and_publishes(started: Started, probe: Probe, *, workers: i
     wait_for(lambda: any(len(m.objects) > 0 for m in probe.objects), timeout_s,
              "~/objects with objects", log)
     assert "configure failed" not in started.output()
+
+
+_GZ_SIM_STANDIN = '''
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, LogInfo
+from launch.substitutions import LaunchConfiguration
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("gz_args", default_value=""),
+        LogInfo(msg=["gz sim stand-in started with gz_args: ", LaunchConfiguration("gz_args")]),
+    ])
+'''
+
+_BRIDGE_STANDIN = '''#!{python}
+import os, sys
+import rclpy
+from rclpy.executors import ExternalShutdownException
+rclpy.init(args=sys.argv)
+node = rclpy.create_node("gz_bridge")
+path = node.declare_parameter("config_file", "").value
+assert os.path.isfile(path), f"bridge config {{path!r}} does not exist"
+node.get_logger().info(f"bridge stand-in: {{path}}")
+try:
+    rclpy.spin(node)
+except (KeyboardInterrupt, ExternalShutdownException):
+    pass
+'''
+
+
+def gazebo_standins(prefix: Path) -> None:
+    """ros_gz_sim / ros_gz_bridge packages that start nothing: Gazebo is not installable
+    here. Only they are stand-ins; the launch file and our nodes run for real."""
+    index = prefix / "share" / "ament_index" / "resource_index" / "packages"
+    index.mkdir(parents=True)
+    for pkg in ("ros_gz_sim", "ros_gz_bridge"):
+        (index / pkg).write_text("")
+    (prefix / "share" / "ros_gz_sim" / "launch").mkdir(parents=True)
+    (prefix / "share" / "ros_gz_sim" / "launch" / "gz_sim.launch.py").write_text(
+        textwrap.dedent(_GZ_SIM_STANDIN))
+    bridge = prefix / "lib" / "ros_gz_bridge" / "parameter_bridge"
+    bridge.parent.mkdir(parents=True)
+    bridge.write_text(_BRIDGE_STANDIN.format(python=sys.executable))
+    bridge.chmod(0o755)

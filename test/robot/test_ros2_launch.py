@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import re
 import signal
-import sys
-import textwrap
-from pathlib import Path
 
-from .conftest import (assert_clean_exit, assert_node_runs_and_publishes, ros2, ros_env,
-                       shm_segments, wait_for, worker_processes)
+from .conftest import (assert_clean_exit, assert_node_runs_and_publishes, gazebo_standins,
+                       ros2, ros_env, shm_segments, wait_for, worker_processes)
 
 
 def _param(domain_id, *args):
@@ -121,51 +118,6 @@ def test_ros2_launch_sim_launch_stopped_by_signal_to_launch_only(start, probe, d
     assert_clean_exit(launched, took, shm_before)
 
 
-_GZ_SIM_STANDIN = '''
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, LogInfo
-from launch.substitutions import LaunchConfiguration
-
-
-def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument("gz_args", default_value=""),
-        LogInfo(msg=["gz sim stand-in started with gz_args: ", LaunchConfiguration("gz_args")]),
-    ])
-'''
-
-_BRIDGE_STANDIN = '''#!{python}
-import os, sys
-import rclpy
-from rclpy.executors import ExternalShutdownException
-rclpy.init(args=sys.argv)
-node = rclpy.create_node("gz_bridge")
-path = node.declare_parameter("config_file", "").value
-assert os.path.isfile(path), f"bridge config {{path!r}} does not exist"
-node.get_logger().info(f"bridge stand-in: {{path}}")
-try:
-    rclpy.spin(node)
-except (KeyboardInterrupt, ExternalShutdownException):
-    pass
-'''
-
-
-def _gazebo_standins(prefix: Path) -> None:
-    """ros_gz_sim / ros_gz_bridge packages that start nothing: Gazebo is not installable
-    here. Only they are stand-ins; the launch file and our nodes run for real."""
-    index = prefix / "share" / "ament_index" / "resource_index" / "packages"
-    index.mkdir(parents=True)
-    for pkg in ("ros_gz_sim", "ros_gz_bridge"):
-        (index / pkg).write_text("")
-    (prefix / "share" / "ros_gz_sim" / "launch").mkdir(parents=True)
-    (prefix / "share" / "ros_gz_sim" / "launch" / "gz_sim.launch.py").write_text(
-        textwrap.dedent(_GZ_SIM_STANDIN))
-    bridge = prefix / "lib" / "ros_gz_bridge" / "parameter_bridge"
-    bridge.parent.mkdir(parents=True)
-    bridge.write_text(_BRIDGE_STANDIN.format(python=sys.executable))
-    bridge.chmod(0o755)
-
-
 def test_ros2_launch_gazebo_launch_with_standin_gazebo(start, probe, domain_id, tmp_path):
     from ros.rgbd_publisher import RGBDPublisher
 
@@ -173,7 +125,7 @@ def test_ros2_launch_gazebo_launch_with_standin_gazebo(start, probe, domain_id, 
 
     from seg_perception.sim.synthetic import preset_objects, render_scene
 
-    _gazebo_standins(tmp_path / "gz")
+    gazebo_standins(tmp_path / "gz")
     env = ros_env(domain_id)
     env["AMENT_PREFIX_PATH"] = f"{tmp_path / 'gz'}:{env.get('AMENT_PREFIX_PATH', '')}"
     shm_before = shm_segments()

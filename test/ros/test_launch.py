@@ -34,10 +34,10 @@ def real_launch() -> None:
 def gazebo_standins(tmp_path, monkeypatch) -> Path:
     """ros_gz_sim / ros_gz_bridge stand-ins on the ament index (Gazebo is not installable
     here), so gazebo.launch.py can be read; everything else is the real thing."""
-    from robot.test_ros2_launch import _gazebo_standins
+    from robot.conftest import gazebo_standins
 
     prefix = tmp_path / "gz"
-    _gazebo_standins(prefix)
+    gazebo_standins(prefix)
     monkeypatch.setenv("AMENT_PREFIX_PATH", f"{prefix}:{os.environ.get('AMENT_PREFIX_PATH', '')}")
     return prefix
 
