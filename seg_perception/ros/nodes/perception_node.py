@@ -18,8 +18,8 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from std_msgs.msg import Header
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ...config import PIPELINE_PARAMS, PipelineConfig
@@ -28,13 +28,13 @@ from ...frames import RGBDFrame
 from ...parallel import ParallelPipeline, WorkerError, auto_workers
 from ...pipeline import Pipeline
 from ...visualize import overlay_scene
+from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
 from ..conversions import numpy_to_image, scene_to_objects_msg
 from ..frame_input import depth_range_hint, frame_advisories, frame_from_messages
 from ..markers import scene_to_markers
 from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..lifecycle import ManagedNode
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
-from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
 from ..qos import (LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, own_profile,
                    qos_overriding_options)
 from ..runtime import LatestSlot, NodeStats, ThrottledReporter, autostart, run_node
