@@ -310,9 +310,14 @@ def test_coco_dataset_with_gt_boxes(coco_dataset: Path) -> None:
     tags = {t for s in ds for t in s.case_tags} or {"none"}
     assert set(report.per_case) == tags
     # Exported annotations carry whole-object boxes: matched objects get a box IoU.
-    box_iou = np.array([o.box_iou for o in report.objects if np.isfinite(o.centroid_error_m)])
-    assert box_iou.size and np.isfinite(box_iou).all()
-    assert ((box_iou > 0.05) & (box_iou <= 1.0)).all()
+    matched = [o for o in report.objects if np.isfinite(o.centroid_error_m)]
+    box_iou = np.array([o.box_iou for o in matched])
+    assert box_iou.size and np.isfinite(box_iou).all() and (box_iou <= 1.0).all()
+    # Perfect masks: a box object's whole box is seen (0.99 here); round and flat objects
+    # are boxed from their visible surface, about half to three quarters of the truth
+    # (0.34-0.75 here). A box in the wrong place or frame gives ~0.
+    assert (box_iou > 0.25).all() and np.median(box_iou) > 0.5, box_iou
+    assert all(o.box_iou > 0.9 for o in matched if o.kind == "box"), box_iou
     assert {o.kind for o in report.objects} <= {s for smp in ds for s in smp.kinds}
     assert report.frames[0].name == "rgb/000000.png"
 

@@ -107,8 +107,10 @@ def test_augment_moves_colour_depth_masks_and_labels_together(samples):
 @pytest.fixture(scope="module")
 def unet_run(samples, tmp_path_factory):
     out = tmp_path_factory.mktemp("unet")
-    return train("unet", samples, out, val_data=samples[:1], config=unet_config(), progress=False,
-                 command="pytest")
+    # lr 1e-2: 12 steps learn the layout (at 3e-3 the net still says "support_surface"
+    # everywhere, which scores as well as the trivial model).
+    return train("unet", samples, out, val_data=samples[:1], config=unet_config(lr=1e-2),
+                 progress=False, command="pytest")
 
 
 def test_unet_overfits_and_writes_its_outputs(unet_run, samples):
@@ -121,7 +123,18 @@ def test_unet_overfits_and_writes_its_outputs(unet_run, samples):
         assert (out / name).is_file(), name
     history = json.loads((out / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == list(range(1, 13))
-    assert 0.0 <= history["epochs"][-1]["val"]["miou"] <= 1.0
+    # The last validation scored the final model on samples[:1]: recomputed here.
+    from seg_perception.metrics.semantic import confusion_matrix, per_class_iou
+
+    final = TorchSemanticSegmenter(unet_run.model, name="unet", class_names=LAYOUT_CLASSES,
+                                   device="cpu", in_channels=4, resize_size=H,
+                                   size_multiple=8, fp16=False, meta={})
+    k = len(LAYOUT_CLASSES)
+    confusion = confusion_matrix(final.segment(samples[0].frame).labels,
+                                 samples[0].semantic.labels, k)
+    val = history["epochs"][-1]["val"]
+    assert val["miou"] == pytest.approx(float(np.nanmean(per_class_iou(confusion))), abs=1e-6)
+    assert val["pixel_accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum(), abs=1e-6)
     meta = read_sidecar(out / "model.safetensors")["meta"]
     assert meta["arch"] == "unet" and meta["categories"] == list(LAYOUT_CLASSES)
     assert meta["in_channels"] == 4 and meta["config"] == SMALL_UNET
@@ -143,8 +156,12 @@ def test_unet_weights_round_trip_through_the_builder(unet_run, samples):
         a, b = trained.segment(s.frame), loaded.segment(s.frame)
         assert np.array_equal(a.labels, b.labels)
         np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-6)
-    # Learned something: most pixels of a training frame are right after over-fitting.
-    assert (loaded.segment(samples[0].frame).labels == samples[0].semantic.labels).mean() > 0.6
+    # Learned something: over-fitted, it removes at least half of the errors of the trivial
+    # model, the most frequent class everywhere (75 % of this frame; the U-Net gets ~95 %).
+    truth = samples[0].semantic.labels
+    trivial = np.bincount(truth.ravel()).max() / truth.size
+    accuracy = (loaded.segment(samples[0].frame).labels == truth).mean()
+    assert accuracy > trivial + (1 - trivial) / 2, (accuracy, trivial)
 
 
 def test_unet_onnx_export_runs_in_onnxruntime_like_torch(unet_run, samples, tmp_path, capsys):
