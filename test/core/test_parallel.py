@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import time
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -87,8 +86,10 @@ def test_a_worker_that_dies_costs_its_frame_not_the_stream():
     frames = _stream(4, start=300)
     with ParallelPipeline(PipelineConfig(**CPU), workers=1) as pipeline:
         pipeline.process(frames[0])
-        os.kill(pipeline._workers[0].process.pid, signal.SIGKILL)
-        time.sleep(0.2)
+        victim = pipeline._workers[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(5)  # dead for sure: no guess at how long the kill takes
+        assert victim.exitcode == -signal.SIGKILL
         with pytest.raises(WorkerError, match="died|cannot send"):
             pipeline.process(frames[1])
         scenes = list(pipeline.stream(frames[2:]))  # a new worker took over
