@@ -1344,7 +1344,18 @@ def _upsample_labels(analysis: SceneAnalysis, frame: RGBDFrame, config: Geometri
     # Object pixels just outside the grid outline take the neighbouring label
     # (nearest-neighbour upsampling rounds outlines to the grid).
     grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
-    out[y0:y1, x0:x1] = np.where(ok, np.where(up > 0, up, grown), np.uint16(0))
+    fine = np.where(ok, np.where(up > 0, up, grown), np.uint16(0))
+    # Inside an object (its grid label on all 8 grid neighbours) the grid has decided:
+    # a pixel there that is noisy, just under the height tolerance (a plate's top) or
+    # without depth (a sensor dropout on a dark or shiny surface) is still the object.
+    # Only the outline band is checked at full resolution.
+    crop = labels[gy0:gy1, gx0:gx1]
+    box3 = np.ones((3, 3), np.uint8)
+    interior = (crop > 0) & (cv2.erode(crop, box3) == cv2.dilate(crop, box3))
+    inner = cv2.resize(interior.view(np.uint8), ((gx1 - gx0) * s, (gy1 - gy0) * s),
+                       interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0].view(bool)
+    fine = np.where(inner, up, fine)
+    out[y0:y1, x0:x1] = fine
     return out
 
 
