@@ -160,35 +160,49 @@ def test_depth_encodings_agree_and_the_seed_fixes_the_scene(make_sim, make_node,
 
 
 def test_publishes_at_its_rate(make_sim, make_node, spin_until):
+    """Verdicts that hold at any machine speed: the timer's period is 1 / rate, frames
+    keep coming, and never more than rate x elapsed time (a slow machine sends fewer)."""
+    t0 = time.monotonic()
     sim = make_sim(rate=4.0)
+    assert sim._timer.timer_period_ns == 250_000_000
     rx = ByStamp(make_node("listener"), sim, keys=("color",))
-    assert spin_until(lambda: rx.arrivals["color"], 10.0)
-    start = rx.arrivals["color"][0]
-    spin_until(lambda: time.monotonic() - start > 2.0, 5.0)
-    n = sum(1 for t in rx.arrivals["color"] if t - start <= 2.0)
-    assert 8 * 0.65 <= n <= 8 * 1.35 + 1, n  # frames in 2 s, counting the first
+    assert spin_until(lambda: len(rx.frames) >= 3, 30.0)
+    published, elapsed = sim.frames_published, time.monotonic() - t0
+    assert published <= 4.0 * elapsed + 1, (published, elapsed)  # one per timer tick at most
     stamps = sorted(rx.frames)
-    rate = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9)
-    assert 4.0 * 0.65 < rate < 4.0 * 1.35
-    assert 4.0 * 0.65 < sim.achieved_rate_hz < 4.0 * 1.35
+    assert len(set(stamps)) == len(stamps) and sim.achieved_rate_hz > 0
+    sim.set_parameters([Parameter("rate", value=8.0)])
+    assert sim._timer.timer_period_ns == 125_000_000
 
 
 def test_a_rate_above_the_render_speed_drops_frames_instead_of_queueing(
         make_sim, make_node, spin_until, capfd):
     sim = make_sim(rate=200.0, report_period=0.5)
+    render = sim.sim.render
+
+    def slow_render(**kwargs: Any) -> Any:  # slower than the 5 ms period on any machine
+        time.sleep(0.02)
+        return render(**kwargs)
+
+    sim.sim.render = slow_render
     ages: list[float] = []
 
     def age(msg: Image) -> None:  # stamp age when it arrives
         ages.append((sim.get_clock().now().nanoseconds - stamp_to_ns(msg.header.stamp)) / 1e9)
 
     make_node("ages").create_subscription(Image, sim.topics["color"], age, SENSOR_QOS)
-    spin_until(lambda: False, 1.5)
-    assert sim.frames_published >= 5 and len(ages) >= 5
-    assert sim.achieved_rate_hz < 200 * 0.5  # a 160x120 render takes ~20-30 ms here
-    # No backlog: frames are as fresh at the end as at the start.
-    assert max(ages) < 0.5 and np.mean(ages[-3:]) < 4 * sim.render_ms / 1000 + 0.05
-    err = capfd.readouterr().err
-    assert "publishing at" in err and "slower than the rate" in err
+    assert spin_until(lambda: sim.frames_published >= 5 and len(ages) >= 5, 30.0)
+    assert sim.achieved_rate_hz <= 1 / 0.02  # one frame per render, not one per tick
+    # No backlog: frames are as fresh at the end as at the start (relative to the render).
+    render_s = sim.render_ms / 1000
+    assert max(ages) < 10 * render_s + 0.1 and np.mean(ages[-3:]) < 4 * render_s + 0.05, ages
+    err: list[str] = []
+
+    def warned() -> bool:  # the rate report comes every report_period (0.5 s)
+        err.append(capfd.readouterr().err)
+        return "slower than the rate" in "".join(err)
+
+    assert spin_until(warned, 30.0) and "publishing at" in "".join(err)
 
 
 def test_moving_objects_keep_their_ids_and_max_frames_stops(make_sim, make_node, spin_until):
