@@ -588,8 +588,8 @@ class _Work:
         per_m2 = self.K.fx * self.K.fy / (z * z)
         return np.maximum(self.cfg.min_points, self.cfg.min_area * per_m2)
 
-    def crease_threshold(self) -> np.ndarray:
-        """``float32[h, w]`` smallest concave score taken as a crease at each pixel:
+    def crease_threshold(self) -> np.ndarray | np.float32:
+        """``float32[h, w]`` (or one value for all) smallest concave score taken as a crease at each pixel:
         ``crease_min_score``, or ``noise_k`` standard deviations of the score on a flat
         surface where the depth noise makes normals noisier than that.
 
@@ -604,8 +604,10 @@ class _Work:
         f = np.float32(min(self.K.fx, self.K.fy))
         window = np.float32((2 * cfg.normal_smoothing + 1) ** 1.5)
         # sigma / spacing = a z^2 / (z / f) = a z f
-        noise = np.float32(cfg.noise_k * math.sqrt(2.0) * cfg.noise_at_1m) * self.z * f / window
-        return np.maximum(np.float32(cfg.crease_min_score), noise)
+        scale = np.float32(cfg.noise_k * math.sqrt(2.0) * cfg.noise_at_1m) * f / window
+        if float(scale) * float(self.z.max(initial=0.0)) <= cfg.crease_min_score:
+            return np.float32(cfg.crease_min_score)  # the noise is below it everywhere
+        return np.maximum(np.float32(cfg.crease_min_score), scale * self.z)
 
     # -- pipeline ----------------------------------------------------------------------------
     def segment(self) -> np.ndarray:
@@ -639,6 +641,7 @@ class _Work:
     def _colour_split(self, labels: np.ndarray, cuts: np.ndarray) -> np.ndarray:
         """Split regions in two by colour where an unclosed geometric cut supports it."""
         import cv2
+        from scipy.ndimage import find_objects
 
         k = self.cfg.crease_baseline
         win = np.ones((4 * k + 3, 4 * k + 3), np.uint8)
@@ -648,20 +651,25 @@ class _Work:
         # occluder's edge) do not count.
         others = np.where(labels > 0, lab16, np.uint16(65535))
         internal = cuts & (labels > 0) & (cv2.dilate(lab16, win) == cv2.erode(others, win))
-        counts = np.bincount(labels[internal], minlength=int(labels.max()) + 1)
+        n = int(labels.max()) + 1
+        counts = np.bincount(labels[internal], minlength=n)
         out = labels
-        next_label = int(labels.max()) + 1
-        for r in np.flatnonzero(counts >= max(4, 2 * k)):
-            split = self._try_colour_split(out, int(r), internal)
+        next_label = n
+        tried = np.flatnonzero(counts >= max(4, 2 * k))
+        boxes = find_objects(labels, max_label=int(tried.max())) if tried.size else []
+        for r in tried:
+            if boxes[r - 1] is None:
+                continue
+            split = self._try_colour_split(out, int(r), internal, boxes[r - 1])
             if split is not None:
                 out = out.copy() if out is labels else out
                 out[split] = next_label
                 next_label += 1
         return out
 
-    def _try_colour_split(self, labels: np.ndarray, r: int, internal: np.ndarray
-                          ) -> np.ndarray | None:
-        """``bool[h, w]`` part of region ``r`` to split off, or None.
+    def _try_colour_split(self, labels: np.ndarray, r: int, internal: np.ndarray,
+                          box: tuple[slice, slice]) -> np.ndarray | None:
+        """``bool[h, w]`` part of region ``r`` (inside grid ``box``) to split off, or None.
 
         The unclosed crease inside the region separates two surfaces: the pixels
         near it are grouped into two colours (CIELAB a*b*, 2-means), which must
@@ -675,17 +683,13 @@ class _Work:
 
         cfg = self.cfg
         k = cfg.crease_baseline
-        region = labels == r
-        ys, xs = np.nonzero(region)
-        min_px = float(self.min_pixels(float(np.median(self.z[ys, xs]))))
-        if ys.size < 2 * min_px:
-            return None
         pad = 2
-        y0, y1 = max(0, ys.min() - pad), min(labels.shape[0], ys.max() + 1 + pad)
-        x0, x1 = max(0, xs.min() - pad), min(labels.shape[1], xs.max() + 1 + pad)
-        reg = region[y0:y1, x0:x1]
+        rows, cols = box
+        y0, y1 = max(0, rows.start - pad), min(labels.shape[0], rows.stop + pad)
+        x0, x1 = max(0, cols.start - pad), min(labels.shape[1], cols.stop + pad)
+        reg = labels[y0:y1, x0:x1] == r  # the region's box only: much less to scan
         # The longest connected piece of the internal cut must be a line of its own,
-        # not a few noisy crease pixels.
+        # not a few noisy crease pixels (the usual way out, so tested first).
         # (Pieces up to two pixels apart count as one line: noise breaks creases.)
         inner = internal[y0:y1, x0:x1] & reg
         n_c, comp, stats, _ = cv2.connectedComponentsWithStats(
@@ -695,6 +699,10 @@ class _Work:
         longest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         extent = max(stats[longest, cv2.CC_STAT_WIDTH], stats[longest, cv2.CC_STAT_HEIGHT]) - 2
         if extent < 4 * k + 2:
+            return None
+        ys, xs = np.nonzero(reg)
+        min_px = float(self.min_pixels(float(np.median(self.z[y0:y1, x0:x1][ys, xs]))))
+        if ys.size < 2 * min_px:
             return None
         crease = (comp == longest) & inner
         near = (cv2.dilate(crease.view(np.uint8), np.ones((2 * k + 3, 2 * k + 3), np.uint8)) > 0)
@@ -731,15 +739,11 @@ class _Work:
                 return None
             parts.append(comp_p == np.bincount(ids).argmax())
         # Pixels in neither connected colour patch go to the nearer patch.
-        seeds = np.zeros(reg.shape, np.int32)
-        seeds[parts[0]] = 1
-        seeds[parts[1]] = 2
-        _, nearest = cv2.distanceTransformWithLabels((seeds == 0).view(np.uint8), cv2.DIST_L2, 3,
-                                                     labelType=cv2.DIST_LABEL_PIXEL)
-        seed_vals = seeds.ravel()[np.flatnonzero(seeds.ravel())]
-        which = seed_vals[nearest.ravel() - 1].reshape(reg.shape)
-        part = reg & (which == 2)
-        rest = reg & (which == 1)
+        # (Two plain distance transforms: several times faster than one with labels.)
+        d1 = cv2.distanceTransform((~parts[0]).view(np.uint8), cv2.DIST_L2, 3)
+        d2 = cv2.distanceTransform((~parts[1]).view(np.uint8), cv2.DIST_L2, 3)
+        part = reg & (d2 < d1)
+        rest = reg & ~part
         n_part, n_rest = int(part.sum()), int(rest.sum())
         if min(n_part, n_rest) < max(min_px, 0.1 * reg.sum()):
             return None
