@@ -495,7 +495,15 @@ def test_cli_eval_coco_end_to_end(coco_dataset: Path, tmp_path: Path) -> None:
     report = data["backends"][name]
     assert report["settings"]["num_frames"] == 1 and len(report["frames"]) == 1
     assert report["settings"]["pipeline_config"]["tracking"] is False
-    assert 0.0 <= report["overall"]["overlap_f"] <= 1.0
+    # The library's number for the same pipeline settings, frame and protocol.
+    from seg_perception.sim.dataset import CocoRGBDDataset
+
+    config = PipelineConfig.from_mapping(report["settings"]["pipeline_config"], strict=False)
+    library = evaluate_dataset(Pipeline(config), CocoRGBDDataset(coco_dataset), max_frames=1,
+                               min_segment_depth=report["settings"]["min_segment_depth"],
+                               progress=False)
+    assert report["overall"]["overlap_f"] == pytest.approx(library.overall["overlap_f"],
+                                                           abs=1e-12)
     assert (out / "plots" / "geometric_worst_frames.png").is_file()
     assert (out / "report.md").read_text().startswith("# Segmentation evaluation")
 
