@@ -6,7 +6,9 @@ Modules (imported on demand, so ``import seg_perception.sim`` stays light):
   cylinders on a table; no physics, no renderer, exact to the float.
 * :mod:`~seg_perception.sim.scenes`: physically settled clutter rendered with
   pybullet (``TabletopSim``, ``SceneConfig``, ``SimFrame``), with hard cases
-  (touching, stacked, occluded, thin and flat objects) built on purpose.
+  (touching, stacked, occluded, thin and flat objects) built on purpose; the
+  public entry of the :mod:`~seg_perception.sim.tabletop` package (config,
+  objects, layout, placement, table, camera, ground truth, world).
 * :mod:`~seg_perception.sim.depth_noise`: a structured-light / active-stereo
   depth sensor model (``apply_depth_noise``, ``DepthNoiseModel``).
 * :mod:`~seg_perception.sim.dataset`: COCO instance-segmentation export of
@@ -20,4 +22,4 @@ Example:
     (120, 160)
 """
 
-__all__ = ["dataset", "depth_noise", "scenes", "synthetic"]
+__all__ = ["dataset", "depth_noise", "scenes", "synthetic", "tabletop"]
