@@ -5,7 +5,8 @@ camera optical frame of the input :class:`~seg_perception.frames.RGBDFrame`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import copy
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # for annotations only: frames imports this module's users
     from .frames import RGBDFrame
 
 __all__ = [
+    "InstanceMask",
     "InstanceMasks",
     "ObjectGeometry",
     "Plane",
@@ -55,36 +57,214 @@ def mask_boxes(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     return boxes
 
 
-@dataclass(frozen=True, eq=False)
+def _label_boxes(labels: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
+    """``int64[N, 4]`` tight boxes of the pixels ``labels == label_ids[k]`` (one pass over
+    the image; absent labels give ``(0, 0, 0, 0)``)."""
+    from scipy.ndimage import find_objects
+
+    boxes = np.zeros((len(label_ids), 4), np.int64)
+    if len(label_ids):
+        found = find_objects(labels, max_label=int(label_ids.max()))
+        for k, i in enumerate(label_ids.tolist()):
+            sl = found[i - 1] if i >= 1 else None
+            if sl is not None:
+                rows, cols = sl
+                boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
+    return boxes
+
+
 class InstanceMasks:
     """Instances found in one frame.
 
+    One of three forms holds the pixels, whichever the segmenter produced, and
+    nothing converts between them on the way from segmenter to message:
+
+    * a **label image** (:meth:`from_labels`): one ``int[H, W]`` image, instance
+      ``k`` = the pixels of value ``label_ids[k]``. Instances cannot overlap. The
+      geometric segmenter's form: :meth:`label_image` is the image itself.
+    * **crops** (:meth:`from_crops`): per instance a ``bool[h, w]`` crop inside its
+      tight box. Instances may overlap (learned backends); what worker processes
+      send.
+    * **full masks** (the constructor): ``bool[N, H, W]``, as learned backends make them.
+
+    Everything the consumers need is there in each form, without a round trip:
+    :meth:`tight_boxes`, :meth:`crop` (an instance's pixels in its box),
+    :meth:`window` (in any box, e.g. a message's ROI), :meth:`label_image`
+    (memoised), :meth:`union`; :attr:`masks` (``bool[N, H, W]``) and
+    :meth:`mask` are made only when asked for, then kept.
+
     Attributes:
-        masks: ``bool[N, H, W]``, one full-frame mask per instance.
+        masks: ``bool[N, H, W]``, one full-frame mask per instance (made on first use).
         scores: ``float32[N]`` in [0, 1].
         class_ids: ``int32[N]`` indices into the segmenter's class list.
         class_names: ``N`` names, one per instance.
         boxes: ``float32[N, 4]`` ``(x1, y1, x2, y2)`` pixels, x2/y2 exclusive.
+
+    Treat an instance set and its arrays as read-only (it is shared, not copied).
     """
 
-    masks: np.ndarray
-    scores: np.ndarray
-    class_ids: np.ndarray
-    class_names: tuple[str, ...]
-    boxes: np.ndarray
+    __slots__ = ("scores", "class_ids", "class_names", "boxes", "_shape", "_full",
+                 "_labels", "_label_ids", "_crops", "__dict__")
 
-    def __post_init__(self) -> None:
-        n = self.masks.shape[0]
+    def __init__(self, masks: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
+                 class_names: Sequence[str], boxes: np.ndarray) -> None:
+        masks = np.asarray(masks)
+        if masks.ndim != 3:
+            raise ValueError(f"InstanceMasks masks must be bool[N, H, W], got shape {masks.shape}")
+        self._init(masks.shape[1:], scores, class_ids, class_names, boxes, n=masks.shape[0])
+        self._full = masks
+
+    def _init(self, shape: Sequence[int], scores: np.ndarray, class_ids: np.ndarray,
+              class_names: Sequence[str], boxes: np.ndarray, n: int) -> None:
+        self.scores, self.class_ids = scores, class_ids
+        self.class_names = tuple(class_names)
+        self.boxes = boxes
+        self._shape = (int(shape[0]), int(shape[1]))
+        self._full = self._labels = self._label_ids = self._crops = None
         if not (len(self.scores) == len(self.class_ids) == len(self.class_names)
                 == len(self.boxes) == n):
             raise ValueError("InstanceMasks fields must all have N entries")
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in InstanceMasks.__slots__ and getattr(self, "_shape", None) is not None \
+                and name in ("scores", "class_ids", "class_names", "boxes", "_shape"):
+            raise FrozenInstanceError(f"InstanceMasks is read-only: cannot set {name}")
+        object.__setattr__(self, name, value)
+
+    # -- the other forms ----------------------------------------------------------------
+    @classmethod
+    def from_labels(cls, labels: np.ndarray, label_ids: np.ndarray | Sequence[int] | None = None,
+                    scores: Sequence[float] | np.ndarray | None = None,
+                    class_ids: Sequence[int] | np.ndarray | None = None,
+                    class_names: Sequence[str] | None = None, boxes: np.ndarray | None = None,
+                    *, tight_boxes: np.ndarray | None = None) -> "InstanceMasks":
+        """Instances of a label image, kept as that image (no masks are made).
+
+        Args:
+            labels: ``int[H, W]`` (any unsigned or signed integer type), 0 = none.
+                Kept, not copied: do not change it afterwards.
+            label_ids: the label value of each instance; default: every non-zero value
+                present, ascending (one scan of the image).
+            scores, class_ids, class_names: defaults score 1, class 0 ``"object"``.
+            boxes: ``float[N, 4]`` (e.g. a detector's); default: the tight boxes.
+            tight_boxes: ``int[N, 4]`` exact boxes of each label's pixels when the
+                producer knows them; default: found in one pass (``find_objects``).
+        """
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be an integer [H, W] image, got {labels.dtype} "
+                             f"shape {labels.shape}")
+        if label_ids is None:
+            ids = np.unique(labels)
+            ids = ids[ids != 0].astype(np.int64)
+        else:
+            ids = np.asarray(label_ids, np.int64).reshape(-1)
+        n = len(ids)
+        tight = (_label_boxes(labels, ids) if tight_boxes is None
+                 else np.asarray(tight_boxes, np.int64).reshape(n, 4))
+        self = cls.__new__(cls)
+        self._init(labels.shape,
+                   np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32),
+                   np.zeros(n, np.int32) if class_ids is None else np.asarray(class_ids, np.int32),
+                   ("object",) * n if class_names is None else class_names,
+                   tight.astype(np.float32) if boxes is None else np.asarray(boxes, np.float32),
+                   n)
+        self._labels, self._label_ids = labels, ids
+        self.__dict__["_tight"] = tight
+        return self
+
+    @classmethod
+    def from_crops(cls, shape: Sequence[int], tight_boxes: np.ndarray,
+                   crops: Sequence[np.ndarray], scores: np.ndarray, class_ids: np.ndarray,
+                   class_names: Sequence[str], boxes: np.ndarray) -> "InstanceMasks":
+        """Instances given as ``bool[h, w]`` crops of an ``(H, W)`` image, crop ``k``
+        covering ``tight_boxes[k]`` (``int[N, 4]``, exclusive ends) exactly; may overlap."""
+        tight = np.asarray(tight_boxes, np.int64).reshape(-1, 4)
+        crops = list(crops)
+        for crop, (x0, y0, x1, y1) in zip(crops, tight.tolist()):
+            if crop.shape != (y1 - y0, x1 - x0):
+                raise ValueError(f"a crop of shape {crop.shape} does not fit its box "
+                                 f"{(x0, y0, x1, y1)}")
+        self = cls.__new__(cls)
+        self._init(shape, scores, class_ids, class_names, boxes, len(crops))
+        self._crops = crops
+        self.__dict__["_tight"] = tight
+        return self
+
+    @property
+    def form(self) -> str:
+        """``"labels"``, ``"crops"`` or ``"masks"``: the form the pixels are held in."""
+        return ("labels" if self._labels is not None
+                else "crops" if self._crops is not None else "masks")
+
     def __len__(self) -> int:
-        return int(self.masks.shape[0])
+        return len(self.scores)
+
+    def __repr__(self) -> str:
+        return (f"InstanceMasks({len(self)} instances, {self._shape[0]}x{self._shape[1]}, "
+                f"form={self.form!r})")
 
     @property
     def shape(self) -> tuple[int, int]:
-        return int(self.masks.shape[1]), int(self.masks.shape[2])
+        return self._shape
+
+    @property
+    def masks(self) -> np.ndarray:
+        """``bool[N, H, W]`` full-frame masks, made on first use from the held form."""
+        if self._full is None:
+            h, w = self._shape
+            full = np.zeros((len(self), h, w), bool)  # zero pages: costs what is written
+            for i, (x0, y0, x1, y1) in enumerate(self.tight_boxes().tolist()):
+                full[i, y0:y1, x0:x1] = self.crop(i)
+            self._full = full
+        return self._full
+
+    def mask(self, i: int) -> np.ndarray:
+        """``bool[H, W]`` full-frame mask of instance ``i`` (a view of :attr:`masks` when
+        those are made, else made alone)."""
+        if self._full is not None:
+            return self._full[i]
+        out = np.zeros(self._shape, bool)
+        x0, y0, x1, y1 = self.tight_boxes()[i].tolist()
+        out[y0:y1, x0:x1] = self.crop(i)
+        return out
+
+    def lazy_mask(self, i: int) -> "InstanceMask":
+        """A handle on instance ``i``'s mask for :class:`SceneObject`: the full mask is made
+        only if someone reads ``SceneObject.mask``."""
+        return InstanceMask(self, int(i))
+
+    def crop(self, i: int) -> np.ndarray:
+        """``bool[h, w]`` instance ``i``'s pixels inside its tight box (a view where the
+        form holds one)."""
+        x0, y0, x1, y1 = self.tight_boxes()[i].tolist()
+        if self._crops is not None:
+            return self._crops[i]
+        if self._labels is not None:
+            return self._labels[y0:y1, x0:x1] == self._label_ids[i]
+        return self._full[i, y0:y1, x0:x1]
+
+    def window(self, i: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """``bool[y1 - y0, x1 - x0]`` instance ``i``'s pixels in the window ``(x0, y0, x1,
+        y1)`` of the image (exclusive ends, inside the image). A view or a fresh array:
+        do not write to it."""
+        if self._full is not None:
+            return self._full[i, y0:y1, x0:x1]
+        if self._labels is not None:
+            return self._labels[y0:y1, x0:x1] == self._label_ids[i]
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        bx0, by0, bx1, by1 = self.tight_boxes()[i].tolist()
+        ix0, iy0, ix1, iy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
+        if ix1 > ix0 and iy1 > iy0:
+            out[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = \
+                self._crops[i][iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]
+        return out
+
+    def union(self) -> np.ndarray:
+        """``bool[H, W]`` pixels of any instance."""
+        if self._full is not None:
+            return self._full.any(axis=0)
+        return self.label_image() > 0
 
     @classmethod
     def empty(cls, height: int, width: int) -> "InstanceMasks":
@@ -101,32 +281,57 @@ class InstanceMasks:
         scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
         class_ids = np.zeros(n, np.int32) if class_ids is None else np.asarray(class_ids, np.int32)
         names = ("object",) * n if class_names is None else tuple(class_names)
-        return cls(masks, scores, class_ids, names, mask_boxes(masks).astype(np.float32))
+        tight = mask_boxes(masks)
+        return cls(masks, scores, class_ids, names, tight.astype(np.float32)
+                   ).knowing_tight_boxes(tight)
 
     @classmethod
     def from_label_image(cls, labels: np.ndarray, class_name: str = "object") -> "InstanceMasks":
-        """One instance per non-zero label value (ascending), score 1."""
+        """One instance per non-zero label value (ascending), score 1 (:meth:`from_labels`)."""
+        labels = np.asarray(labels)
         ids = np.unique(labels)
         ids = ids[ids != 0]
-        masks = labels[None, :, :] == ids[:, None, None]
-        return cls.from_masks(masks, class_names=(class_name,) * len(ids))
+        return cls.from_labels(labels, ids, class_names=(class_name,) * len(ids))
 
     def label_image(self) -> np.ndarray:
-        """``uint16[H, W]``: 0 = background, ``i + 1`` = instance ``i``.
+        """``uint16[H, W]``: 0 = background, ``i + 1`` = instance ``i``; made once, then
+        kept (read-only).
 
-        Where masks overlap the higher-scoring instance wins.
+        Where masks overlap the higher-scoring instance wins. For a label image whose
+        values are already ``1..N`` in instance order this is that image.
         """
-        h, w = self.shape
-        labels = np.zeros((h, w), np.uint16)
-        for i in np.argsort(self.scores, kind="stable"):  # low to high: best written last
-            labels[self.masks[i]] = i + 1
-        return labels
+        if "_label_image" not in self.__dict__:
+            self.__dict__["_label_image"] = self._make_label_image()
+        return self.__dict__["_label_image"]
+
+    def _make_label_image(self) -> np.ndarray:
+        n = len(self)
+        if self._labels is not None:
+            ids = self._label_ids
+            if (self._labels.dtype == np.uint16 and np.array_equal(ids, np.arange(1, n + 1))
+                    and (n == 0 or self._labels.max(initial=0) <= n)):
+                out = self._labels.view()  # already the answer: no copy
+            else:
+                top = max(int(self._labels.max(initial=0)), int(ids.max(initial=0)))
+                lut = np.zeros(top + 1, np.uint16)
+                valid = ids > 0
+                lut[ids[valid]] = np.arange(1, n + 1, dtype=np.uint16)[valid]
+                out = lut[np.clip(self._labels, 0, top)] if self._labels.dtype.kind == "i" \
+                    else lut[self._labels]
+        else:
+            out = np.zeros(self._shape, np.uint16)
+            tight = self.tight_boxes().tolist()
+            for i in np.argsort(self.scores, kind="stable").tolist():  # best written last
+                x0, y0, x1, y1 = tight[i]
+                out[y0:y1, x0:x1][self.crop(i)] = i + 1
+        out.flags.writeable = False
+        return out
 
     def tight_boxes(self) -> np.ndarray:
         """``int64[N, 4]`` tight boxes of the masks themselves (:func:`mask_boxes`; ``boxes``
         may be a detector's), computed once."""
-        if "_tight" not in self.__dict__:  # frozen: a cache, not a field
-            self.__dict__["_tight"] = mask_boxes(self.masks)
+        if "_tight" not in self.__dict__:  # a cache, not a field
+            self.__dict__["_tight"] = mask_boxes(self._full)
         return self.__dict__["_tight"]
 
     def knowing_tight_boxes(self, boxes: np.ndarray) -> "InstanceMasks":
@@ -136,30 +341,86 @@ class InstanceMasks:
         return self
 
     def __reduce__(self) -> tuple:
-        # Pickled as each mask's tight crop: a few % of the bytes of full masks, for
-        # results sent between processes (ParallelPipeline).
+        # Sent between processes (ParallelPipeline) in a compact form: a label image as
+        # itself, any other form as each instance's tight crop (a few % of full masks).
+        # The receiver keeps that form: nothing is pasted back into full masks.
+        fields = (self.scores, self.class_ids, self.class_names, self.boxes)
         tight = self.tight_boxes()
-        crops = [np.ascontiguousarray(m[y0:y1, x0:x1])  # contiguous: sent out of band
-                 for m, (x0, y0, x1, y1) in zip(self.masks, tight)]
-        return (_paste_instances, (self.masks.shape, tight, crops, self.scores,
-                                   self.class_ids, self.class_names, self.boxes))
+        if self._labels is not None:
+            return (_labels_instances, (np.ascontiguousarray(self._labels), self._label_ids,
+                                        tight, *fields))
+        crops = [np.ascontiguousarray(self.crop(i))  # contiguous: sent out of band
+                 for i in range(len(self))]
+        return (_crop_instances, (self._shape, tight, crops, *fields))
 
     def select(self, keep: np.ndarray | Sequence[int]) -> "InstanceMasks":
-        """The instances at ``keep`` (indices or a boolean array)."""
+        """The instances at ``keep`` (indices or a boolean array), in the same form."""
         keep = np.asarray(keep)
         if keep.dtype == bool and keep.all() and keep.shape == (len(self),):
-            return self  # frozen: sharing is safe, and copying every mask is not free
+            return self  # read-only: sharing is safe, and copying every mask is not free
         idx = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(int)
-        return InstanceMasks(self.masks[idx], self.scores[idx], self.class_ids[idx],
-                             tuple(self.class_names[i] for i in idx), self.boxes[idx])
+        names = tuple(self.class_names[i] for i in idx)
+        fields = (self.scores[idx], self.class_ids[idx], names, self.boxes[idx])
+        tight = self.__dict__.get("_tight")
+        if self._labels is not None:
+            return InstanceMasks.from_labels(self._labels, self._label_ids[idx], *fields,
+                                             tight_boxes=self.tight_boxes()[idx])
+        if self._crops is not None:
+            return InstanceMasks.from_crops(self._shape, self.tight_boxes()[idx],
+                                            [self._crops[i] for i in idx], *fields)
+        out = InstanceMasks(self._full[idx], *fields)
+        return out.knowing_tight_boxes(tight[idx]) if tight is not None else out
+
+
+def _labels_instances(labels: np.ndarray, label_ids: np.ndarray, tight: np.ndarray,
+                      scores: np.ndarray, class_ids: np.ndarray, class_names: tuple[str, ...],
+                      boxes: np.ndarray) -> InstanceMasks:
+    return InstanceMasks.from_labels(labels, label_ids, scores, class_ids, class_names, boxes,
+                                     tight_boxes=tight)
+
+
+def _crop_instances(shape: tuple[int, int], tight: np.ndarray, crops: list[np.ndarray],
+                    *fields: object) -> InstanceMasks:
+    return InstanceMasks.from_crops(shape, tight, crops, *fields)  # type: ignore[arg-type]
 
 
 def _paste_instances(shape: tuple[int, int, int], tight: np.ndarray, crops: list[np.ndarray],
                      *fields: object) -> InstanceMasks:
-    masks = np.zeros(shape, bool)
-    for m, crop, (x0, y0, x1, y1) in zip(masks, crops, tight):
-        m[y0:y1, x0:x1] = crop
-    return InstanceMasks(masks, *fields).knowing_tight_boxes(tight)  # type: ignore[arg-type]
+    """Unpickles what earlier versions sent (full-mask shape + crops), as crops."""
+    return InstanceMasks.from_crops(shape[1:], tight, crops, *fields)  # type: ignore[arg-type]
+
+
+class InstanceMask:
+    """Instance ``index`` of an :class:`InstanceMasks`: what :class:`SceneObject` holds
+    in place of its full mask until someone reads ``SceneObject.mask``."""
+
+    __slots__ = ("instances", "index")
+
+    def __init__(self, instances: InstanceMasks, index: int) -> None:
+        self.instances, self.index = instances, index
+
+    def full(self) -> np.ndarray:
+        return self.instances.mask(self.index)
+
+
+class _LazyMaskField:
+    """``SceneObject.mask``: a ``bool[H, W]`` array, given as one or as an
+    :class:`InstanceMask` handle (made into the array on first read, then kept)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: object, owner: type | None = None) -> np.ndarray:
+        if obj is None:
+            raise AttributeError("no default")  # a required dataclass field
+        value = obj.__dict__[self.slot]
+        if isinstance(value, InstanceMask):
+            value = value.full()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        obj.__dict__[self.slot] = value
 
 
 @dataclass(frozen=True, eq=False)
@@ -332,7 +593,7 @@ class SceneObject:
     class_name: str
     score: float
     box_2d: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray = _LazyMaskField()  # type: ignore[assignment]
     geometry: ObjectGeometry | None
     track_id: int = -1
     age: int = 0
@@ -355,7 +616,38 @@ class SceneObject:
         return self.geometry is not None
 
     def with_track(self, track_id: int, age: int) -> "SceneObject":
-        return replace(self, track_id=track_id, age=age)
+        out = copy.copy(self)  # not dataclasses.replace: that would make the full mask
+        object.__setattr__(out, "track_id", track_id)
+        object.__setattr__(out, "age", age)
+        return out
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(H, W)`` of the image the mask belongs to."""
+        held = self.__dict__["_mask"]
+        if isinstance(held, InstanceMask):
+            return held.instances.shape
+        shape = np.shape(held)
+        return (int(shape[0]), int(shape[1])) if len(shape) == 2 else (0, 0)
+
+    def mask_crop(self) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """``(bool[h, w], (x0, y0, x1, y1))``: the mask inside its tight box (exclusive
+        ends), without making the full mask when it comes from an :class:`InstanceMasks`."""
+        held = self.__dict__["_mask"]
+        if isinstance(held, InstanceMask):
+            x0, y0, x1, y1 = held.instances.tight_boxes()[held.index].tolist()
+            return held.instances.crop(held.index), (x0, y0, x1, y1)
+        mask = np.asarray(held, bool)
+        x0, y0, x1, y1 = mask_boxes([mask])[0].tolist()
+        return mask[y0:y1, x0:x1], (x0, y0, x1, y1)
+
+    def mask_window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """``bool[y1 - y0, x1 - x0]`` the mask in a window of the image (exclusive ends,
+        inside the image); do not write to it."""
+        held = self.__dict__["_mask"]
+        if isinstance(held, InstanceMask):
+            return held.instances.window(held.index, x0, y0, x1, y1)
+        return np.asarray(held, bool)[y0:y1, x0:x1]
 
 
 @dataclass(eq=False)

@@ -41,27 +41,55 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
     """``uint8[H, W, 3]`` RGB: the frame with layout tint, instance masks, boxes and labels."""
     import cv2
 
-    image = scene.frame.rgb.astype(np.float32)
+    rgb = scene.frame.rgb
+    h, w = rgb.shape[:2]
+    # Each output pixel depends only on its colour value, its layout tint and its
+    # instance: every (tint, instance, value, channel) result is computed once in a small
+    # table (the same float32 sums as pixel by pixel), then the image is one lookup.
+    tints = [np.zeros(3, np.float32)]
+    tint_of = np.zeros(0, np.intp)
     if draw_layout and scene.semantic is not None:
+        names = scene.semantic.class_names
+        tint_of = np.zeros(max(len(names), int(scene.semantic.labels.max(initial=0)) + 1), np.intp)
         for name, tint in _LAYOUT_TINT.items():
-            mask = scene.semantic.mask_of(name)
-            if name != "object" and mask.any():
-                image[mask] = 0.75 * image[mask] + 0.25 * np.asarray(tint, np.float32)
-    labels = scene.instances.label_image()
-    if len(scene.objects):
-        ids = [o.track_id if o.track_id >= 0 else o.index for o in scene.objects]
-        lut = np.zeros((len(scene.objects) + 1, 3), np.float32)
-        lut[1:] = [color_for_id(i) for i in ids]
-        on = labels > 0
-        image[on] = (1 - alpha) * image[on] + alpha * lut[labels[on]]
-    out = np.clip(image, 0, 255).astype(np.uint8)
-    for obj in scene.objects:
-        ident = obj.track_id if obj.track_id >= 0 else obj.index
+            if name != "object" and name in names:
+                tint_of[names.index(name)] = len(tints)
+                tints.append(np.asarray(tint, np.float32))
+    ids = [o.track_id if o.track_id >= 0 else o.index for o in scene.objects]
+    colours = np.zeros((len(ids) + 1, 3), np.float32)
+    colours[1:] = np.array([color_for_id(i) for i in ids], np.float32).reshape(-1, 3)
+    values = np.arange(256, dtype=np.float32)[None, :, None]  # [1, 256, 1]
+    table = np.empty((len(tints), len(ids) + 1, 256, 3), np.uint8)
+    for t, tint in enumerate(tints):
+        base = np.broadcast_to(values, (1, 256, 3)).copy()
+        if t:
+            base = 0.75 * base + 0.25 * tint
+        table[t, 0] = np.clip(base[0], 0, 255).astype(np.uint8)
+        if ids:
+            blended = (1 - alpha) * base + alpha * colours[1:, None, :]  # [N, 256, 3]
+            table[t, 1:] = np.clip(blended, 0, 255).astype(np.uint8)
+    key = np.zeros((h, w), np.int32)
+    if len(tints) > 1:
+        key += tint_of[scene.semantic.labels].astype(np.int32) * np.int32(len(ids) + 1)
+    if ids:
+        labels = scene.instances.label_image()  # i + 1 = instance i = scene.objects[i]
+        if len(scene.instances) > len(ids):  # instances without an object: not painted
+            labels = np.where(labels <= len(ids), labels, 0)
+        key += labels
+    flat = key[:, :, None] * np.int32(768) + rgb.astype(np.int32) * np.int32(3) \
+        + np.arange(3, dtype=np.int32)
+    out = table.reshape(-1)[flat]
+    box3 = np.ones((3, 3), np.uint8)
+    for obj, ident in zip(scene.objects, ids):
         color = color_for_id(ident)
         x1, y1, x2, y2 = (int(round(v)) for v in obj.box_2d)
-        edges = cv2.morphologyEx(obj.mask.astype(np.uint8), cv2.MORPH_GRADIENT,
-                                 np.ones((3, 3), np.uint8)) > 0
-        out[edges] = color
+        # The outline, on the mask's box and a pixel around it only.
+        _, (bx0, by0, bx1, by1) = obj.mask_crop()
+        if bx1 > bx0:
+            wx0, wy0, wx1, wy1 = max(bx0 - 1, 0), max(by0 - 1, 0), min(bx1 + 1, w), min(by1 + 1, h)
+            window = obj.mask_window(wx0, wy0, wx1, wy1).view(np.uint8)
+            edges = cv2.morphologyEx(window, cv2.MORPH_GRADIENT, box3) > 0
+            out[wy0:wy1, wx0:wx1][edges] = color
         if draw_labels:
             text = f"{ident}"
             if obj.class_name != "object":

@@ -39,7 +39,6 @@ from ..results import (
     InstanceMasks,
     ObjectGeometry,
     Plane,
-    mask_boxes,
 )
 from .boxes import OrientedBox, box_along_axes, extend_box_down, gravity_box, gravity_frame
 from .filters import (
@@ -529,16 +528,22 @@ def compute_objects_with_status(frame: RGBDFrame, instances: InstanceMasks | np.
         ``min_points`` survived erosion, downsampling and the outlier filter).
     """
     cfg = config or Object3DConfig()
-    masks = instances.masks if isinstance(instances, InstanceMasks) else np.asarray(instances, bool)
-    if masks.ndim != 3 or masks.shape[1:] != frame.depth.shape:
-        raise ValueError(f"masks must be bool[N, {frame.height}, {frame.width}], got {masks.shape}")
-    n = masks.shape[0]
+    if not isinstance(instances, InstanceMasks):
+        masks = np.asarray(instances, bool)
+        if masks.ndim != 3:
+            raise ValueError(f"masks must be bool[N, {frame.height}, {frame.width}], "
+                             f"got {masks.shape}")
+        instances = InstanceMasks.from_masks(masks)
+    if instances.shape != frame.depth.shape:
+        raise ValueError(f"masks must be bool[N, {frame.height}, {frame.width}], got "
+                         f"{(len(instances), *instances.shape)}")
+    n = len(instances)
     if n == 0:
         return [], []
     plane = _upward(support_plane) if support_plane is not None else None
     height, width = frame.depth.shape
     projector = _Projector(frame, cfg)
-    tight = instances.tight_boxes() if isinstance(instances, InstanceMasks) else mask_boxes(masks)
+    tight = instances.tight_boxes()  # each instance in its own form: no full masks
     m = cfg.erosion_px
     parts: list[tuple[np.ndarray, np.ndarray | None]] = []
     index: list[int] = []
@@ -552,7 +557,7 @@ def compute_objects_with_status(frame: RGBDFrame, instances: InstanceMasks | np.
         # crop with a zero border equals eroding the full mask.
         y0, y1 = max(by0 - m, 0), min(by1 + m, height)
         x0, x1 = max(bx0 - m, 0), min(bx1 + m, width)
-        crop = masks[i, y0:y1, x0:x1]
+        crop = instances.window(i, x0, y0, x1, y1)
         rows, colors, dropped[i] = projector.crop_cloud(crop, int(y0), int(x0))
         kept[i] = rows.shape[1]
         if kept[i] >= cfg.min_points:

@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..results import mask_boxes  # re-exported: the tracker's boxes are these
 
-__all__ = ["assign", "box_iou", "centroid_distances", "mask_boxes", "mask_iou"]
+__all__ = ["assign", "box_iou", "centroid_distances", "crop_iou", "mask_boxes", "mask_iou"]
 
 
 def centroid_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -77,10 +77,26 @@ def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.n
         raise ValueError(f"mask_iou: mask sizes differ: {sorted(shapes)}")
     ba = mask_boxes(a) if boxes_a is None else np.asarray(boxes_a, np.int64).reshape(-1, 4)
     bb = mask_boxes(b) if boxes_b is None else np.asarray(boxes_b, np.int64).reshape(-1, 4)
-    area_a = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(a, ba)])
-    area_b = np.array([np.count_nonzero(m[y0:y1, x0:x1]) for m, (x0, y0, x1, y1) in zip(b, bb)])
-    iou = np.zeros((len(a), len(b)))
-    if not a or not b:
+    crops_a = [m[y0:y1, x0:x1] for m, (x0, y0, x1, y1) in zip(a, ba.tolist())]
+    crops_b = [m[y0:y1, x0:x1] for m, (x0, y0, x1, y1) in zip(b, bb.tolist())]
+    return crop_iou(crops_a, ba, crops_b, bb, candidates)
+
+
+def crop_iou(crops_a: Sequence[np.ndarray], boxes_a: np.ndarray,
+             crops_b: Sequence[np.ndarray], boxes_b: np.ndarray,
+             candidates: np.ndarray | None = None) -> np.ndarray:
+    """``float64[N, M]`` IoU of masks given as ``bool[h, w]`` crops in their boxes.
+
+    Crop ``k`` of a side covers exactly ``boxes[k]`` (``int[N, 4]`` ``(x0, y0, x1, y1)``,
+    exclusive ends, in one image): :meth:`SceneObject.mask_crop`. Only pairs whose boxes
+    overlap (and are ``candidates``) are compared, on the boxes' intersection.
+    """
+    ba = np.asarray(boxes_a, np.int64).reshape(-1, 4)
+    bb = np.asarray(boxes_b, np.int64).reshape(-1, 4)
+    area_a = np.array([np.count_nonzero(c) for c in crops_a])
+    area_b = np.array([np.count_nonzero(c) for c in crops_b])
+    iou = np.zeros((len(crops_a), len(crops_b)))
+    if not len(crops_a) or not len(crops_b):
         return iou
     x1 = np.maximum(ba[:, None, 0], bb[None, :, 0])
     y1 = np.maximum(ba[:, None, 1], bb[None, :, 1])
@@ -90,8 +106,9 @@ def mask_iou(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.n
     if candidates is not None:
         overlap &= np.asarray(candidates, bool)
     for i, j in zip(*np.nonzero(overlap)):  # overlapping pairs only
-        sl = (slice(y1[i, j], y2[i, j]), slice(x1[i, j], x2[i, j]))
-        inter = np.count_nonzero(a[i][sl] & b[j][sl])
+        ys, ye, xs, xe = y1[i, j], y2[i, j], x1[i, j], x2[i, j]
+        inter = np.count_nonzero(crops_a[i][ys - ba[i, 1]:ye - ba[i, 1], xs - ba[i, 0]:xe - ba[i, 0]]
+                                 & crops_b[j][ys - bb[j, 1]:ye - bb[j, 1], xs - bb[j, 0]:xe - bb[j, 0]])
         iou[i, j] = inter / (area_a[i] + area_b[j] - inter)
     return iou
 

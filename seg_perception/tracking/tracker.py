@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..results import SceneObject
-from .matching import assign, box_iou, centroid_distances, mask_boxes, mask_iou
+from .matching import assign, box_iou, centroid_distances, crop_iou
 
 __all__ = ["ObjectTracker", "Track", "TrackerConfig"]
 
@@ -128,6 +128,14 @@ def _centroid(obj: SceneObject) -> np.ndarray:
     return np.asarray(obj.geometry.centroid, np.float64)
 
 
+def _inside(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``int64[N, 4]`` ``boxes`` clipped to an ``(H, W)`` image (never inverted)."""
+    h, w = shape
+    b = np.asarray(boxes, np.int64).reshape(-1, 4)
+    x0, y0 = np.clip(b[:, 0], 0, w), np.clip(b[:, 1], 0, h)
+    return np.stack([x0, y0, np.clip(b[:, 2], x0, w), np.clip(b[:, 3], y0, h)], axis=1)
+
+
 class ObjectTracker:
     """Assigns stable ``track_id`` and ``age`` to the objects of successive frames.
 
@@ -177,12 +185,16 @@ class ObjectTracker:
             predicted = predicted + velocity * elapsed[:, None]
         dist = centroid_distances(predicted, centroids)
         track_boxes = np.array([t.box for t in tracks]).reshape(-1, 4)
-        same_size = all(t.obj.mask.shape == o.mask.shape for t in tracks for o in objects)
+        same_size = len({t.obj.image_shape for t in tracks} | {o.image_shape for o in objects}) == 1
         if cfg.iou_source == "mask" and same_size:
-            # Only pairs inside the distance gate (or without 3D) can match.
+            # Only pairs inside the distance gate (or without 3D) can match. On each
+            # mask's crop in its tight box: no full masks are made.
             gate = ~np.isfinite(dist) | (dist <= cfg.max_distance)
-            iou = mask_iou([t.obj.mask for t in tracks], [o.mask for o in objects],
-                           track_boxes, boxes, candidates=gate)
+            shape = objects[0].image_shape
+            ta, tb = _inside(track_boxes, shape), _inside(boxes, shape)
+            iou = crop_iou([t.obj.mask_window(*bx) for t, bx in zip(tracks, ta.tolist())], ta,
+                           [o.mask_window(*bx) for o, bx in zip(objects, tb.tolist())], tb,
+                           candidates=gate)
         else:
             iou = box_iou(track_boxes, boxes)
         has3d = np.isfinite(dist)
@@ -219,8 +231,8 @@ class ObjectTracker:
         if mask_boxes_known is not None:
             boxes = np.asarray(mask_boxes_known).reshape(-1, 4)
         elif objects:
-            masks_known = all(o.mask.ndim == 2 for o in objects)
-            boxes = (mask_boxes([o.mask for o in objects]) if masks_known
+            masks_known = all(o.image_shape != (0, 0) for o in objects)
+            boxes = (np.array([o.mask_crop()[1] for o in objects]).reshape(-1, 4) if masks_known
                      else np.array([o.box_2d for o in objects]).reshape(-1, 4))
         else:
             boxes = np.zeros((0, 4))
