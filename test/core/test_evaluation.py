@@ -19,7 +19,8 @@ import pytest
 from seg_perception.cli import main
 from seg_perception.config import PipelineConfig
 from seg_perception.errors import InvalidFrameError
-from seg_perception.evaluation import EvalReport, _visible_centroids, evaluate_dataset, write_report
+from seg_perception.evaluation import EvalReport, evaluate_dataset, write_report
+from seg_perception.evaluation.geometry3d import visible_centroids
 from seg_perception.frames import RGBDFrame
 from seg_perception.io import LabeledFrame, iter_labeled_folder
 from seg_perception.pipeline import Pipeline
@@ -294,9 +295,9 @@ def test_default_geometric_pipeline_on_exact_scenes() -> None:
 def test_visible_centroid_is_the_mean_of_the_masks_depth_points() -> None:
     scene = render_scene(preset_objects("touching"), W, H)
     masks = InstanceMasks.from_label_image(scene.instance_labels).masks
-    got = _visible_centroids(masks, scene.frame.depth, scene.frame.intrinsics)
+    got = visible_centroids(masks, scene.frame.depth, scene.frame.intrinsics)
     np.testing.assert_allclose(got, scene.visible_centroids(), atol=1e-6)  # float32 depth
-    empty = _visible_centroids(np.zeros((1, H, W), bool), scene.frame.depth, scene.frame.intrinsics)
+    empty = visible_centroids(np.zeros((1, H, W), bool), scene.frame.depth, scene.frame.intrinsics)
     assert np.isnan(empty).all()
 
 
