@@ -6,7 +6,8 @@ Layout written by :func:`export_coco` (``NNNNNN`` = zero-based frame index)::
       annotations.json        COCO instances + RGB-D extras (below)
       rgb/NNNNNN.png          uint8 RGB
       depth/NNNNNN.png        uint16 millimetres, 0 = no measurement (sensor-noisy
-                              when the config has depth_noise)
+                              when the config has depth_noise; written by
+                              frames.depth_to_millimetres: beyond 65.535 m -> 0)
       depth_gt/NNNNNN.png     uint16 millimetres, exact (only with depth_noise)
       semantic/NNNNNN.png     uint8 indices into LAYOUT_CLASSES
       instances/NNNNNN.png    uint16 instance ids, 0 = not an object
@@ -40,7 +41,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import InvalidFrameError
-from ..frames import CameraIntrinsics, RGBDFrame
+from ..frames import CameraIntrinsics, RGBDFrame, depth_to_millimetres
 from ..results import LAYOUT_CLASSES, InstanceMasks, SemanticMap
 from .scenes import SceneConfig, SimFrame, TabletopSim
 
@@ -56,13 +57,6 @@ def frame_seed(seed: int, index: int) -> int:
     ``TabletopSim(config, seed=frame_seed(seed, i)).render()``.
     """
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
-
-
-def _depth_png(depth_m: np.ndarray) -> np.ndarray:
-    """``uint16`` millimetres; depth beyond 65.535 m or invalid becomes 0."""
-    mm = np.round(depth_m.astype(np.float64) * 1000.0)
-    mm[(mm < 0) | (mm > 65535) | ~np.isfinite(mm)] = 0
-    return mm.astype(np.uint16)
 
 
 def _write_png(path: str, image: np.ndarray) -> None:
@@ -146,9 +140,10 @@ def export_coco(out_dir: str | os.PathLike[str], num_frames: int, seed: int = 0,
             frame = sims[k].render()
             name = f"{i:06d}.png"
             _write_png(os.path.join(root, "rgb", name), frame.rgb)
-            _write_png(os.path.join(root, "depth", name), _depth_png(frame.depth))
+            _write_png(os.path.join(root, "depth", name), depth_to_millimetres(frame.depth))
             if config.depth_noise:
-                _write_png(os.path.join(root, "depth_gt", name), _depth_png(frame.depth_gt))
+                _write_png(os.path.join(root, "depth_gt", name),
+                           depth_to_millimetres(frame.depth_gt))
             _write_png(os.path.join(root, "semantic", name), frame.semantic)
             _write_png(os.path.join(root, "instances", name), frame.instance_labels)
             K = frame.intrinsics
