@@ -198,7 +198,9 @@ def render_scene(objects: Sequence[Primitive], width: int = 320, height: int = 2
     """Ray-cast the scene and return the frame with its exact truth."""
     intrinsics = intrinsics or default_intrinsics(width, height)
     camera = camera or look_at((0.0, -0.55, 0.55))
-    # Rays with camera-frame z = 1, so the ray parameter t is the depth.
+    # Rays with camera-frame z = 1, so the ray parameter t is the depth. float64 on
+    # purpose, not CameraIntrinsics.pixel_rays() (float32): the caster is exact to the
+    # float, and float32 rays change depth in its last bits and labels at contact seams.
     u = (np.arange(width) - intrinsics.cx) / intrinsics.fx
     v = (np.arange(height) - intrinsics.cy) / intrinsics.fy
     uu, vv = np.meshgrid(u, v)
