@@ -30,6 +30,8 @@ class BenchConfig:
         learned_frames: timed frames per learned model (slow models: one fewer, at least 1).
         onnx: also time the ONNX Runtime export of the models that have one.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` for the learned models.
+        yolo_weights: a YOLO-seg ONNX export for the ``yolo_seg`` row (None: a
+            stand-in model with random weights and the real output layout).
         node: run the node-over-DDS section (needs a ``node_runner``).
         node_size: image size of the node section.
         node_rates: camera rates of the node rate sweep, Hz, ascending.
@@ -54,6 +56,7 @@ class BenchConfig:
     learned_frames: int = 3
     onnx: bool = True
     device: str = "cpu"
+    yolo_weights: str | None = None
     node: bool = True
     node_size: tuple[int, int] = (640, 480)
     node_rates: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 30.0)

@@ -74,13 +74,16 @@ def time_learned(segmenter: Any, frames: Sequence[BenchFrame], *, iterations: in
     """Time ``segmenter.segment`` (the conversion excluded) over ``frames``, cycled.
 
     Returns ``{"latency_ms": latency_summary, "fps", "detections_mean" (instance),
-    "cpu_percent", "rss_peak_mb", ...}``.
+    "cpu_percent", "rss_peak_mb", ...}``, and ``"parts_ms"`` (median per part) for a
+    segmenter that reports its parts in ``last_timings_ms`` (``yolo_seg``: ``preprocess``,
+    ``inference``, ``postprocess``).
     """
     n = len(frames)
     inputs = [frames[i % n].to_frame(stamp_ns=i + 1) for i in range(warmup + iterations)]
     for frame in inputs[:warmup]:
         segmenter.segment(frame)
     times, detections = [], []
+    parts: dict[str, list[float]] = {}
     usage = Usage()
     with progress_bar(iterations, desc, progress) as bar:
         for frame in inputs[warmup:]:
@@ -89,6 +92,8 @@ def time_learned(segmenter: Any, frames: Sequence[BenchFrame], *, iterations: in
             times.append((time.perf_counter() - start) * 1e3)
             if kind == "instance":
                 detections.append(len(out))
+            for part, ms in (getattr(segmenter, "last_timings_ms", None) or {}).items():
+                parts.setdefault(part, []).append(float(ms))
             usage.sample()
             bar.update(1)
     lat = rounded(latency_summary(times))
@@ -96,6 +101,8 @@ def time_learned(segmenter: Any, frames: Sequence[BenchFrame], *, iterations: in
                               "iterations": iterations, "warmup": warmup}
     if detections:
         result["detections_mean"] = round(float(np.mean(detections)), 1)
+    if parts:
+        result["parts_ms"] = {k: round(float(np.median(v)), 3) for k, v in parts.items()}
     result.update(usage.finish())
     return result
 
@@ -159,7 +166,9 @@ def _time_learned_models(frames: Sequence[BenchFrame], config: BenchConfig,
                                      "weights": model.kwargs.get("weights", "random init"),
                                      "device": device}
             kwargs = dict(model.kwargs)
-            if model.backend == "yolo_seg":
+            if model.backend == "yolo_seg" and config.yolo_weights:
+                kwargs["weights"] = entry["weights"] = str(config.yolo_weights)
+            elif model.backend == "yolo_seg":
                 from ..segmenters.yolo_seg_standin import make_standin_model
                 try:
                     kwargs["weights"] = str(make_standin_model(Path(tmp) / "yolo_seg_standin.onnx"))

@@ -218,6 +218,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         parts += [_table(["model", "kind", "what", "params", "torch fp32 p50 / p95",
                           "torch fp16 p50 / p95", "ONNX Runtime p50 / p95", "detections"], rows),
                   ""]
+        parts += _learned_parts(learned["models"])
         if learned["pairs"]:
             parts += ["Instance + semantic together (sum of the two p50s, best precision each; "
                       "3D and tracking not included):", "",
@@ -229,6 +230,18 @@ def markdown_report(report: dict[str, Any]) -> str:
         if learned["skipped"]:
             parts += [f"Skipped: {', '.join(learned['skipped'])}.", ""]
     return "\n".join(parts)
+
+
+def _learned_parts(models: list[dict[str, Any]]) -> list[str]:
+    """Lines for the models whose segmenter reports where its time goes (``yolo_seg``)."""
+    lines = []
+    for e in models:
+        for key, run in (e.get("runs") or {}).items():
+            if isinstance(run, dict) and run.get("parts_ms"):
+                split = ", ".join(f"{k} {v:.1f}" for k, v in run["parts_ms"].items())
+                lines.append(f"- {e['name']} ({key}, {e.get('weights', '?')}): {split} ms "
+                             "(median per frame)")
+    return ["Where the time goes inside the backend:", "", *lines, ""] if lines else []
 
 
 def _overhead_parts(node: dict[str, Any]) -> list[str] | None:

@@ -6,7 +6,8 @@ steps, data lengths, frame ids, K, D, ...) on any of the three messages, and
 sometimes a message is left out. Stamps stay increasing where they are not the
 thing being corrupted, so a good frame sent afterwards is always newer.
 
-Used by test/ros/test_fuzz.py (short) and ``scripts/soak.py --fuzz`` (long).
+Used by test/ros/test_fuzz.py (short) and ``seg-perception bench --soak --fuzz SECONDS``
+(long, :mod:`seg_perception.ros.soak`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load generators for perception_node over real DDS: a camera-rate sweep and a soak run.
+"""Load generator for perception_node over real DDS: the fixture camera and the rate sweep.
 
 A fixture camera in this process publishes frames rendered once (colour
 ``rgb8``, depth ``16UC1`` in millimetres, ``camera_info``; the three share one
@@ -10,12 +10,13 @@ executor thread. A listener takes ``~/objects`` as raw CDR bytes and reads only
 the header stamp, so a Python consumer's deserialisation does not count.
 
 The node process is ``python -m seg_perception.ros.node_bench``: the unchanged
-:class:`~seg_perception.ros.nodes.perception_node.PerceptionNode` plus a hook
-that publishes each frame's ``Scene.timings_ms`` on ``~/bench_timings``
-(``std_msgs/String``, JSON). So every frame's latency splits exactly into the
-pipeline's own time and the node's overhead (message conversion, sync,
-hand-over to the worker, output messages, DDS both ways), whatever else loads
-the machine meanwhile.
+:class:`~seg_perception.ros.nodes.perception_node.PerceptionNode` with a frame
+observer (:meth:`~seg_perception.ros.nodes.perception_node.PerceptionNode.add_frame_observer`,
+the node's public per-frame timing callback) that publishes each frame's
+timings on ``~/bench_timings`` (``std_msgs/String``, JSON). So every frame's
+latency splits exactly into the pipeline's own time and the node's overhead
+(message conversion, sync, hand-over to the worker, output messages, DDS both
+ways), whatever else loads the machine meanwhile.
 
 Latency is ``receive time - image stamp`` on the same host clock. Frames
 without an output are split into ``node_dropped`` (the node replaced an
@@ -48,7 +49,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["NodeBench", "install_timing_hook", "remove_timing_sink", "run_rate_sweep", "run_soak"]
+__all__ = ["NodeBench", "run_rate_sweep", "summary_ms"]
 
 _MB = 1024.0 * 1024.0
 _NODE_NAME = "perception_node"
@@ -64,7 +65,8 @@ def _timings_qos() -> Any:
     return QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def _summary(values: Sequence[float]) -> dict[str, float]:
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    """:func:`~seg_perception.metrics.timing.latency_summary`, finite floats rounded."""
     from ..metrics.timing import latency_summary
 
     return {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
@@ -97,7 +99,7 @@ class NodeBench:
         self.log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Lock()
         self.received: dict[int, int] = {}  # image stamp ns -> receive time ns
-        # image stamp ns -> the node's own timings of that frame (see install_timing_hook)
+        # image stamp ns -> the node's own timings of that frame (its frame observer)
         self.node_timings: dict[int, dict[str, float]] = {}
         self._param_dir: str | None = None
         self._diag: tuple[int, dict[str, str]] | None = None  # (receive ns, values)
@@ -203,7 +205,7 @@ class NodeBench:
         self._param_dir = tempfile.mkdtemp(prefix="seg_bench_node_")
         overrides = Path(self._param_dir) / "overrides.yaml"
         overrides.write_text(yaml.safe_dump({"/**": {"ros__parameters": self._node_overrides()}}))
-        # What `seg-perception bringup` runs, with this module's timing hook as the entry point.
+        # What `seg-perception bringup` runs, with this module's timing publisher as the entry point.
         cmd = [sys.executable, "-m", "seg_perception.ros.node_bench", "--ros-args",
                "-r", f"__node:={_NODE_NAME}", "--params-file", default_config_file(),
                "--params-file", str(overrides)]
@@ -228,12 +230,12 @@ class NodeBench:
         executor = MultiThreadedExecutor(num_threads=2, context=self._context)
         executor.add_node(self._node)
         start_node(self._node)
-        install_timing_hook(self._store_timings)
+        self._node.add_frame_observer(self._store_timings)
         self._spin(executor, "bench_perception_node")
 
     def close(self) -> None:
-        remove_timing_sink(self._store_timings)
         if self._node is not None:
+            self._node.remove_frame_observer(self._store_timings)
             self._node.shutdown_worker()
         for ex in self._executors:
             ex.shutdown(timeout_sec=2.0)
@@ -316,15 +318,29 @@ class NodeBench:
         from .conversions import ns_to_stamp
 
         color, depth, info = self._msgs[index % len(self._msgs)]
-        stamp_ns = max(time.time_ns(), self._last_stamp + 1)
-        self._last_stamp = stamp_ns
+        stamp_ns = self.next_stamp()
         stamp = ns_to_stamp(stamp_ns)
         for msg in (depth, info, color):
             msg.header.stamp = stamp
-        self._pubs["depth"].publish(depth)
-        self._pubs["info"].publish(info)
-        self._pubs["color"].publish(color)
+        self.publish_messages({"depth": depth, "info": info, "color": color})
         return stamp_ns
+
+    def next_stamp(self) -> int:
+        """A fresh stamp (ns, host clock), newer than every one handed out before."""
+        stamp_ns = max(time.time_ns(), self._last_stamp + 1)
+        self._last_stamp = stamp_ns
+        return stamp_ns
+
+    def camera_messages(self, index: int = 0) -> tuple[Any, Any, Any]:
+        """The ``(color, depth, camera_info)`` messages of frame ``index`` (stamps change)."""
+        return self._msgs[index % len(self._msgs)]
+
+    def publish_messages(self, msgs: dict[str, Any]) -> None:
+        """Publish whichever of ``depth``, ``info``, ``color`` ``msgs`` holds, in that order,
+        as they are (the fuzz run sends corrupted sets this way)."""
+        for key in ("depth", "info", "color"):
+            if key in msgs:
+                self._pubs[key].publish(msgs[key])
 
     def publish_at(self, rate_hz: float, *, count: int | None = None,
                    duration_s: float | None = None,
@@ -439,7 +455,30 @@ class NodeBench:
                 out["output"].append((self.received[s] - t["done_ns"]) / 1e6)
         return out
 
+    def pipeline_ms(self, stamps: Sequence[int]) -> dict[int, float]:
+        """The node's own pipeline time (``Scene.timings_ms["total"]``) per stamp it reported."""
+        with self._lock:
+            return {s: self.node_timings[s]["total"] for s in stamps
+                    if "total" in self.node_timings.get(s, {})}
+
+    def diagnostics(self) -> dict[str, str]:
+        """The node's latest ``/diagnostics`` values (``_level``, ``_message`` included); {}
+        before the first."""
+        with self._lock:
+            return dict(self._diag[1]) if self._diag else {}
+
+    @property
+    def listener(self) -> Any:
+        """The listener's rclpy node (on the bench's executor): add subscriptions to it."""
+        return self._nodes[1]
+
+    @property
+    def node_process(self) -> Any:
+        """The perception_node process (``psutil.Process``; this one when in-process)."""
+        return self._psutil_proc
+
     def node_rss_mb(self) -> float:
+        """Node process resident memory, MB."""
         return self._psutil_proc.memory_info().rss / _MB
 
     def node_cpu_percent(self) -> float:
@@ -449,7 +488,7 @@ class NodeBench:
     @property
     def mode(self) -> str:
         return ("in-process (own executor thread)" if self.in_process
-                else "separate process (perception_node + timing hook: "
+                else "separate process (perception_node + timing publisher: "
                      "python -m seg_perception.ros.node_bench)")
 
 
@@ -502,10 +541,10 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                     "lost_other": len(stamps) - len(got) - dropped,
                     "node_skipped": after["skipped_frames"] - before["skipped_frames"],
                     "node_errors": after["errors"] - before["errors"],
-                    "latency_ms": _summary(lat),
-                    "node_pipeline_ms": _summary(split["pipeline"]),
-                    "overhead_ms": _summary(split["overhead"]),
-                    "overhead_parts_ms": {k: _summary(split[k]) for k in
+                    "latency_ms": summary_ms(lat),
+                    "node_pipeline_ms": summary_ms(split["pipeline"]),
+                    "overhead_ms": summary_ms(split["overhead"]),
+                    "overhead_parts_ms": {k: summary_ms(split[k]) for k in
                                           ("input", "convert", "publish", "output")},
                     "node_cpu_percent": round(cpu, 1),
                     "node_rss_mb": round(bench.node_rss_mb(), 1),
@@ -532,187 +571,13 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
     }
 
 
-# --------------------------------------------------------------------------- soak
-
-def run_soak(frames: Sequence[Any], *, rate_hz: float = 15.0, count: int = 2000,
-             warmup_frames: int = 150, window_s: float = 10.0, sample_period_s: float = 1.0,
-             in_process: bool = False, node_params: dict[str, Any] | None = None,
-             progress: bool = False, log_path: str | os.PathLike[str] | None = None,
-             startup_timeout_s: float = 120.0) -> dict[str, Any]:
-    """Publish ``count`` frames at ``rate_hz`` and watch the node's memory and latency.
-
-    The node's resident memory (psutil) is sampled every ``sample_period_s``
-    from the end of a ``warmup_frames`` warm-up on. Returns sent / processed /
-    dropped counts, RSS at start and end, growth (% and a least-squares slope
-    in MB per minute), and per-``window_s`` windows of latency p50/p95 and drops.
-    """
-    from tqdm import tqdm
-
-    samples: list[tuple[float, float, float]] = []  # (seconds since start, rss MB, cpu %)
-    stop = threading.Event()
-    with NodeBench(frames, in_process=in_process, node_params=node_params,
-                   log_path=log_path) as bench:
-        ready_s = bench.wait_ready(startup_timeout_s)
-        if warmup_frames:
-            bench.drain(bench.publish_at(rate_hz, count=warmup_frames))
-        before = bench.node_counters()
-        t_start = time.monotonic()
-        bench.node_cpu_percent()
-
-        def sampler() -> None:
-            while True:
-                samples.append((time.monotonic() - t_start, bench.node_rss_mb(),
-                                bench.node_cpu_percent()))
-                if stop.wait(sample_period_s):
-                    return
-
-        thread = threading.Thread(target=sampler, name="soak_rss_sampler", daemon=True)
-        thread.start()
-        send_times: list[float] = []
-        with tqdm(total=count, desc=f"soak {rate_hz:g} Hz", unit="frame",
-                  disable=not progress, dynamic_ncols=True) as bar:
-            def on_publish(_i: int) -> None:
-                send_times.append(time.monotonic() - t_start)
-                bar.update(1)
-            t0 = time.perf_counter()
-            stamps = bench.publish_at(rate_hz, count=count, on_publish=on_publish)
-            published_s = time.perf_counter() - t0
-        bench.drain(stamps)
-        stop.set()
-        thread.join()
-        after = bench.node_counters()
-        got, lat = bench.latencies_ms(stamps)
-        with bench._lock:
-            pipeline = {st: bench.node_timings[st]["total"] for st in got
-                        if "total" in bench.node_timings.get(st, {})}
-        mode = bench.mode
-    received = dict(zip(got, lat))
-    windows = []
-    n_windows = int(np.ceil((send_times[-1] + 1e-9) / window_s)) if send_times else 0
-    for w in range(n_windows):
-        lo, hi = w * window_s, (w + 1) * window_s
-        idx = [i for i, t in enumerate(send_times) if lo <= t < hi]
-        w_lat = [received[stamps[i]] for i in idx if stamps[i] in received]
-        w_pipe = [pipeline[stamps[i]] for i in idx if stamps[i] in pipeline]
-        rss = [s[1] for s in samples if lo <= s[0] < hi]
-        windows.append({"t_start_s": lo, "t_end_s": hi, "sent": len(idx), "received": len(w_lat),
-                        "latency_ms": _summary(w_lat), "node_pipeline_ms": _summary(w_pipe),
-                        "rss_mb": round(float(np.mean(rss)), 1) if rss else None})
-    t = np.array([s[0] for s in samples])
-    rss_arr = np.array([s[1] for s in samples])
-    slope = float(np.polyfit(t / 60.0, rss_arr, 1)[0]) if len(samples) >= 3 else float("nan")
-    rss_start, rss_end = float(rss_arr[0]), float(rss_arr[-1])
-    dropped = after["dropped_frames"] - before["dropped_frames"]
-    return {
-        "mode": mode, "rate_hz": rate_hz, "startup_to_first_output_s": round(ready_s, 2),
-        "rss_note": ("in-process: the RSS is this whole process, including the bench's own "
-                     "per-frame records (~1 KB a frame), so it overstates the node's growth"
-                     if in_process else "the perception_node process's own RSS"),
-        "warmup_frames": warmup_frames, "duration_s": round(published_s, 1),
-        "published_hz": round((len(stamps) - 1) / published_s, 2) if len(stamps) > 1 else rate_hz,
-        "sent": len(stamps), "received": len(got),
-        "processed": after["processed_frames"] - before["processed_frames"],
-        "node_dropped": dropped, "lost_other": len(stamps) - len(got) - dropped,
-        "node_skipped": after["skipped_frames"] - before["skipped_frames"],
-        "node_errors": after["errors"] - before["errors"],
-        "latency_ms": _summary(lat),
-        "node_pipeline_ms": _summary(list(pipeline.values())),
-        "overhead_ms": _summary([received[st] - pipeline[st] for st in got if st in pipeline]),
-        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_end, 1),
-        "rss_peak_mb": round(float(rss_arr.max()), 1),
-        "rss_growth_percent": round((rss_end - rss_start) / rss_start * 100.0, 2),
-        "rss_slope_mb_per_min": round(slope, 3),
-        "node_cpu_percent_mean": round(float(np.mean([s[2] for s in samples[1:]])), 1)
-        if len(samples) > 1 else None,
-        "samples": [{"t_s": round(a, 2), "rss_mb": round(b, 2), "cpu_percent": round(c, 1)}
-                    for a, b, c in samples],
-        "windows": windows,
-        "latency_series": [{"t_s": round(send_times[i], 3), "latency_ms": round(received[s], 2)}
-                           for i, s in enumerate(stamps) if s in received],
-    }
-
-
 # --------------------------------------------------------------------------- node process
-
-_SINKS: list[Callable[[dict[str, Any]], None]] = []
-_HOOK_INSTALLED = False
-
-
-def _set_hook_installed() -> None:
-    global _HOOK_INSTALLED
-    _HOOK_INSTALLED = True
-
-
-def install_timing_hook(sink: Callable[[dict[str, Any]], None]) -> None:
-    """Make every perception_node in this process report its per-frame timings to ``sink``.
-
-    Wraps ``PerceptionNode._frame_from`` (message-to-frame conversion and checks,
-    when a frame is taken up) and ``PerceptionNode._deliver`` (waits for the
-    scene, publishes it), matching the two by frame stamp, so it works with the
-    node's worker processes too; behaviour is unchanged. ``sink`` gets
-    ``{"stamp_ns", "input" (ms from the image stamp to the node taking the frame),
-    "convert", **Scene.timings_ms, "publish", "done_ns" (host clock when the
-    node's work ended)}`` for each frame the pipeline processed. Installing
-    twice adds a sink; :func:`remove_timing_sink` takes one away.
-    """
-    _SINKS.append(sink)
-    if _HOOK_INSTALLED:  # the wrappers stay once installed: wrapping again would nest them
-        return
-    _set_hook_installed()
-    from .nodes import perception_node as pn
-
-    taken: dict[int, dict[str, Any]] = {}  # stamp -> timings of a frame in progress
-    lock = threading.Lock()
-    frame_from, deliver = pn.PerceptionNode._frame_from, pn.PerceptionNode._deliver
-
-    def timed_frame_from(self: Any, color: Any, depth: Any, info: Any) -> Any:
-        start_ns, t = time.time_ns(), time.perf_counter()
-        frame = frame_from(self, color, depth, info)
-        if frame is not None:
-            with lock:
-                while len(taken) >= 64:  # frames that never came back
-                    taken.pop(next(iter(taken)))
-                taken[frame.stamp_ns] = {"start_ns": start_ns,
-                                         "convert": (time.perf_counter() - t) * 1e3}
-        return frame
-
-    def timed_deliver(self: Any, scene_of: Any, header: Any, stamp_ns: int) -> None:
-        with lock:
-            record = taken.pop(stamp_ns, None)
-        ready: list[float] = []
-
-        def timed_scene() -> Any:
-            scene = scene_of()
-            ready.append(time.perf_counter())
-            if record is not None:
-                record.update(scene.timings_ms)
-            return scene
-
-        deliver(self, timed_scene, header, stamp_ns)
-        if record is None or not ready:
-            return
-        record["publish"] = (time.perf_counter() - ready[0]) * 1e3
-        record["done_ns"] = time.time_ns()
-        record["input"] = (record.pop("start_ns") - stamp_ns) / 1e6
-        record["stamp_ns"] = stamp_ns
-        for each in list(_SINKS):
-            each(dict(record))
-
-    pn.PerceptionNode._frame_from = timed_frame_from  # type: ignore[method-assign]
-    pn.PerceptionNode._deliver = timed_deliver  # type: ignore[method-assign]
-
-
-def remove_timing_sink(sink: Callable[[dict[str, Any]], None]) -> None:
-    """Stop sending timings to ``sink`` (the wrappers stay, doing nothing extra)."""
-    if sink in _SINKS:
-        _SINKS.remove(sink)
-
 
 def _serve(args: list[str] | None = None) -> int:
     """The bench's node process: perception_node plus a per-frame timing publisher.
 
-    Same as ``perception_node``'s ``main`` with :func:`install_timing_hook`
-    publishing each frame's timings as JSON on ``~/bench_timings``.
+    Same as ``perception_node``'s ``main`` with a frame observer publishing each
+    frame's timings as JSON on ``~/bench_timings``.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -723,7 +588,7 @@ def _serve(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = PerceptionNode()
     publisher = node.create_publisher(String, "~/bench_timings", _timings_qos())
-    install_timing_hook(lambda t: publisher.publish(String(data=json.dumps(t))))
+    node.add_frame_observer(lambda t: publisher.publish(String(data=json.dumps(t))))
     try:
         start_node(node)
         rclpy.spin(node)

@@ -4,8 +4,8 @@ The layout is that of a 640x640 YOLOv8/11-seg export (80 classes, 32 prototypes,
 8400 anchors on strides 8/16/32, 160x160 prototypes), so the ``yolo_seg``
 backend's pre- and post-processing (letterbox, decoding, NMS, mask assembly) run
 as on a real model; the convolutions are far lighter than yolo11n-seg's. Used by
-``seg-perception bench`` and ``scripts/bench_yolo_seg.py`` to time the backend
-without downloading weights. Needs the ``onnx`` package.
+``seg-perception bench`` (the ``yolo_seg`` row, :mod:`seg_perception.benchmark.learned`)
+to time the backend without downloading weights. Needs the ``onnx`` package.
 """
 from __future__ import annotations
 

@@ -4,7 +4,16 @@ One run writes ``bench.json``, ``bench.md`` and plots (``stages.png``,
 ``frame_latency.png``, ``node_rates.png``, ``learned.png``) to ``--out`` and
 prints the Markdown. See :mod:`seg_perception.benchmark` for what each section
 measures. ``--quick`` is the short CI configuration (640x480 only, few frames,
-no slow learned models, short node steps).
+no slow learned models, short node steps). The ``yolo_seg`` row times a stand-in
+model (random weights, the real output layout) or ``--yolo-weights model.onnx``,
+with its pre-processing, inference and post-processing apart.
+
+``--soak``: instead, thousands of frames at camera rate through DDS into
+perception_node (its own process, or ``--in-process``), its memory sampled every
+second; writes ``soak.json``, ``soak.md`` and ``soak.png`` to ``--out`` (default
+out/soak). ``--soak --fuzz SECONDS``: the long fuzz run instead (corrupted camera
+messages, then clean ones); writes ``fuzz.json``, ``fuzz.csv`` and ``fuzz.md``.
+See :mod:`seg_perception.ros.soak`.
 """
 from __future__ import annotations
 
@@ -19,11 +28,13 @@ __all__: list[str] = []
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out/bench", help="output folder (default out/bench)")
+    parser.add_argument("--out", help="output folder (default out/bench; with --soak out/soak)")
     parser.add_argument("--quick", action="store_true",
                         help="short run: 640x480 only, few frames, skip slow learned models")
     parser.add_argument("--sizes", help="comma-separated WxH sizes (default 640x480,1280x720)")
-    parser.add_argument("--frames", type=int, help="timed pipeline frames per size")
+    parser.add_argument("--frames", type=int,
+                        help="timed pipeline frames per size (--soak: frames to send, "
+                             "default 2000)")
     parser.add_argument("--backends",
                         help="comma-separated learned models to time (default: all; see "
                              "seg_perception.benchmark.LEARNED_MODELS), or 'none'")
@@ -38,11 +49,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-size", help="frame size of the node section (default 640x480)")
     parser.add_argument("--in-process", action="store_true",
                         help="run perception_node in this process instead of its own")
-    parser.add_argument("--frame-source", choices=("tabletop", "synthetic"),
+    parser.add_argument("--frame-source", "--source", dest="frame_source",
+                        choices=("tabletop", "synthetic"),
                         help="rendered frames: pybullet tabletop scenes (default) or fast "
                              "synthetic presets")
-    parser.add_argument("--seed", type=int, default=0, help="scene seed")
+    parser.add_argument("--yolo-weights", metavar="MODEL.onnx",
+                        help="a YOLO-seg ONNX export for the yolo_seg row (default: a stand-in "
+                             "model with random weights and the real output layout)")
+    parser.add_argument("--seed", type=int, default=0, help="scene seed (--fuzz: fuzz seed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    soak = parser.add_argument_group("soak and fuzz runs (perception_node over DDS)")
+    soak.add_argument("--soak", action="store_true",
+                      help="soak run instead of the benchmark: --frames frames at --rate into "
+                           "perception_node, memory and latency over time")
+    soak.add_argument("--rate", type=float, default=15.0, help="camera rate, Hz (default 15)")
+    soak.add_argument("--size", default="320x240", help="frame size (default 320x240)")
+    soak.add_argument("--warmup", type=int, default=150, help="warm-up frames, not counted")
+    soak.add_argument("--window", type=float, default=10.0, help="latency window, s")
+    soak.add_argument("--scenes", type=int, default=1, help="rendered scenes")
+    soak.add_argument("--frames-per-scene", type=int, default=4,
+                      help="rendered frames per scene (objects move between them)")
+    soak.add_argument("--fuzz", type=float, default=0.0, metavar="SECONDS",
+                      help="with --soak: fuzz run of this many seconds instead of the soak")
+    soak.add_argument("--fuzz-exclude", nargs="*", default=[], metavar="MUTATION",
+                      help="mutations left out of the fuzz run")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -77,10 +107,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
         changes["node_size"] = changes["sizes"][0]
     if args.frame_source:
         changes["frame_source"] = args.frame_source
+    if args.yolo_weights:
+        changes["yolo_weights"] = args.yolo_weights
     return replace(config, **changes)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.soak or args.fuzz > 0:
+        return run_soak(args)
     from ..benchmark import run_benchmark
 
     try:
@@ -101,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
             node_runner = partial(run_rate_sweep, in_process=args.in_process)
 
-    out = Path(args.out)
+    out = Path(args.out or "out/bench")
     report = run_benchmark(config, out, node_runner=node_runner,
                            progress=not args.no_progress,
                            log=lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True))
@@ -109,3 +143,47 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'bench.json'}, {out / 'bench.md'} and plots to {out}/")
     node = report.get("node") or {}
     return 1 if "error" in node else 0
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    """``--soak`` (and ``--soak --fuzz SECONDS``): see :mod:`seg_perception.ros.soak`."""
+    import importlib.util
+    import os
+
+    from ..benchmark import parse_size, render_bench_frames
+
+    missing = [m for m in ("rclpy", "seg_perception.msg") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"seg-perception bench --soak: {', '.join(missing)} not importable; source "
+              "scripts/env.sh", file=sys.stderr)
+        return 2
+    try:
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        print(f"seg-perception bench: {exc}", file=sys.stderr)
+        return 2
+    from ..ros import soak
+
+    out = Path(args.out or "out/soak")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"rendering {args.scenes * args.frames_per_scene} {args.size} frames ...", flush=True)
+    frames = render_bench_frames(width, height, scenes=args.scenes,
+                                 frames_per_scene=args.frames_per_scene,
+                                 source=args.frame_source or "tabletop")
+    if args.fuzz > 0:
+        result = soak.run_fuzz(frames, seconds=args.fuzz, rate_hz=args.rate, seed=args.seed,
+                               exclude=args.fuzz_exclude, size=args.size,
+                               log_path=out / "node_fuzz.log")
+        print(soak.write_fuzz(result, out))
+        print(f"wrote {out / 'fuzz.json'}, {out / 'fuzz.csv'}, {out / 'fuzz.md'}")
+        return 0 if result["node_alive"] else 1
+    load_start = [round(v, 2) for v in os.getloadavg()]
+    result = soak.run_soak(frames, rate_hz=args.rate, count=args.frames or 2000,
+                           warmup_frames=args.warmup, window_s=args.window,
+                           in_process=args.in_process, progress=not args.no_progress,
+                           log_path=out / "node.log")
+    result.update(size=args.size, load_avg_start=load_start,
+                  load_avg_end=[round(v, 2) for v in os.getloadavg()])
+    print(soak.write_soak(result, out))
+    print(f"wrote {out / 'soak.json'}, {out / 'soak.md'}, {out / 'soak.png'}")
+    return 0

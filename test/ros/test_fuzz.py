@@ -1,7 +1,7 @@
 """Fuzz over DDS: randomly corrupted Image / CameraInfo messages against the default
 configuration (``workers`` auto: worker processes), then good frames.
 
-Seeded and short here (``FUZZ_S`` seconds); ``scripts/soak.py --fuzz`` runs it for
+Seeded and short here (``FUZZ_S`` seconds); ``seg-perception bench --soak --fuzz`` runs it for
 longer with the node in its own process and prints what was sent and skipped.
 The node must stay up and active (no exception reaches the executor, which would
 end a real node), keep its worker processes, count what it skipped, and be
@@ -19,8 +19,8 @@ import pytest
 from seg_perception.parallel import ParallelPipeline, auto_workers
 from seg_perception.ros.conversions import (intrinsics_to_camera_info, make_header,
                                             numpy_to_image)
+from seg_perception.ros.fuzz_inputs import MUTATIONS, CameraFuzzer
 
-from .fuzz_inputs import MUTATIONS, CameraFuzzer
 from .perception_harness import Harness
 from .rgbd_publisher import CAMERA_FRAME
 

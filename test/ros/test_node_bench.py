@@ -13,7 +13,8 @@ from seg_perception.benchmark import render_bench_frames
 
 pytest.importorskip("psutil")
 
-from seg_perception.ros.node_bench import run_rate_sweep, run_soak  # noqa: E402
+from seg_perception.ros.node_bench import run_rate_sweep  # noqa: E402
+from seg_perception.ros.soak import run_soak  # noqa: E402
 
 
 @pytest.fixture(scope="module")

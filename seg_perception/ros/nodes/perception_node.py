@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.lifecycle import State, TransitionCallbackReturn
@@ -81,6 +81,10 @@ class PerceptionNode(ManagedNode):
         self._input_seen = [0.0, 0.0, 0.0]
         self._last_synced = 0.0
         self._activated_at = 0.0
+        # Per-frame timing observers (add_frame_observer) and the frames in progress.
+        self._frame_observers: list[Callable[[dict[str, Any]], None]] = []
+        self._taken: dict[int, tuple[int, float]] = {}  # stamp -> (taken ns, convert ms)
+        self._taken_lock = threading.Lock()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10,
                                                qos_overriding_options=qos_overriding_options())
         period = float(self.get_parameter("diagnostics_period").value)
@@ -335,6 +339,7 @@ class PerceptionNode(ManagedNode):
     def _frame_from(self, color: Image, depth: Image, info: CameraInfo) -> RGBDFrame | None:
         """The frame of a synchronised set, or None (skipped, and counted) when unusable."""
         max_pixels = self._node_cfg["max_image_pixels"]
+        taken_ns, t0 = time.time_ns(), time.perf_counter()
         try:
             if isinstance(color, CompressedImage):  # decoded here: only frames used pay
                 color = image_from_compressed(color, max_pixels)
@@ -362,12 +367,18 @@ class PerceptionNode(ManagedNode):
         for category, message in advice.items():
             self._advise(category, message)
         self._advice = advice
+        if self._frame_observers:
+            with self._taken_lock:
+                while len(self._taken) >= 64:  # frames that never came back
+                    self._taken.pop(next(iter(self._taken)))
+                self._taken[frame.stamp_ns] = (taken_ns, (time.perf_counter() - t0) * 1e3)
         return frame
 
     def _deliver(self, scene_of: Any, header: Any, stamp_ns: int) -> None:
         """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised."""
         try:
             scene = scene_of()
+            ready = time.perf_counter()
             if not self.context.ok():  # shutting down (SIGINT/SIGTERM): nothing to publish
                 return
             self._publish(scene, header)
@@ -386,6 +397,39 @@ class PerceptionNode(ManagedNode):
             scene.frame.depth, pipeline.config.min_depth, pipeline.config.max_depth)
         if self._depth_hint:
             self._warn("depth_range", self._depth_hint)
+        if self._frame_observers:
+            self._notify_observers(stamp_ns, scene.timings_ms, ready)
+
+    # -- per-frame timings -----------------------------------------------------
+    def add_frame_observer(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(record)`` (on a worker thread) after each frame is published.
+
+        ``record``: ``stamp_ns`` (the image stamp), ``input`` (ms from the stamp to
+        the node taking the frame up: DDS, synchronisation, waiting), ``convert``
+        (ms, messages to frame and its checks), the pipeline's ``Scene.timings_ms``,
+        ``publish`` (ms, outputs built and sent) and ``done_ns`` (host clock when
+        the node's work on the frame ended). For benchmarks (``seg-perception
+        bench``); without observers the node does none of this bookkeeping.
+        """
+        self._frame_observers.append(callback)
+
+    def remove_frame_observer(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Stop calling ``callback`` (see :meth:`add_frame_observer`)."""
+        if callback in self._frame_observers:
+            self._frame_observers.remove(callback)
+
+    def _notify_observers(self, stamp_ns: int, timings_ms: dict[str, float],
+                          ready: float) -> None:
+        with self._taken_lock:
+            taken = self._taken.pop(stamp_ns, None)
+        if taken is None:  # taken up before the first observer came
+            return
+        record: dict[str, Any] = {"stamp_ns": stamp_ns, "input": (taken[0] - stamp_ns) / 1e6,
+                                  "convert": taken[1], **timings_ms,
+                                  "publish": (time.perf_counter() - ready) * 1e3,
+                                  "done_ns": time.time_ns()}
+        for callback in list(self._frame_observers):
+            callback(dict(record))
 
     def _publish(self, scene: Any, header: Any) -> None:
         pubs, pipeline = self._pubs, self._pipeline
