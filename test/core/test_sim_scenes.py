@@ -90,6 +90,26 @@ def test_importing_the_sim_modules_loads_no_heavy_dependencies() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_scenes_is_the_public_entry_of_the_tabletop_package() -> None:
+    """``seg_perception.sim.scenes`` re-exports the API of ``seg_perception.sim.tabletop``
+    (the same objects, not copies), and no tabletop module imports pybullet at import."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    from seg_perception.sim import scenes, tabletop
+
+    assert scenes.__all__ == tabletop.__all__
+    for name in scenes.__all__:
+        assert getattr(scenes, name) is getattr(tabletop, name), name
+    modules = sorted(m.name for m in pkgutil.iter_modules(tabletop.__path__))
+    assert {"camera", "config", "ground_truth", "layout", "objects", "world"} <= set(modules)
+    code = ("import sys; " + "; ".join(f"import seg_perception.sim.tabletop.{m}" for m in modules)
+            + "; print('pybullet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_different_seeds_give_different_scenes(frame: SimFrame) -> None:
     with TabletopSim(SMALL, seed=5) as sim:
         other = sim.render()

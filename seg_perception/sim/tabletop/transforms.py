@@ -37,6 +37,7 @@ def look_at_transform(eye: Sequence[float], target: Sequence[float],
 
 
 def quat_to_matrix(q: Sequence[float]) -> np.ndarray:
+    """``float64[3, 3]`` rotation of a unit ``(x, y, z, w)`` quaternion (not normalised)."""
     x, y, z, w = q
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -68,9 +69,11 @@ def matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def yaw_quat(yaw: float) -> tuple[float, float, float, float]:
+    """The quaternion of a rotation by ``yaw`` radians about the world z axis."""
     return (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2))
 
 
 def tuple3(a: np.ndarray) -> tuple[float, float, float]:
+    """The first three entries as Python floats (for frozen dataclass fields)."""
     return (float(a[0]), float(a[1]), float(a[2]))
 
