@@ -22,7 +22,8 @@ Latency is ``receive time - image stamp`` on the same host clock. Frames
 without an output are split into ``node_dropped`` (the node replaced an
 unprocessed frame with a newer one: its ``dropped_frames`` counter, read from
 ``/diagnostics``) and ``lost_other`` (lost in transport or synchronisation,
-skipped, or failed).
+skipped, or failed). ``node_input`` is the node's own count of synchronised sets
+taken in (its ``input_frames``): each of them is processed, dropped, skipped or failed.
 
 Every run uses its own ROS domain id (default ``200 + pid % 30``) and
 localhost-only discovery, so it neither hears nor disturbs other nodes.
@@ -405,12 +406,13 @@ class NodeBench:
             time.sleep(0.05)
 
     def node_counters(self, timeout_s: float = 5.0) -> dict[str, int]:
-        """The node's ``processed/dropped/skipped_frames`` and ``errors``, fresh.
+        """The node's own counters, fresh: ``input_frames`` (synchronised sets taken in),
+        ``processed/dropped/skipped_frames`` and ``errors``.
 
         In-process: read directly; otherwise from a ``/diagnostics`` message
         received after this call started.
         """
-        keys = ("processed_frames", "dropped_frames", "skipped_frames", "errors")
+        keys = ("input_frames", "processed_frames", "dropped_frames", "skipped_frames", "errors")
         if self.in_process:
             snap = self._node.stats.snapshot()
             return {k: int(snap[k]) for k in keys}
@@ -536,6 +538,7 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                     "published_hz": round((len(stamps) - 1) / published_s, 2)
                     if len(stamps) > 1 else rate,
                     "received": len(got), "output_hz": round(len(got) / window_s, 2),
+                    "node_input": after["input_frames"] - before["input_frames"],
                     "node_processed": after["processed_frames"] - before["processed_frames"],
                     "node_dropped": dropped,
                     "lost_other": len(stamps) - len(got) - dropped,

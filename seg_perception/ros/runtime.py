@@ -73,6 +73,7 @@ class NodeStats:
         self.skipped: Counter[str] = Counter()
         self.errors = 0
         self.processed = 0
+        self.inputs = 0  # synchronised input sets taken in, ever
         self.last_problem = ""
         self._last_problem_at: float | None = None
 
@@ -86,6 +87,7 @@ class NodeStats:
             now = time.monotonic()
             self._inputs.append(now)
             self._trim(self._inputs, now)
+            self.inputs += 1
 
     def output(self, latency_ms: float) -> None:
         with self._lock:
@@ -128,6 +130,7 @@ class NodeStats:
                 "output_rate_hz": len(self._outputs) / self._window,
                 "latency_p50_ms": float(np.percentile(lat, 50)),
                 "latency_p95_ms": float(np.percentile(lat, 95)),
+                "input_frames": self.inputs,
                 "processed_frames": self.processed,
                 "dropped_frames": self.dropped,
                 "skipped_frames": sum(self.skipped.values()),

@@ -1,9 +1,12 @@
 """The node benchmark and soak harness over real DDS (short runs; numbers are not asserted).
 
-What is checked is the bookkeeping the README's tables rely on: the outputs the
-listener received are the frames the node itself counts as processed, the node
-accounts for no more frames than were sent, latencies are positive and split
-into pipeline + overhead, and a soak run reports memory samples and time windows.
+What is checked is the bookkeeping the README's tables rely on, against the
+node's own counters (``/diagnostics``, or its stats in-process): the outputs the
+listener received are the frames the node counts as processed; every set the
+node took in is processed, dropped (replaced by a newer one), skipped or failed;
+it took in no more sets than were sent; "lost elsewhere" is what the node never
+took in plus what it skipped or failed on. Latencies are positive and split into
+pipeline + overhead, and a soak run reports memory samples and time windows.
 """
 from __future__ import annotations
 
@@ -22,6 +25,20 @@ def frames() -> list:
     return render_bench_frames(160, 120, scenes=1, frames_per_scene=3, source="synthetic")
 
 
+def _check_accounting(r: dict, processed: int) -> None:
+    """The bench's counts of one run or step against the node's own counters."""
+    # Two independent counts: the listener's outputs and the node's processed frames.
+    assert r["received"] == processed > 0
+    # The node's own books close: each set it took in ended one way or another.
+    assert r["node_input"] == (processed + r["node_dropped"] + r["node_skipped"]
+                               + r["node_errors"])
+    assert 0 < r["node_input"] <= r["sent"]
+    # Lost elsewhere = never reached the node's input + taken in but skipped or failed.
+    never_in = r["sent"] - r["node_input"]
+    assert r["lost_other"] == never_in + r["node_skipped"] + r["node_errors"]
+    assert r["node_errors"] == 0
+
+
 def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
     report = run_rate_sweep(frames, rates=(4, 8), step_s=1.5, warmup_s=1.0, in_process=True,
                             node_params={"publish_overlay": False}, startup_timeout_s=60)
@@ -29,13 +46,7 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
     assert [s["rate_hz"] for s in report["steps"]] == [4.0, 8.0]
     for step in report["steps"]:
         assert step["sent"] >= 5
-        # Two independent counts: the listener's outputs and the node's processed frames.
-        assert step["received"] == step["node_processed"] > 0
-        counted = (step["node_processed"] + step["node_dropped"] + step["node_skipped"]
-                   + step["node_errors"])
-        assert counted <= step["sent"]
-        assert step["lost_other"] == step["sent"] - step["received"] - step["node_dropped"] >= 0
-        assert step["node_errors"] == 0
+        _check_accounting(step, step["node_processed"])
         assert step["latency_ms"]["p50"] > 0
         # The node's own split: pipeline time is part of the end-to-end latency.
         assert 0 < step["node_pipeline_ms"]["p50"] <= step["latency_ms"]["p50"]
@@ -49,9 +60,7 @@ def test_soak_samples_memory_and_windows(frames: list) -> None:
                       sample_period_s=0.25, in_process=True,
                       node_params={"publish_overlay": False}, startup_timeout_s=60)
     assert report["sent"] == 40
-    assert report["received"] == report["processed"] > 0  # the listener's count, the node's
-    assert report["processed"] + report["node_dropped"] + report["node_skipped"] <= 40
-    assert report["lost_other"] == 40 - report["received"] - report["node_dropped"] >= 0
+    _check_accounting(report, report["processed"])
     assert len(report["samples"]) >= 3 and report["rss_start_mb"] > 0
     assert sum(w["sent"] for w in report["windows"]) == 40
     assert len(report["latency_series"]) == report["received"]
