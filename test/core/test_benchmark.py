@@ -183,3 +183,60 @@ def test_config_validation_and_cli_flags():
     assert config.learned_models == ("unet", "lraspp") and not config.node
     assert config.node_rates == (2.0, 4.0) and config.node_size == (320, 240)
     assert not tool.config_from_args(parser.parse_args(["--backends", "none"])).learned
+
+
+def test_yolo_seg_row_splits_the_backend_time_in_the_library(bench):
+    """The YOLO-seg timing (once scripts/bench_yolo_seg.py) is the library's yolo_seg row."""
+    report, out = bench
+    yolo = next(m for m in report["learned"]["models"] if m["name"] == "yolo_seg")
+    assert yolo["weights"].startswith("stand-in ONNX")
+    parts = yolo["runs"]["onnx"]["parts_ms"]
+    assert set(parts) == {"preprocess", "inference", "postprocess"}
+    assert all(v > 0 for v in parts.values())
+    assert sum(parts.values()) <= yolo["runs"]["onnx"]["latency_ms"]["max"] * 1.01
+    md = (out / "bench.md").read_text()
+    assert "- yolo_seg (onnx, stand-in ONNX" in md and "postprocess" in md
+
+
+def test_bench_help_lists_soak_and_fuzz_and_no_library_loads_files_by_path(capsys):
+    from pathlib import Path
+
+    from seg_perception.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--soak", "--fuzz", "--fuzz-exclude", "--rate", "--yolo-weights"):
+        assert flag in text
+    # The library never runs scripts/ or test/ code by file path.
+    root = Path(__file__).resolve().parents[2] / "seg_perception"
+    assert not [p for p in root.rglob("*.py") if "spec_from_file_location" in p.read_text()]
+    assert not (root.parent / "scripts" / "soak.py").exists()
+    assert not (root.parent / "scripts" / "bench_yolo_seg.py").exists()
+
+
+def test_soak_options_reach_the_soak_run(monkeypatch, tmp_path):
+    """--soak routes to seg_perception.ros.soak with the script's options and defaults."""
+    pytest.importorskip("rclpy")
+    from seg_perception.ros import soak
+    from seg_perception.tools import bench as tool
+
+    seen = {}
+
+    def fake_run_soak(frames, **kwargs):
+        seen.update(kwargs, frames=len(frames), size=frames[0].size)
+        return {"fake": True}
+
+    monkeypatch.setattr(soak, "run_soak", fake_run_soak)
+    monkeypatch.setattr(soak, "write_soak", lambda result, out: "soak table\n")
+    parser = argparse.ArgumentParser()
+    tool.add_arguments(parser)
+    args = parser.parse_args(["--soak", "--frames", "7", "--rate", "4", "--size", "64x48",
+                              "--source", "synthetic", "--frames-per-scene", "2",
+                              "--out", str(tmp_path), "--no-progress"])
+    assert tool.run(args) == 0
+    assert seen["frames"] == 2 and seen["size"] == (64, 48)
+    assert seen["count"] == 7 and seen["rate_hz"] == 4.0 and seen["warmup_frames"] == 150
+    assert seen["window_s"] == 10.0 and not seen["in_process"] and not seen["progress"]
+    assert seen["log_path"] == tmp_path / "node.log"
