@@ -19,15 +19,16 @@ import json
 import shlex
 import sys
 
+from ..benchmark import parse_size
 from ..training import ARCHS, TASKS, AugmentConfig, TrainConfig
 
-__all__ = ["add_arguments", "parse_size", "run"]
+__all__ = ["add_arguments", "run"]
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"320x240"`` -> ``(320, 240)`` (width, height)."""
+def _crop_size(text: str) -> tuple[int, int]:
+    """``--image-size``: ``"320x240"`` -> ``(320, 240)`` (width, height), at least 32x32."""
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
+        w, h = parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
     if w < 32 or h < 32:
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=defaults.lr, help="peak AdamW learning rate")
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    parser.add_argument("--image-size", type=parse_size, default=None, metavar="WxH",
+    parser.add_argument("--image-size", type=_crop_size, default=None, metavar="WxH",
                         help="training crop size (default: the dataset's image size); "
                         "the inference preset follows it")
     parser.add_argument("--in-channels", type=int, choices=(3, 4), default=defaults.in_channels,
