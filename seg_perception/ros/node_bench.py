@@ -206,7 +206,7 @@ class NodeBench:
         self._param_dir = tempfile.mkdtemp(prefix="seg_bench_node_")
         overrides = Path(self._param_dir) / "overrides.yaml"
         overrides.write_text(yaml.safe_dump({"/**": {"ros__parameters": self._node_overrides()}}))
-        # What `seg-perception bringup` runs, with this module's timing publisher as the entry point.
+        # What `seg-perception bringup` runs, with this module's timing publisher as entry point.
         cmd = [sys.executable, "-m", "seg_perception.ros.node_bench", "--ros-args",
                "-r", f"__node:={_NODE_NAME}", "--params-file", default_config_file(),
                "--params-file", str(overrides)]

@@ -152,7 +152,8 @@ def run_soak(args: argparse.Namespace) -> int:
 
     from ..benchmark import parse_size, render_bench_frames
 
-    missing = [m for m in ("rclpy", "seg_perception.msg") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("rclpy", "seg_perception.msg")
+               if importlib.util.find_spec(m) is None]
     if missing:
         print(f"seg-perception bench --soak: {', '.join(missing)} not importable; source "
               "scripts/env.sh", file=sys.stderr)
