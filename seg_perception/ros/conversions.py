@@ -37,8 +37,10 @@ Point clouds (``sensor_msgs/PointCloud2``)
     order, offsets, datatypes, point padding, row padding and byte order.
 
 Objects (``seg_perception/ObjectInstanceArray``)
-    :func:`scene_to_objects_msg` and the reverse :func:`objects_msg_to_dicts`.
-    ``seg_perception.msg`` is imported inside them, so everything else here
+    :func:`objects_msg_to_dicts` reads one back. Building it from a Scene, like every
+    per-frame output message, is :mod:`seg_perception.ros.outputs`'
+    (:func:`scene_to_objects_msg` is still importable from here).
+    ``seg_perception.msg`` is imported inside the functions, so everything else here
     works before the messages are built.
 """
 from __future__ import annotations
@@ -46,11 +48,11 @@ from __future__ import annotations
 import array
 import sys
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField, RegionOfInterest
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 try:  # a core dependency; the numpy fallback below gives the same pixels, 50x slower
@@ -60,8 +62,7 @@ except ImportError:  # pragma: no cover
 
 from ..errors import InvalidFrameError, UnsupportedEncodingError
 from ..frames import CameraIntrinsics, depth_to_metres
-from ..geometry.transforms import quaternion_to_rotation_matrix, rotation_matrix_to_quaternion
-from ..results import Scene
+from ..geometry.transforms import quaternion_to_rotation_matrix
 
 __all__ = [
     "COLOR_ENCODINGS",
@@ -86,6 +87,15 @@ __all__ = [
 ]
 
 _HOST_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def __getattr__(name: str) -> Any:
+    # Scene -> objects message lives with the other per-frame outputs (ros/outputs.py);
+    # still importable from here, where it was (imported on first use: no import cycle).
+    if name == "scene_to_objects_msg":
+        from .outputs import scene_to_objects_msg
+        return scene_to_objects_msg
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # encoding -> (element dtype, channels)
 _ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -177,7 +187,9 @@ def _fresh(default: Any) -> Any:
         return array.array(default.typecode)
     if isinstance(default, np.ndarray):
         return default.copy()
-    return type(default)()  # a nested message
+    if "_check_fields" in getattr(type(default), "__slots__", ()):
+        return _maker(type(default))()  # a nested message, itself with fresh defaults
+    return type(default)()
 
 
 def _bare(cls: type, values: dict[str, Any]) -> Any:
@@ -591,44 +603,6 @@ def cloud_to_points(msg: PointCloud2) -> tuple[np.ndarray, np.ndarray | None, np
 
 # --------------------------------------------------------------------------- objects
 
-def _f32(value: Any) -> float:
-    """``value`` rounded to float32, as a float32 message field carries it over the wire."""
-    return float(np.float32(value))
-
-
-def _vec(values: Any) -> tuple[float, float, float]:
-    v = np.asarray(values, np.float64).reshape(3)
-    return float(v[0]), float(v[1]), float(v[2])
-
-
-def _grasp_fields(grasp: Any) -> tuple[Any, Any, Any, float]:
-    """``(point, approach, axis, width)`` of a 4-sequence or an object with those attributes."""
-    if all(hasattr(grasp, a) for a in ("point", "approach", "axis", "width")):
-        return grasp.point, grasp.approach, grasp.axis, float(grasp.width)
-    try:
-        point, approach, axis, width = grasp
-    except (TypeError, ValueError):
-        raise TypeError(
-            "a grasp must be (point, approach, axis, width) or have attributes point, "
-            f"approach, axis and width; got {type(grasp).__name__}") from None
-    return point, approach, axis, float(width)
-
-
-def _roi_of(box_2d: Any, width: int, height: int) -> tuple[int, int, int, int]:
-    """``(x, y, w, h)`` pixels covering an ``(x1, y1, x2, y2)`` box, clipped to the image."""
-    x1, y1, x2, y2 = np.asarray(box_2d, np.float64).reshape(4)
-    x0 = int(np.clip(np.floor(x1), 0, width))
-    y0 = int(np.clip(np.floor(y1), 0, height))
-    xe = int(np.clip(np.ceil(x2), x0, width))
-    ye = int(np.clip(np.ceil(y2), y0, height))
-    return x0, y0, xe - x0, ye - y0
-
-
-def _status_code(status: str, msg_type: Any) -> int:
-    """The ``ObjectInstance.GEOMETRY_*`` constant of a ``SceneObject.geometry_status``."""
-    return int(getattr(msg_type, f"GEOMETRY_{status.upper()}", msg_type.GEOMETRY_UNKNOWN))
-
-
 def geometry_status_name(obj_msg: Any) -> str:
     """An ``ObjectInstance``'s ``geometry_status`` as ``SceneObject.geometry_status`` names
     it (``"ok"``, ``"out_of_range"``, ...; ``"unknown"`` for a value it does not know)."""
@@ -638,132 +612,6 @@ def geometry_status_name(obj_msg: Any) -> str:
 @lru_cache(maxsize=None)
 def _status_names(msg_type: Any) -> dict[int, str]:
     return {getattr(msg_type, name): name[len("GEOMETRY_"):].lower()
-            for name in dir(msg_type) if name.startswith("GEOMETRY_")}
-
-
-def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device: str = "",
-                         grasps: Mapping[int, Any] | None = None,
-                         with_clouds: bool = True) -> Any:
-    """A ``seg_perception/ObjectInstanceArray`` describing every object of ``scene``.
-
-    Args:
-        scene: the pipeline's result; 3D fields are taken as they are (metres in
-            ``header.frame_id``: the frame the geometry was computed in).
-        header: stamp and frame of the array, copied to every mask and cloud.
-        backend, device: the instance segmenter and compute device, for the record.
-        grasps: optional ``{object index: (point, approach, axis, width)}``
-            (or objects with those attributes) overriding ``SceneObject.grasp``;
-            objects with neither, and objects without 3D, get zero grasp fields.
-        with_clouds: False leaves every ``cloud`` empty (fields x, y, z, rgb
-            declared, zero points), to save bandwidth when planners need only boxes.
-
-    Per object: ``roi`` covers ``box_2d`` (x2/y2 exclusive, clipped to the image);
-    ``mask`` is the object's mask cropped to ``roi``, mono8 255/0; ``box_pose``
-    is ``box_center`` with the quaternion of ``box_rotation``; ``cloud`` holds the
-    object's points with ``rgb`` when it has colours. ``has_3d`` and
-    ``geometry_status`` say whether the 3D part is valid (see the message); objects
-    without geometry get ``has_3d`` false, zero 3D and grasp fields, an identity
-    orientation and an empty cloud.
-    """
-    from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-    from seg_perception.msg import ObjectInstance, ObjectInstanceArray
-
-    frame = scene.frame
-    img_h, img_w = (frame.height, frame.width) if frame is not None else scene.instances.shape
-    out = ObjectInstanceArray(header=_copy_header(header), image_width=int(img_w),
-                              image_height=int(img_h), backend=backend, device=device)
-    if scene.support_plane is not None:
-        out.has_support_plane = True
-        out.support_plane = scene.support_plane.coefficients.astype(np.float64)
-    objects = scene.objects
-    if not objects:
-        out.objects = []
-        return out
-    # Batched over the objects: ROIs, quaternions (one call: per-call overhead dominates
-    # for one 3x3); the per-object messages are built without default fields (_bare).
-    rois = _rois_of(np.array([np.asarray(o.box_2d, np.float64).reshape(4) for o in objects]),
-                    int(img_w), int(img_h)).tolist()
-    rotations = [obj.geometry.box_rotation for obj in objects if obj.geometry is not None]
-    quaternions = iter(rotation_matrix_to_quaternion(
-        np.array(rotations).reshape(-1, 3, 3)).tolist())
-    sec, nanosec, frame_id = int(header.stamp.sec), int(header.stamp.nanosec), str(header.frame_id)
-    no_cloud = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)
-    codes = _status_codes(ObjectInstance)
-    zero3 = (0.0, 0.0, 0.0)
-
-    def vec3(cls: type, v: Any) -> Any:
-        x, y, z = v
-        return _bare(cls, {"x": x, "y": y, "z": z})
-
-    built = []
-    for obj, (x, y, w, h) in zip(objects, rois):
-        crop = obj.mask_window(x, y, x + w, y + h)
-        data = array.array("B")
-        data.frombytes(np.ascontiguousarray(crop, bool).view(np.uint8) * np.uint8(255))
-        mask = _image(data, h, w, "mono8", w, _stamped(sec, nanosec, frame_id))
-        g = obj.geometry
-        values: dict[str, Any] = {
-            "id": int(obj.index), "track_id": int(obj.track_id),
-            "track_age": max(int(obj.age), 0), "class_id": int(obj.class_id),
-            "class_name": str(obj.class_name), "score": _f32(obj.score),
-            "roi": _bare(RegionOfInterest, {"x_offset": x, "y_offset": y, "height": h,
-                                            "width": w, "do_rectify": False}),
-            "mask": mask, "has_3d": g is not None,
-            "geometry_status": codes.get(obj.geometry_status, codes["unknown"]),
-        }
-        grasp = grasps.get(obj.index) if grasps is not None else None
-        if grasp is None:
-            grasp = obj.grasp
-        if g is not None:
-            qx, qy, qz, qw = next(quaternions)
-            values["centroid"] = vec3(Point, _vec(g.centroid))
-            values["box_pose"] = _bare(Pose, {
-                "position": vec3(Point, _vec(g.box_center)),
-                "orientation": _bare(Quaternion, {"x": qx, "y": qy, "z": qz, "w": qw})})
-            values["box_size"] = vec3(Vector3, _vec(g.box_extent))
-            values["top_normal"] = vec3(Vector3, _vec(g.top_normal))
-        else:
-            values["centroid"] = vec3(Point, zero3)
-            values["box_pose"] = _bare(Pose, {
-                "position": vec3(Point, zero3),
-                "orientation": _bare(Quaternion, {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0})})
-            values["box_size"] = vec3(Vector3, zero3)
-            values["top_normal"] = vec3(Vector3, zero3)
-        if g is not None and with_clouds:
-            values["cloud"] = points_to_cloud(np.asarray(g.points, np.float32).reshape(-1, 3),
-                                              header, colors=g.colors)
-        else:
-            values["cloud"] = points_to_cloud(no_cloud[0], header, colors=no_cloud[1])
-        if grasp is not None and g is not None:  # no 3D: no grasp either (has_3d says so)
-            point, approach, axis, width = _grasp_fields(grasp)
-            values["grasp_point"] = vec3(Point, _vec(point))
-            values["grasp_approach"] = vec3(Vector3, _vec(approach))
-            values["grasp_axis"] = vec3(Vector3, _vec(axis))
-            values["grasp_width"] = _f32(width)
-        else:
-            values["grasp_point"] = vec3(Point, zero3)
-            values["grasp_approach"] = vec3(Vector3, zero3)
-            values["grasp_axis"] = vec3(Vector3, zero3)
-            values["grasp_width"] = 0.0
-        built.append(_bare(ObjectInstance, values))
-    out.objects = built
-    return out
-
-
-def _rois_of(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``int64[N, 4]`` ``(x, y, w, h)`` of :func:`_roi_of` for ``float[N, 4]`` boxes."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    x0 = np.clip(np.floor(b[:, 0]), 0, width)
-    y0 = np.clip(np.floor(b[:, 1]), 0, height)
-    xe = np.clip(np.ceil(b[:, 2]), x0, width)
-    ye = np.clip(np.ceil(b[:, 3]), y0, height)
-    return np.stack([x0, y0, xe - x0, ye - y0], axis=1).astype(np.int64)
-
-
-@lru_cache(maxsize=None)
-def _status_codes(msg_type: Any) -> dict[str, int]:
-    """``SceneObject.geometry_status`` name -> ``ObjectInstance.GEOMETRY_*`` value."""
-    return {name[len("GEOMETRY_"):].lower(): int(getattr(msg_type, name))
             for name in dir(msg_type) if name.startswith("GEOMETRY_")}
 
 
