@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -21,8 +21,9 @@ from .frames import RGBDFrame
 from .results import (GEOMETRY_NOT_COMPUTED, InstanceMasks, ObjectGeometry, Plane, Scene,
                       SceneObject, SemanticMap)
 from .segmenters import build_instance_segmenter, build_semantic_segmenter
-from .segmenters._protocol import (FindsSupportPlane, InstanceSegmenter, Resettable,
-                                   SemanticSegmenter, UsesSupportPlane, WorkspaceAware)
+from .segmenters._protocol import (FindsSupportPlane, InstanceResult, InstanceSegmenter,
+                                   Resettable, ReusesAnalysis, SemanticSegmenter,
+                                   SharesAnalysis, UsesSupportPlane, WorkspaceAware)
 
 __all__ = ["BUILD_TIME_FIELDS", "FrameAnalysis", "LiveSettings", "Pipeline", "assemble_scene"]
 
@@ -129,21 +130,23 @@ class Pipeline:
             cfg = self._settings.current()[0]
         timings: dict[str, float] = {}
         with _timed(timings, "instance"):
-            instances, plane = self._segment_instances(frame)
-            instances = instances.select(instances.scores >= cfg.score_threshold)
+            found = self._segment_instances(frame)
+            instances = found.masks.select(found.masks.scores >= cfg.score_threshold)
+        plane = found.plane
         if plane is None:  # a backend that finds no plane itself (learned models)
             from .geometry.plane import estimate_support_plane
             with _timed(timings, "plane"):
                 plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
+            found = replace(found, plane=plane)
         # Layout and per-object 3D are independent: the layout runs on a second thread
         # (OpenCV and numpy release the GIL for most of it), 3D on this one.
         pending = None
         if self.semantic_segmenter is not None:
             if self.layout_thread:
-                pending = self._side_thread().submit(self._timed_semantic, frame, plane)
+                pending = self._side_thread().submit(self._timed_semantic, frame, found)
             else:
                 pending = Future()
-                pending.set_result(self._timed_semantic(frame, plane))
+                pending.set_result(self._timed_semantic(frame, found))
         try:
             geometries, grasps, statuses = self._describe(frame, instances, plane, cfg, timings)
         finally:
@@ -161,21 +164,29 @@ class Pipeline:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="seg_perception_layout")
         return self._executor
 
-    def _timed_semantic(self, frame: RGBDFrame, plane: Plane | None) -> tuple[Any, float]:
+    def _timed_semantic(self, frame: RGBDFrame, found: InstanceResult) -> tuple[Any, float]:
         start = time.perf_counter()
-        semantic = self._segment_semantic(frame, plane)
+        semantic = self._segment_semantic(frame, found)
         return semantic, (time.perf_counter() - start) * 1e3
 
-    def _segment_instances(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
-        if isinstance(self.instance_segmenter, FindsSupportPlane):
-            return self.instance_segmenter.segment_with_plane(frame)
-        return self.instance_segmenter.segment(frame), None
+    def _segment_instances(self, frame: RGBDFrame) -> InstanceResult:
+        segmenter = self.instance_segmenter
+        if isinstance(segmenter, SharesAnalysis):
+            return segmenter.segment_shared(frame)
+        if isinstance(segmenter, FindsSupportPlane):
+            return InstanceResult(*segmenter.segment_with_plane(frame))
+        return InstanceResult(segmenter.segment(frame))
 
-    def _segment_semantic(self, frame: RGBDFrame, plane: Plane | None):  # noqa: ANN202
-        # The layout segmenter can reuse the support plane the instance stage found.
-        if isinstance(self.semantic_segmenter, UsesSupportPlane) and plane is not None:
-            return self.semantic_segmenter.segment_with_plane(frame, plane)
-        return self.semantic_segmenter.segment(frame)
+    def _segment_semantic(self, frame: RGBDFrame, found: InstanceResult) -> SemanticMap:
+        # The semantic stage gets what the instance stage found (the plane, fitted
+        # here when it found none, and its analysis) explicitly, not through a cache.
+        segmenter = self.semantic_segmenter
+        assert segmenter is not None
+        if isinstance(segmenter, ReusesAnalysis):
+            return segmenter.segment_reusing(frame, found)
+        if isinstance(segmenter, UsesSupportPlane) and found.plane is not None:
+            return segmenter.segment_with_plane(frame, found.plane)
+        return segmenter.segment(frame)
 
     def _describe(self, frame: RGBDFrame, instances: InstanceMasks, plane: Plane | None,
                   cfg: PipelineConfig, timings: dict[str, float]) -> tuple[list, list, list]:

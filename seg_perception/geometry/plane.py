@@ -340,15 +340,19 @@ def _threshold(distance_threshold: float | np.ndarray, m: int) -> np.ndarray | f
 
 
 def find_planes(points: np.ndarray, max_planes: int = 3,
-                distance_threshold: float | np.ndarray = 0.01, min_inliers: int = 500,
+                distance_threshold: float | np.ndarray = 0.01, min_inliers: float = 500,
                 num_iterations: int = 300, rng: np.random.Generator | int | None = None,
                 normal_hint: Sequence[float] | None = None,
-                max_angle_deg: float | None = None) -> list[tuple[Plane, np.ndarray]]:
+                max_angle_deg: float | None = None, normals: np.ndarray | None = None,
+                max_normal_angle_deg: float = 30.0, score_points: int = _SCORE_POINTS,
+                min_share_of_largest: float = 0.0) -> list[tuple[Plane, np.ndarray]]:
     """Several dominant planes by sequential RANSAC (e.g. table, floor, wall).
 
     Each plane's inliers are removed before the next search; the search stops
-    at ``max_planes`` or when a plane has fewer than ``min_inliers`` inliers.
-    Arguments as in :func:`segment_plane`.
+    at ``max_planes`` or when a plane has fewer than ``min_inliers`` inliers
+    (after the first, also fewer than ``min_share_of_largest`` times the first's).
+    Other arguments as in :func:`segment_plane`: each search is the same RANSAC
+    and refit.
 
     Returns:
         ``[(plane, inliers), ...]`` largest first; ``inliers`` are ``int64``
@@ -359,17 +363,23 @@ def find_planes(points: np.ndarray, max_planes: int = 3,
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(
         0 if rng is None else rng)
     hint, cos_max = _hint(normal_hint, max_angle_deg)
+    pn_all, cos_n = _point_normals(normals, pts.shape[0], max_normal_angle_deg)
     remaining = np.arange(pts.shape[0])
     found: list[tuple[Plane, np.ndarray]] = []
-    while len(found) < max_planes and remaining.size >= max(3, min_inliers):
+    while len(found) < max_planes:
+        floor = max(min_inliers, min_share_of_largest * found[0][1].size if found else 0)
+        if remaining.size < max(3, floor):
+            break
         sub = pts[remaining]
         thr = thr_all[remaining] if isinstance(thr_all, np.ndarray) else thr_all
-        best = _ransac(sub, thr, num_iterations, gen, hint, cos_max, 0.999,
-                       min_inliers=min_inliers)
+        pn = None if pn_all is None else pn_all[remaining]
+        best = _ransac(sub, thr, num_iterations, gen, hint, cos_max, 0.999, pn, cos_n,
+                       max(3, int(score_points)), max(0, int(floor)))
         if best is None:
             break
-        normal, offset, inliers = _refine(sub, thr, best[0], best[1], hint, cos_max)
-        if inliers.size < min_inliers:
+        normal, offset, inliers = _refine(sub, thr, best[0], best[1], hint, cos_max,
+                                          point_normals=pn, cos_normal=cos_n)
+        if inliers.size < floor:
             break
         found.append((Plane(tuple(float(a) for a in normal), float(offset)),
                       remaining[inliers].astype(np.int64)))
@@ -402,8 +412,7 @@ def estimate_support_plane(frame: "RGBDFrame", exclude: np.ndarray | None = None
     K = frame.intrinsics
     grid_k = CameraIntrinsics(z.shape[1], z.shape[0], K.fx / stride, K.fy / stride,
                               K.cx / stride, K.cy / stride)
-    u = (np.arange(grid_k.width, dtype=np.float32) - np.float32(grid_k.cx)) / np.float32(grid_k.fx)
-    v = (np.arange(grid_k.height, dtype=np.float32) - np.float32(grid_k.cy)) / np.float32(grid_k.fy)
+    u, v = grid_k.pixel_rays()
     x, y = z * u[None, :], z * v[:, None]
     valid = z > 0
     normals, ok = normals_planar(x, y, z, valid)

@@ -6,6 +6,11 @@ is there (checked with ``isinstance``, the protocols are runtime-checkable):
 
 * :class:`FindsSupportPlane`: the instance stage returns the support plane it
   found on the way (the geometric backend); otherwise the pipeline fits one.
+* :class:`SharesAnalysis`: the instance stage returns an :class:`InstanceResult`:
+  its masks, plane and the analysis behind them (the geometric backend's
+  ``SceneAnalysis``), which the pipeline hands to the semantic stage.
+* :class:`ReusesAnalysis`: the semantic stage takes that result and reuses what it
+  can (the layout backend: the whole analysis when it is a ``SceneAnalysis``).
 * :class:`UsesSupportPlane`: the semantic stage takes the plane found before it
   (the layout backend) instead of fitting its own.
 * :class:`Resettable`: it keeps state between frames (a prior plane) that
@@ -15,13 +20,15 @@ is there (checked with ``isinstance``, the protocols are runtime-checkable):
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from ..frames import RGBDFrame
 from ..results import InstanceMasks, Plane, SemanticMap
 
-__all__ = ["FindsSupportPlane", "InstanceSegmenter", "Resettable", "SemanticSegmenter",
-           "UsesSupportPlane", "WorkspaceAware"]
+__all__ = ["FindsSupportPlane", "InstanceResult", "InstanceSegmenter", "Resettable",
+           "ReusesAnalysis", "SemanticSegmenter", "SharesAnalysis", "UsesSupportPlane",
+           "WorkspaceAware"]
 
 
 @runtime_checkable
@@ -60,6 +67,41 @@ class FindsSupportPlane(Protocol):
 
     def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
         """``segment(frame)`` and the support plane (None when there is none)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class InstanceResult:
+    """What an instance stage found on one frame.
+
+    Attributes:
+        masks: the instances.
+        plane: the support plane, None when none was found (or not looked for).
+        analysis: the backend's intermediate results for a semantic stage to reuse
+            (the geometric backend's ``SceneAnalysis``), None when there are none.
+    """
+
+    masks: InstanceMasks
+    plane: Plane | None = None
+    analysis: Any = None
+
+
+@runtime_checkable
+class SharesAnalysis(Protocol):
+    """An instance segmenter whose work on a frame the semantic stage can reuse."""
+
+    def segment_shared(self, frame: RGBDFrame) -> InstanceResult:
+        """``segment(frame)`` with the plane and the analysis behind it."""
+        ...
+
+
+@runtime_checkable
+class ReusesAnalysis(Protocol):
+    """A semantic segmenter that can build on the instance stage's result."""
+
+    def segment_reusing(self, frame: RGBDFrame, found: InstanceResult) -> SemanticMap:
+        """``segment(frame)`` reusing ``found`` (its plane is the support plane,
+        its analysis is used when this segmenter understands it)."""
         ...
 
 

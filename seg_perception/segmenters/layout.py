@@ -12,9 +12,10 @@ and surface normals, with no weights:
 * ``unknown``: everything else (no depth, clutter, table edges).
 
 "Up" is ``up`` (camera frame) when given, else the support plane's normal.
-The work is shared with the instance segmenter: on a frame it has already
-analysed (same frame object) nothing is recomputed, and a support plane
-passed to :meth:`GeometricLayoutSegmenter.segment_with_plane` skips RANSAC.
+The work is shared with the instance segmenter: given its ``SceneAnalysis``
+(:meth:`GeometricLayoutSegmenter.segment_reusing`, as the pipeline does, or
+``analysis=``) nothing is recomputed; a support plane passed to
+:meth:`GeometricLayoutSegmenter.segment_with_plane` skips RANSAC.
 
 Example:
     >>> from seg_perception.sim.synthetic import render_scene, preset_objects
@@ -36,7 +37,8 @@ from ..frames import RGBDFrame
 from ..geometry.plane import find_planes
 from ..results import LAYOUT_CLASSES, Plane, SemanticMap
 from ._api import register_semantic_segmenter
-from .geometric import GeometricConfig, SceneAnalysis, analyse_scene, cached_analysis
+from ._protocol import InstanceResult
+from .geometric import GeometricConfig, SceneAnalysis, analyse_scene
 
 __all__ = [
     "GeometricLayoutSegmenter",
@@ -108,16 +110,25 @@ class GeometricLayoutSegmenter:
     def __init__(self, config: LayoutConfig | None = None) -> None:
         self.config = config or LayoutConfig()
 
-    def segment(self, frame: RGBDFrame) -> SemanticMap:
-        return self.segment_with_plane(frame, None)
+    def segment(self, frame: RGBDFrame, analysis: SceneAnalysis | None = None) -> SemanticMap:
+        """Layout of ``frame``, from ``analysis`` when given (the geometric instance
+        segmenter's of this frame), else from an analysis of its own."""
+        return self.segment_with_plane(frame, None, analysis)
 
-    def segment_with_plane(self, frame: RGBDFrame, plane: Plane | None) -> SemanticMap:
+    def segment_reusing(self, frame: RGBDFrame, found: InstanceResult) -> SemanticMap:
+        """Layout of ``frame`` from what the instance stage found: its support plane,
+        and its analysis when it is a geometric one."""
+        analysis = found.analysis if isinstance(found.analysis, SceneAnalysis) else None
+        return self.segment_with_plane(frame, found.plane, analysis)
+
+    def segment_with_plane(self, frame: RGBDFrame, plane: Plane | None,
+                           analysis: SceneAnalysis | None = None) -> SemanticMap:
         """Layout of ``frame``; ``plane`` is the support plane if already known.
 
-        Reuses the geometric analysis of this frame object when the instance
-        segmenter ran on it; otherwise analyses it (without RANSAC if ``plane``).
+        Uses ``analysis`` unless it has another plane than ``plane``; otherwise
+        analyses the frame (without RANSAC if ``plane``; analyses are cached per frame
+        object, config and plane).
         """
-        analysis = cached_analysis(frame)
         if analysis is None or (plane is not None and analysis.plane != plane):
             analysis = analyse_scene(frame, self.config.geometric, plane=plane)
         return self._layout(frame, analysis)

@@ -207,11 +207,11 @@ def test_builder_errors():
 
 
 def test_analysis_is_cached_per_frame_and_exposes_the_plane(scenes, monkeypatch):
-    import seg_perception.segmenters.geometric as geometric
+    import seg_perception.segmenters.geometric.analysis as analysis_module
 
     calls = []
-    real = geometric._analyse
-    monkeypatch.setattr(geometric, "_analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = analysis_module._analyse
+    monkeypatch.setattr(analysis_module, "_analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
     frame = RGBDFrame(scenes["flat"].frame.rgb, scenes["flat"].frame.depth,
                       scenes["flat"].frame.intrinsics)
     seg = build_geometric()
@@ -224,11 +224,11 @@ def test_analysis_is_cached_per_frame_and_exposes_the_plane(scenes, monkeypatch)
 
 
 def test_a_stream_reuses_the_support_plane_until_it_no_longer_holds(monkeypatch):
-    import seg_perception.segmenters.geometric as geometric
+    import seg_perception.segmenters.geometric.support as support
 
-    searches = []
-    real = geometric.segment_plane
-    monkeypatch.setattr(geometric, "segment_plane",
+    searches = []  # one sequential RANSAC (find_planes) per search
+    real = support.find_planes
+    monkeypatch.setattr(support, "find_planes",
                         lambda *a, **k: searches.append(1) or real(*a, **k))
     first = render_scene(preset_objects("touching"), *SIZE)
     seg = GeometricSegmenter()

@@ -81,27 +81,34 @@ def test_no_wall_or_floor_invented_on_a_plain_table(layout):
 
 
 def test_reuses_the_instance_segmenters_analysis(monkeypatch):
-    import seg_perception.segmenters.geometric as geometric
+    import seg_perception.segmenters.geometric.analysis as analysis_module
+    from seg_perception.segmenters._protocol import ReusesAnalysis, SharesAnalysis
 
     calls = []
-    real = geometric._analyse
-    monkeypatch.setattr(geometric, "_analyse", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = analysis_module._analyse
+    monkeypatch.setattr(analysis_module, "_analyse",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
     scene = render_scene(preset_objects("stacked"), 320, 240)
     frame = RGBDFrame(scene.frame.rgb, scene.frame.depth, scene.frame.intrinsics)
-    masks, plane = build_geometric().segment_with_plane(frame)
-    sem = build_geometric_layout().segment_with_plane(frame, plane)
+    instances, layout = build_geometric(), build_geometric_layout()
+    assert isinstance(instances, SharesAnalysis) and isinstance(layout, ReusesAnalysis)
+    found = instances.segment_shared(frame)  # what the pipeline hands on
+    sem = layout.segment_reusing(frame, found)
     assert len(calls) == 1  # one RANSAC, one analysis for both stages
     # Object pixels are exactly the instance masks.
-    np.testing.assert_array_equal(sem.labels == OBJECT, masks.masks.any(axis=0))
+    np.testing.assert_array_equal(sem.labels == OBJECT, found.masks.masks.any(axis=0))
+    # The same through segment(frame, analysis=...).
+    again = layout.segment(frame, analysis=found.analysis)
+    assert len(calls) == 1 and np.array_equal(again.labels, sem.labels)
 
 
 def test_given_plane_skips_the_search(monkeypatch):
-    import seg_perception.segmenters.geometric as geometric
+    import seg_perception.segmenters.geometric.analysis as analysis_module
 
     scene = render_scene(preset_objects("flat"), 320, 240)
     called = []
-    real = geometric._support_plane
-    monkeypatch.setattr(geometric, "_support_plane",
+    real = analysis_module.support_plane
+    monkeypatch.setattr(analysis_module, "support_plane",
                         lambda *a, **k: called.append(1) or real(*a, **k))
     sem = build_geometric_layout().segment_with_plane(scene.frame, scene.table_plane)
     assert not called
@@ -136,3 +143,28 @@ def test_registry_protocol_and_errors():
         build_geometric_layout(flor_min_drop=0.2)
     with pytest.raises(ConfigError, match="up"):
         LayoutConfig(up=(0.0, 0.0, 0.0))
+
+
+def test_the_pipeline_hands_the_analysis_to_the_layout_stage(monkeypatch):
+    # One analysis per frame for both stages, handed on explicitly (no frame cache).
+    import seg_perception.segmenters.geometric.analysis as analysis_module
+    from seg_perception.pipeline import Pipeline
+
+    calls = []
+    real = analysis_module._analyse
+    monkeypatch.setattr(analysis_module, "_analyse",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    class NoCache:  # every analyse_scene call analyses
+        def get(self, frame):  # noqa: ANN001, ANN202
+            return None
+
+        def setdefault(self, frame, value):  # noqa: ANN001, ANN202
+            return value
+
+    monkeypatch.setattr(analysis_module, "_CACHE", NoCache())
+    pipeline = Pipeline(layout_thread=False)
+    scene = pipeline.process(render_scene(preset_objects("stacked"), 320, 240).frame)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(scene.semantic.labels == OBJECT,
+                                  scene.instances.masks.any(axis=0))

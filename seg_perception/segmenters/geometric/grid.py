@@ -1,0 +1,141 @@
+"""The grid split by the support plane (:class:`GridScene`, what every stage of the
+object segmentation reads) and small helpers on grid images."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...frames import CameraIntrinsics, RGBDFrame
+from ...results import Plane
+from .config import GeometricConfig
+from .points import GridPoints
+from .support import measured_noise
+
+__all__ = ["GridScene", "eroded", "height_image", "signed_distance", "subsampled"]
+
+
+def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
+    """``float32[M]`` signed distances of ``float32[M, 3]`` points, elementwise.
+
+    (``points @ normal`` goes to multi-threaded BLAS, which is slow for one thin
+    matrix-vector product and much slower when other processes share the CPU.)
+    """
+    n = np.asarray(plane.normal, np.float32)
+    d = points[:, 0] * n[0]
+    d += points[:, 1] * n[1]
+    d += points[:, 2] * n[2]
+    d += np.float32(plane.offset)
+    return d
+
+
+def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.ndarray:
+    """``float32[H, W]`` signed height above ``plane``; ``n . ray`` is separable in u, v."""
+    u, v = K.pixel_rays()
+    n = np.asarray(plane.normal, np.float32)
+    along = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
+    return depth * along + np.float32(plane.offset)
+
+
+def subsampled(image: np.ndarray, stride: int) -> np.ndarray:
+    """``image[::stride, ::stride]``, contiguous (OpenCV's nearest-neighbour resize picks
+    exactly those pixels, several times faster than numpy's strided copy)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if stride == 1 or h % stride or w % stride:  # exact only for whole multiples
+        return np.ascontiguousarray(image[::stride, ::stride])
+    return cv2.resize(image, (w // stride, h // stride), interpolation=cv2.INTER_NEAREST)
+
+
+def eroded(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` eroded by a disc of ``radius`` pixels (unchanged for radius 0)."""
+    import cv2
+
+    if radius <= 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), kernel, borderValue=0).view(bool)
+
+
+@dataclass(eq=False)
+class GridScene:
+    """One frame on the processing grid with its support plane: what every stage of
+    the object segmentation (:func:`.regions.segment_objects`) reads.
+
+    ``cfg`` has the depth noise measured on the plane; ``tolerance`` is the noise band
+    around it, ``support`` the pixels within it, ``candidates`` the pixels above it
+    (up to ``max_height``). ``jump`` (the largest depth step within one surface) and
+    ``step_noise`` follow from the config and the depth. The grid's arrays are
+    reached directly (``g.x``, ``g.valid``, ...).
+    """
+
+    frame: RGBDFrame
+    cfg: GeometricConfig
+    points: GridPoints
+    plane: Plane
+    height: np.ndarray
+    tolerance: np.ndarray
+    support: np.ndarray
+    candidates: np.ndarray
+    jump: np.ndarray = field(init=False)
+    step_noise: np.ndarray | float = field(init=False)
+    _lab: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def on_plane(cls, frame: RGBDFrame, config: GeometricConfig, points: GridPoints,
+                 plane: Plane) -> GridScene:
+        """The grid split by ``plane`` into support and candidate object pixels."""
+        z, valid = points.z, points.valid
+        height = height_image(z, points.K, plane)
+        if config.estimate_noise:
+            config = measured_noise(height, z, valid, config)
+        tol = np.maximum(np.float32(config.min_height),
+                         np.float32(config.noise_k) * config.sigma(z))
+        support = valid & (np.abs(height) <= tol)
+        candidates = valid & (height > tol) & (height < np.float32(config.max_height))
+        return cls(frame, config, points, plane, height, tol, support, candidates)
+
+    def __post_init__(self) -> None:
+        config, z, K = self.cfg, self.z, self.K
+        pixel_angle = 1.0 / min(K.fx, K.fy)
+        # Largest depth step between neighbouring grid pixels on one smooth surface:
+        # the pixel footprint seen at up to max_incidence, plus noise of both pixels.
+        self.jump = (np.float32(config.min_depth_jump)
+                     + z * np.float32(pixel_angle
+                                      * math.tan(math.radians(config.max_incidence_deg)))
+                     + np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z))
+        # Smallest step the (optional) slope test accepts: above the noise of two pixels.
+        self.step_noise = 0.0 if config.jump_slope_ratio is None else (
+            np.float32(0.5 * config.min_depth_jump)
+            + np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z))
+
+    # The grid's own arrays, read through.
+    stride = property(lambda self: self.points.stride)
+    K = property(lambda self: self.points.K)
+    x = property(lambda self: self.points.x)
+    y = property(lambda self: self.points.y)
+    z = property(lambda self: self.points.z)
+    valid = property(lambda self: self.points.valid)
+    normals = property(lambda self: self.points.normals)
+    normals_ok = property(lambda self: self.points.normals_ok)
+
+    def lab_of(self, rows: slice | np.ndarray, cols: slice | np.ndarray | None = None
+               ) -> np.ndarray:
+        """CIELAB ``uint8`` of grid pixels: a crop ``[rows, cols]`` (``[h, w, 3]``) or,
+        with ``cols`` None, the flat pixel indices ``rows`` (``[M, 3]``)."""
+        import cv2
+
+        if self._lab is None:  # the whole grid at once: one image converts fastest
+            self._lab = cv2.cvtColor(subsampled(self.frame.rgb, self.stride), cv2.COLOR_RGB2LAB)
+        if cols is None:
+            return self._lab.reshape(-1, 3)[rows]
+        return self._lab[rows, cols]
+
+    def min_pixels(self, z: float | np.ndarray) -> np.ndarray:
+        """Grid pixels that ``min_area`` covers at depth ``z`` (seen face-on), at least
+        ``min_points``: the same metric size at any resolution and focal length."""
+        z = np.maximum(np.asarray(z, np.float64), 1e-3)
+        per_m2 = self.K.fx * self.K.fy / (z * z)
+        return np.maximum(self.cfg.min_points, self.cfg.min_area * per_m2)

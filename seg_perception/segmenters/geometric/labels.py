@@ -1,0 +1,88 @@
+"""Labels at the frame's resolution: grid labels pasted back (outlines checked at full
+resolution), and one mask per object."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...frames import RGBDFrame
+from ...results import InstanceMasks, Plane
+from .config import GeometricConfig
+
+__all__ = ["instances", "upsample_labels"]
+
+
+def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
+                    frame: RGBDFrame, config: GeometricConfig) -> np.ndarray:
+    """``uint16[H, W]`` full-resolution labels: nearest grid label, checked against full depth.
+
+    Only the bounding box of all objects (plus a margin) is processed at full size.
+    """
+    import cv2
+
+    s = stride
+    labels = grid_labels.astype(np.uint16)
+    H, W = frame.height, frame.width
+    if s == 1:
+        return labels
+    out = np.zeros((H, W), np.uint16)
+    if plane is None or not labels.any():
+        return out
+    rows = np.flatnonzero(labels.any(axis=1))
+    cols = np.flatnonzero(labels.any(axis=0))
+    gy0, gy1 = max(0, rows[0] - 1), min(labels.shape[0], rows[-1] + 2)
+    gx0, gx1 = max(0, cols[0] - 1), min(labels.shape[1], cols[-1] + 2)
+    y0, x0 = gy0 * s, gx0 * s
+    y1, x1 = min(H, gy1 * s), min(W, gx1 * s)
+    up = cv2.resize(labels[gy0:gy1, gx0:gx1], ((gx1 - gx0) * s, (gy1 - gy0) * s),
+                    interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0]
+    # Full-resolution check: a pixel keeps the nearest grid label only if it is
+    # itself above the support plane (object outlines at full resolution).
+    depth = frame.depth[y0:y1, x0:x1]
+    K = frame.intrinsics
+    rays_u, rays_v = K.pixel_rays()
+    u, v = rays_u[x0:x1], rays_v[y0:y1]
+    n = np.asarray(plane.normal, np.float32)
+    height = depth * ((n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]) + np.float32(
+        plane.offset)
+    tol = np.maximum(np.float32(config.min_height),
+                     np.float32(config.noise_k) * config.sigma(depth))
+    ok = ((height > tol) & (depth >= np.float32(config.min_depth))
+          & (depth <= np.float32(config.max_depth)))
+    # Object pixels just outside the grid outline take the neighbouring label
+    # (nearest-neighbour upsampling rounds outlines to the grid).
+    grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
+    fine = np.where(ok, np.where(up > 0, up, grown), np.uint16(0))
+    # Inside an object (its grid label on all 8 grid neighbours) the grid has decided:
+    # a pixel there that is noisy, just under the height tolerance (a plate's top) or
+    # without depth (a sensor dropout on a dark or shiny surface) is still the object.
+    # Only the outline band is checked at full resolution.
+    crop = labels[gy0:gy1, gx0:gx1]
+    box3 = np.ones((3, 3), np.uint8)
+    interior = (crop > 0) & (cv2.erode(crop, box3) == cv2.dilate(crop, box3))
+    inner = cv2.resize(interior.view(np.uint8), ((gx1 - gx0) * s, (gy1 - gy0) * s),
+                       interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0].view(bool)
+    fine = np.where(inner, up, fine)
+    out[y0:y1, x0:x1] = fine
+    return out
+
+
+def instances(labels: np.ndarray, n: int) -> InstanceMasks:
+    """One mask per label ``1..n`` present, with exact boxes; each mask is written
+    inside its own box only (one pass over the image finds the boxes)."""
+    from scipy.ndimage import find_objects
+
+    if n == 0:
+        return InstanceMasks.empty(*labels.shape)
+    found = [(i, sl) for i, sl in enumerate(find_objects(labels, max_label=n), 1)
+             if sl is not None]
+    if not found:
+        return InstanceMasks.empty(*labels.shape)
+    masks = np.zeros((len(found), *labels.shape), bool)  # zero pages: costs what is written
+    boxes = np.empty((len(found), 4), np.float32)
+    for k, (i, (rows, cols)) in enumerate(found):
+        np.equal(labels[rows, cols], i, out=masks[k, rows, cols])
+        boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
+    m = len(found)
+    return InstanceMasks(masks, np.ones(m, np.float32), np.zeros(m, np.int32), ("object",) * m,
+                         boxes).knowing_tight_boxes(boxes)
+

@@ -1,0 +1,71 @@
+"""Object regions on the grid: cut the candidate pixels (above the support plane)
+along depth discontinuities and concave creases, label what is left, then the
+colour split, the merges and the filters (steps 4-8 of the package docstring)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...geometry.cluster import concave_edges, depth_edges, label_regions
+from .colour import colour_split
+from .grid import GridScene, eroded
+from .merge import merge_regions
+from .timing import StageTimer
+from .workspace import filter_regions
+
+__all__ = ["crease_threshold", "segment_objects"]
+
+
+def segment_objects(g: GridScene, timer: StageTimer
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(int32[h, w] object labels 1..N, workspace, background)`` on the grid (see
+    :func:`.workspace.filter_regions`); each step's time goes to ``timer``."""
+    cfg = g.cfg
+    k = cfg.crease_baseline
+    jumps = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
+                        noise=g.step_noise) & g.candidates
+    creases = concave_edges((g.x, g.y, g.z), g.normals,
+                            g.normals_ok & g.candidates, baseline=k,
+                            min_score=crease_threshold(g), max_gap=g.jump * (2 * k))
+    cuts = jumps | creases
+    timer.lap("edges")
+    far = float(np.max(g.z, where=g.candidates, initial=0.0)) or 1.0
+    labels = label_regions(g.candidates, cuts,
+                           min_pixels=max(3, int(g.min_pixels(far)) // 4),
+                           reassign_radius=2 * k + 1.5 + cfg.seed_erosion, depth=g.z,
+                           depth_tolerance=g.jump, erode=cfg.seed_erosion)
+    seeds = eroded(g.candidates & ~cuts, cfg.seed_erosion)
+    timer.lap("components")
+    if cfg.colour_split and labels.max() > 0:
+        labels = colour_split(g, labels, cuts)
+        timer.lap("colour_split")
+    if (cfg.merge_bridged or cfg.merge_occluded) and labels.max() > 1:
+        labels = merge_regions(g, labels, g.candidates & ~cuts, seeds)
+        timer.lap("merge")
+    labels, workspace, background = filter_regions(g, labels)
+    timer.lap("filter")
+    return labels, workspace, background
+
+
+def crease_threshold(g: GridScene) -> np.ndarray | np.float32:
+    """``float32[h, w]`` (or one value for all): the smallest concave score taken as a
+    crease at each pixel: ``crease_min_score``, or ``noise_k`` standard deviations of
+    the score on a flat surface where the depth noise makes normals noisier than that.
+
+    The normals are differences of box means (half-size ``s = normal_smoothing``)
+    two grid pixels apart: on a plane with depth noise ``sigma`` and pixel
+    spacing ``z / f``, each slope has noise ``sigma / (spacing (2 s + 1)^1.5)``;
+    the score (a difference of two normals along one direction) has ``sqrt(2)``
+    times that. A noisier camera, or the same camera farther away, so needs a
+    sharper crease; nothing is cut by noise alone.
+    """
+    cfg = g.cfg
+    f = np.float32(min(g.K.fx, g.K.fy))
+    window = np.float32((2 * cfg.normal_smoothing + 1) ** 1.5)
+    # sigma / spacing = a z^2 / (z / f) = a z f
+    scale = np.float32(cfg.noise_k * math.sqrt(2.0) * cfg.noise_at_1m) * f / window
+    if float(scale) * float(g.z.max(initial=0.0)) <= cfg.crease_min_score:
+        return np.float32(cfg.crease_min_score)  # the noise is below it everywhere
+    return np.maximum(np.float32(cfg.crease_min_score), scale * g.z)
+

@@ -1,0 +1,87 @@
+"""The support plane of a frame: the most "up" of up to three large planes, of
+parallel ones the nearest to the camera (a table over a floor), and the depth noise
+measured on it."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from ...geometry.plane import depth_noise_from_residuals, find_planes, refit_plane
+from ...results import Plane
+from .config import GeometricConfig
+from .points import GridPoints
+
+__all__ = ["measured_noise", "support_plane"]
+
+# Metres: the lowest table (a coffee table) stands this high over the floor.
+MIN_TABLE_HEIGHT = 0.3
+
+
+def measured_noise(height: np.ndarray, z: np.ndarray, valid: np.ndarray,
+                   config: GeometricConfig) -> GeometricConfig:
+    """``config`` with ``noise_at_1m`` measured on the support plane (never below the
+    configured value): every noise-scaled threshold then fits this camera and frame."""
+    sub = (slice(None, None, 4), slice(None, None, 4))  # ~4800 pixels on a 320 x 240 grid
+    m = valid[sub]
+    a = depth_noise_from_residuals(height[sub][m], z[sub][m], config.noise_at_1m,
+                                   config.noise_k, floor_m=0.5 * config.plane_distance)
+    return config if a <= config.noise_at_1m else replace(config, noise_at_1m=a)
+
+
+def support_plane(points: GridPoints, config: GeometricConfig,
+                  prior: tuple[Plane, float] | None = None) -> tuple[Plane | None, float]:
+    """``(support plane or None, share of the sampled points on it)``."""
+    x, y, z, normals = points.x, points.y, points.z, points.normals
+    # Only points with a known normal: their normals must agree with the plane's,
+    # which keeps the band of a wall at table height out of the table plane.
+    idx = np.flatnonzero(points.valid & points.normals_ok)
+    if idx.size < 3 * config.min_points:
+        return None, 0.0
+    rng = np.random.default_rng(0)  # reproducible frame to frame
+    if idx.size > 4096:  # plenty for a plane; duplicates are harmless
+        idx = idx[rng.integers(0, idx.size, 4096)]
+    pts = np.stack([x.ravel()[idx], y.ravel()[idx], z.ravel()[idx]], axis=1)
+    nrm = np.stack([n.ravel()[idx] for n in normals], axis=1)
+    thr = np.maximum(np.float32(config.plane_distance),
+                     np.float32(config.noise_k) * config.sigma(pts[:, 2]))
+    hint = config.up_hint
+    angle = config.max_up_angle_deg if hint is not None else None
+    if prior is not None:
+        # The camera stream's last support plane: still the support if it holds
+        # (nearly) as many points as it did. Moving the camera or the table breaks it.
+        plane, inl = refit_plane(pts, prior[0], thr, normal_hint=hint, max_angle_deg=angle,
+                                 normals=nrm)
+        share = inl.size / pts.shape[0]
+        if share >= max(0.9 * prior[1], 0.05) and inl.size >= 3 * config.min_points:
+            return plane, share
+    # Up to three large planes inside the "up" cone (table, floor, a wall for a
+    # nearly level camera), largest first; a plane after the first holds at least a
+    # quarter of its points.
+    planes = find_planes(pts, max_planes=3, distance_threshold=thr,
+                         min_inliers=max(3 * config.min_points, 0.05 * pts.shape[0]),
+                         num_iterations=config.plane_iterations, rng=rng, normal_hint=hint,
+                         max_angle_deg=angle, normals=nrm, score_points=2048,
+                         min_share_of_largest=0.25)
+    found = [(plane, int(inl.size)) for plane, inl in planes]
+    if not found:
+        return None, 0.0
+    best, best_count = found[0]
+    if hint is not None and len(found) > 1:
+        # The most "up" of the large planes: a wall facing a nearly level camera
+        # can be larger than the table but is further from up.
+        h = np.asarray(hint, np.float64) / np.linalg.norm(hint)
+        deg = [math.degrees(math.acos(min(1.0, float(np.dot(p.normal, h))))) for p, _ in found]
+        i = int(np.argmin(deg))
+        if deg[i] < deg[0] - 10.0:
+            best, best_count = found[i]
+    # Of planes parallel to it, the nearest to the camera: the table over the floor.
+    # A parallel plane less than a table's height above is the top of a large object
+    # standing on it (a box, a book), not a table.
+    for plane, count in found:
+        if float(np.dot(plane.normal, best.normal)) > math.cos(math.radians(10.0)) \
+                and plane.offset < best.offset - MIN_TABLE_HEIGHT:
+            best, best_count = plane, count
+    return best, best_count / pts.shape[0]
+

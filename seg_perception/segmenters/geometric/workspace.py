@@ -1,0 +1,196 @@
+"""Which regions are objects: plausible metric size, a footprint on the workspace
+surface(s), and not part of a wall or furniture side (steps 7-8 of the package
+docstring)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...geometry.plane import SurfaceExtent
+from .grid import GridScene
+
+__all__ = ["filter_regions"]
+
+# A support surface smaller than this (square metres) is not a place to put objects on.
+_MIN_SURFACE_M2 = 0.01
+
+
+def filter_regions(g: GridScene, labels: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep regions of plausible metric size whose footprint lies on the workspace
+    surface and that are not part of a larger vertical plane; relabel 1..N.
+
+    Returns ``(labels, workspace, background)``: ``bool[h, w]`` support pixels of the
+    surface(s) objects may stand on, and regions rejected as part of a wall.
+    """
+    cfg = g.cfg
+    extent, workspace = workspace_extent(g)
+    background = np.zeros(g.z.shape, bool)
+    n_lab = int(labels.max())
+    if n_lab == 0:
+        return labels, workspace, background
+    sel = np.flatnonzero(labels.ravel())
+    lab = labels.ravel()[sel]
+    px, py, pz = g.x.ravel()[sel], g.y.ravel()[sel], g.z.ravel()[sel]
+    counts = np.bincount(lab, minlength=n_lab + 1).astype(np.float64)
+    safe = np.maximum(counts, 1)
+    # Size from second moments (robust to a few flying pixels, no per-region sort):
+    # a uniform extent L has variance L^2 / 12.
+    coords = (px, py, pz)
+    mean = [np.bincount(lab, weights=c, minlength=n_lab + 1) / safe for c in coords]
+    cov = np.zeros((n_lab + 1, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            m = np.bincount(lab, weights=coords[i] * coords[j], minlength=n_lab + 1) / safe
+            cov[:, i, j] = cov[:, j, i] = m - mean[i] * mean[j]
+    eigval, eigvec = np.linalg.eigh(cov)
+    extent_m = np.sqrt(12.0 * np.clip(eigval[:, -1], 0, None))
+    area = np.bincount(lab, weights=pixel_area(g, sel), minlength=n_lab + 1)
+    # Footprint: each point dropped onto the plane must land on the workspace
+    # surface's extent (every 2nd object pixel is enough).
+    half = slice(None, None, 2)
+    sel2, lab2 = sel[half], lab[half]
+    foot, in_view = footprints(g, sel2)
+    on_support = np.ones(sel2.size, np.float64)  # footprint out of view: cannot tell, accept
+    if extent is None:
+        on_support[in_view] = 0.0
+    else:
+        on_support[in_view] = extent.contains(foot[in_view])
+    frac_on = np.bincount(lab2, weights=on_support, minlength=n_lab + 1) / np.maximum(
+        np.bincount(lab2, minlength=n_lab + 1), 1)
+    keep = ((counts >= cfg.min_points) & (area >= cfg.min_area)
+            & (frac_on >= cfg.min_footprint_on_support)
+            & (extent_m >= cfg.min_size) & (extent_m <= cfg.max_size))
+    keep[0] = False
+    if cfg.reject_wall_planes:
+        wall = wall_like(g, labels, keep, np.stack(mean, axis=1), eigval, eigvec[:, :, 0])
+        background = wall[labels] & (labels > 0)
+        keep &= ~wall
+    lut = np.zeros(n_lab + 1, np.int32)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return lut[labels], workspace, background
+
+
+def pixel_area(g: GridScene, sel: np.ndarray) -> np.ndarray:
+    """Square metres each grid pixel ``sel`` (flat indices) covers seen face-on,
+    ``z^2 / (fx fy)``: a lower bound (oblique surfaces cover more)."""
+    z = g.z.ravel()[sel].astype(np.float64)
+    return z * z / (g.K.fx * g.K.fy)
+
+
+def footprints(g: GridScene, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``sel`` (flat indices) dropped onto the support plane (``float32[M, 3]``)
+    and whether that footprint is in the camera's view."""
+    nrm = np.asarray(g.plane.normal, np.float32)
+    hgt = g.height.ravel()[sel]
+    foot = np.stack([g.x.ravel()[sel] - hgt * nrm[0], g.y.ravel()[sel] - hgt * nrm[1],
+                     g.z.ravel()[sel] - hgt * nrm[2]], axis=1)
+    K = g.K
+    h, w = g.z.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fu = np.float32(K.fx) * foot[:, 0] / foot[:, 2] + np.float32(K.cx)
+        fv = np.float32(K.fy) * foot[:, 1] / foot[:, 2] + np.float32(K.cy)
+    in_view = (foot[:, 2] > 0) & (fu >= -0.5) & (fu < w - 0.5) & (fv >= -0.5) & (fv < h - 0.5)
+    return foot, in_view
+
+
+def workspace_extent(g: GridScene) -> tuple[Extents | None, np.ndarray]:
+    """The extents of the support surface(s) objects may stand on (``workspace``).
+
+    Surfaces are the connected pieces of the support plane's pixels (gaps of a few
+    pixels, noise and missing depth, closed; found on every 2nd grid pixel, which
+    is plenty for a surface); ``largest_surface`` keeps the one the camera sees
+    most of, ``all_surfaces`` each piece of at least ``_MIN_SURFACE_M2``, with its
+    own extent (a chair between two tables is on neither). Returns the extents (None
+    if no support is seen) and ``bool[h, w]`` the support pixels of those surfaces.
+    """
+    import cv2
+
+    cfg = g.cfg
+    half = np.ascontiguousarray(g.support[::2, ::2])
+    if not half.any():
+        return None, np.zeros(g.z.shape, bool)
+    closed = cv2.morphologyEx(half.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    comp = np.where(half, comp, 0)
+    if cfg.workspace == "largest_surface":
+        chosen = [1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] if n > 1 else []
+    else:
+        sel = np.flatnonzero(half)
+        v, u = np.divmod(sel, half.shape[1])
+        flat = (2 * v) * g.support.shape[1] + 2 * u
+        area = np.bincount(comp.ravel()[sel], weights=4.0 * pixel_area(g, flat),
+                           minlength=n)
+        chosen = [c for c in range(1, n) if area[c] >= _MIN_SURFACE_M2]
+    extents = []
+    for c in chosen:
+        sv, su = np.nonzero(comp[::2, ::2] == c)  # every 4th grid pixel
+        if sv.size >= 3:
+            sv, su = sv * 4, su * 4
+            pts = np.stack([g.x[sv, su], g.y[sv, su], g.z[sv, su]], axis=1)
+            extents.append(SurfaceExtent(pts, g.plane, cfg.workspace_margin))
+    mine = (comp == chosen[0]) if len(chosen) == 1 else np.isin(comp, chosen)
+    h, w = g.support.shape
+    workspace = g.support & np.repeat(np.repeat(mine, 2, axis=0), 2, axis=1)[:h, :w]
+    return (Extents(extents) if extents else None), workspace
+
+
+def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
+               variances: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """``bool[n + 1]``: kept regions that are one vertical plane continuing beyond what
+    is seen of it: upwards into the same plane above ``max_height``, into missing
+    depth or out of the image. Objects show where they end (their top side).
+
+    One plane: the rms thickness is within the noise and both in-plane extents are
+    ten times larger (a small noisy box is not a plane). ``variances``: ascending
+    eigenvalues of each region's covariance; ``normal``: the smallest's vector.
+    """
+    cfg = g.cfg
+    out = np.zeros(keep.shape, bool)
+    up = np.asarray(g.plane.normal, np.float64)
+    sigma = cfg.sigma(centroid[:, 2].astype(np.float32)).astype(np.float64)
+    rms = np.sqrt(np.clip(variances[:, 0], 0, None))
+    middle = np.sqrt(12.0 * np.clip(variances[:, 1], 0, None))
+    planar = (rms <= 0.5 * cfg.plane_distance + 1.5 * sigma) & (middle >= 10.0 * rms)
+    vertical = np.abs(normal @ up) <= math.sin(math.radians(20.0))
+    h, w = labels.shape
+    K = g.K
+    for r in np.flatnonzero(keep & planar & vertical):
+        c = centroid[r]
+        above = c + 0.05 * up
+        uv = [(K.fx * p[0] / p[2] + K.cx, K.fy * p[1] / p[2] + K.cy) for p in (c, above)]
+        d = np.subtract(uv[1], uv[0])
+        if not np.all(np.isfinite(d)) or np.linalg.norm(d) < 1e-6:
+            continue
+        d = 3.0 * d / np.linalg.norm(d)  # three grid pixels "up" in the image
+        rv, ru = np.nonzero(labels == r)
+        qv = np.round(rv + d[1]).astype(np.int64)
+        qu = np.round(ru + d[0]).astype(np.int64)
+        outside = (qv < 0) | (qv >= h) | (qu < 0) | (qu >= w)
+        qv_c, qu_c = np.clip(qv, 0, h - 1), np.clip(qu, 0, w - 1)
+        upper = outside | (labels[qv_c, qu_c] != r)
+        if int(upper.sum()) < 3:
+            continue
+        n = normal[r]
+        off = -float(n @ c)
+        dist = np.abs(g.x[qv_c, qu_c] * n[0] + g.y[qv_c, qu_c] * n[1]
+                      + g.z[qv_c, qu_c] * n[2] + off)
+        tol = np.maximum(cfg.plane_distance, cfg.noise_k * cfg.sigma(g.z[qv_c, qu_c]))
+        valid = g.valid[qv_c, qu_c] & ~outside
+        beyond = outside | ~valid | (dist <= tol)
+        out[r] = float(beyond[upper].mean()) >= 0.5
+    return out
+
+
+class Extents:
+    """Several surface extents: a point is on the workspace if it is on any of them."""
+
+    def __init__(self, extents: list[SurfaceExtent]) -> None:
+        self.extents = extents
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        out = self.extents[0].contains(points)
+        for extent in self.extents[1:]:
+            out |= extent.contains(points)
+        return out
