@@ -52,9 +52,11 @@ class WorstFrames:
         return self.size > 0 and (len(self._kept) < self.size or overlap_f < self._kept[-1][0])
 
     def add(self, index: int, example: ExampleFrame) -> None:
+        """Keep ``example`` (frame ``index``), dropping the best one beyond ``size``."""
         self._kept.append((example.overlap_f, index, example))
         self._kept.sort(key=lambda t: (t[0], t[1]))
         del self._kept[self.size:]
 
     def examples(self) -> tuple[ExampleFrame, ...]:
+        """The kept frames, worst first."""
         return tuple(e for _, _, e in self._kept)

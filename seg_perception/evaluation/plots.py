@@ -27,6 +27,7 @@ def _figure(width: float, height: float):  # noqa: ANN202 - matplotlib Figure
 
 
 def plot_cases(reports: Mapping[str, EvalReport], path: Path) -> None:
+    """Bars of F per case: overlap and boundary F of one backend, or overlap F of several."""
     cases = sorted({c for r in reports.values() for c in r.per_case})
     names = list(reports)
     fig = _figure(max(6.0, 1.2 * len(cases) * max(1, len(names)) ** 0.5 + 2), 4.0)
@@ -57,6 +58,7 @@ def plot_cases(reports: Mapping[str, EvalReport], path: Path) -> None:
 
 
 def plot_histogram(report: EvalReport, path: Path) -> None:
+    """Histogram of the per-frame overlap and boundary F of one backend."""
     fig = _figure(6.0, 3.5)
     ax = fig.add_subplot(1, 1, 1)
     bins = np.linspace(0, 1, 21)
@@ -71,6 +73,7 @@ def plot_histogram(report: EvalReport, path: Path) -> None:
 
 
 def plot_examples(report: EvalReport, path: Path) -> bool:
+    """Prediction | ground truth of the worst frames; False (nothing drawn) without any."""
     if not report.examples:
         return False
     n = len(report.examples)

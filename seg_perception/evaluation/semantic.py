@@ -21,6 +21,8 @@ class SemanticScorer:
         self.skip_reason: str | None = None
 
     def confusion(self, pred: Any, gt: Any, ignore: np.ndarray | None) -> np.ndarray | None:
+        """``int64[C, C]`` confusion (row GT, column prediction, GT class names plus
+        ``<other>``) of one frame, or None when it cannot be scored (``skip_reason`` says why)."""
         if pred is None or gt is None or self.skip_reason:
             return None
         if self.gt_names is None:
@@ -53,6 +55,7 @@ class SemanticScorer:
         return np.array([i for i, n in enumerate(self.gt_names) if n != VOID_CLASS], np.int64)
 
     def miou(self, confusion: np.ndarray | None) -> float:
+        """Mean IoU over the scored classes of a (pooled) confusion matrix."""
         if confusion is None or self.gt_names is None:
             return math.nan
         iou = per_class_iou(confusion)[self.scored()]

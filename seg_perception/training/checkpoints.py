@@ -20,6 +20,7 @@ CHECKPOINT_FORMAT = "seg_perception.checkpoint/1"
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then renamed: a crash never leaves half a file."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ __all__ = ["Subset", "as_samples", "categories", "dataset_name", "describe", "im
 
 
 def as_samples(data: Any, what: str) -> Any:
+    """``data`` as an indexable dataset: a folder becomes a CocoRGBDDataset; None stays None."""
     if data is None:
         return None
     if isinstance(data, (str, os.PathLike)):
@@ -42,6 +43,7 @@ class Subset:
 
 
 def split(train: Any, val: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """``(train, val)``: without ``val``, ``fraction`` of ``train`` held out (seeded)."""
     if val is not None or fraction <= 0 or len(train) < 2:
         return train, val
     order = np.random.default_rng([seed, 7]).permutation(len(train))
@@ -84,6 +86,7 @@ def dataset_name(data: Any, default: str) -> str:
 
 
 def image_size(cfg: TrainConfig, data: Any) -> tuple[int, int]:
+    """``(width, height)`` of the training crops: the config's, else the first image's."""
     if cfg.image_size is not None:
         return int(cfg.image_size[0]), int(cfg.image_size[1])
     frame = data[0].frame

@@ -48,10 +48,12 @@ class TrainingRun:
 
     @property
     def batch_size(self) -> int:
+        """Images per step (no more than there are)."""
         return min(self.cfg.batch_size, self.n)
 
     @property
     def checkpoint_path(self) -> Path:
+        """``out/checkpoints/last.pt``."""
         return self.out / "checkpoints" / "last.pt"
 
     @property
@@ -60,4 +62,5 @@ class TrainingRun:
         return f"{self.cfg.arch} on {describe(self.train_set)}"
 
     def has_validation(self) -> bool:
+        """Whether there is validation data to score."""
         return self.val_set is not None and len(self.val_set) > 0

@@ -26,15 +26,19 @@ class Task:
         self.model: Any = None
 
     def batch(self, samples: Sequence[Any], rngs: Sequence[np.random.Generator]) -> Any:
+        """An augmented batch of ``samples`` (one generator per sample), on the device."""
         raise NotImplementedError
 
     def loss(self, batch: Any) -> tuple["torch.Tensor", dict[str, float]]:
+        """``(total loss, {part: value})`` of a batch, in training mode."""
         raise NotImplementedError
 
     def validate(self, val: Any) -> dict[str, float]:
+        """Validation metrics on ``val`` (the model back in training mode afterwards)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, "torch.Tensor"]:
+        """The tensors to ship, in the layout the inference builder loads."""
         return dict(self.model.state_dict())
 
     def identity(self) -> dict[str, Any]:

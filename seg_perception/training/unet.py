@@ -18,6 +18,8 @@ __all__ = ["UNetTask"]
 
 
 class UNetTask(Task):
+    """The scene-layout U-Net: cross-entropy (optionally class-weighted) with padding
+    ignored; validated by mIoU and pixel accuracy."""
     name = "unet"
     metric = "miou"
 
