@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import InvalidFrameError
 from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene, SceneObject
-from .conversions import image_to_numpy, make_header, numpy_to_image, stamp_to_ns
+from .conversions import _copy_header, _maker, image_to_numpy, make_header, numpy_to_image
 
 __all__ = [
     "CLASS_ID_FORMATS",
@@ -83,7 +83,7 @@ def _messages() -> Any:
 
 def _header_copy(header: Any) -> Any:
     # A fresh Header per message: rclpy messages are mutable and shared references surprise.
-    return make_header(stamp_to_ns(header.stamp), header.frame_id)
+    return _copy_header(header)
 
 
 def _class_id(obj: SceneObject, class_id_format: str) -> str:
@@ -101,7 +101,7 @@ def _track_id(obj: SceneObject) -> str:
 
 
 def _hypothesis(vm: Any, obj: SceneObject, class_id_format: str) -> Any:
-    hyp = vm.ObjectHypothesisWithPose()
+    hyp = _maker(vm.ObjectHypothesisWithPose)()  # defaults without constructor checks
     hyp.hypothesis.class_id = _class_id(obj, class_id_format)
     hyp.hypothesis.score = float(obj.score)
     return hyp
@@ -141,9 +141,10 @@ def scene_to_detections_2d(scene: Scene, header: Any, *,
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
     sizes = boxes[:, 2:] - boxes[:, :2]
+    detection = _maker(vm.Detection2D)  # nested defaults built without constructor checks
     detections = []
     for obj, (cx, cy), (sx, sy) in zip(scene.objects, centres.tolist(), sizes.tolist()):
-        det = vm.Detection2D(header=_header_copy(header), id=_track_id(obj))
+        det = detection(header=_header_copy(header), id=_track_id(obj))
         det.bbox.center.position.x, det.bbox.center.position.y = cx, cy
         det.bbox.center.theta = 0.0
         det.bbox.size_x, det.bbox.size_y = sx, sy
@@ -180,10 +181,11 @@ def scene_to_detections_3d(scene: Scene, header: Any, *,
     # One batched conversion for all boxes: per-call overhead dominates for one 3x3.
     quaternions = rotation_matrix_to_quaternion(np.stack([o.geometry.box_rotation
                                                           for o in with_3d]))
+    detection = _maker(vm.Detection3D)  # nested defaults built without constructor checks
     detections = []
     for obj, (qx, qy, qz, qw) in zip(with_3d, quaternions.tolist()):
         g = obj.geometry
-        det = vm.Detection3D(header=_header_copy(header), id=_track_id(obj))
+        det = detection(header=_header_copy(header), id=_track_id(obj))
         centre = det.bbox.center
         centre.position.x, centre.position.y, centre.position.z = (
             float(v) for v in np.asarray(g.box_center, np.float64).reshape(3))
