@@ -220,6 +220,8 @@ def test_analysis_is_cached_per_frame_and_exposes_the_plane(scenes, monkeypatch)
     assert len(calls) == 1 and len(first) == len(second) == 2
     analysis = analyse_scene(frame, seg.config)
     assert isinstance(analysis.plane, Plane) and analysis.plane == plane
+    # The stage timings of the last frame, without the frame (benchmark, evaluation).
+    assert seg.last_timings_ms == analysis.timings_ms and "normals" in seg.last_timings_ms
     assert analysis.labels.max() == 2 and analysis.normals.shape == (*analysis.labels.shape, 3)
 
 

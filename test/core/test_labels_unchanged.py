@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pytest
 
 from seg_perception.config import PipelineConfig
 from seg_perception.frames import RGBDFrame
@@ -75,11 +74,9 @@ PYBULLET_FRAMES: dict[str, Callable[[], RGBDFrame]] = {
 
 
 def _have_pybullet() -> bool:
-    try:
-        import pybullet  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("pybullet") is not None
 
 
 def _input_hash(frame: RGBDFrame) -> str:

@@ -45,10 +45,11 @@ Example:
 """
 from __future__ import annotations
 
-# Modules, in pipeline order: config, grid (sampling, points, normals), support
-# (the plane), regions (cuts, components) -> colour, merge, occlusion, workspace
-# (which regions are objects), labels (full resolution), analysis (one frame, cached),
-# segmenter (the backend).
+# Modules, in the order a frame goes through them: config; points (the frame on the
+# grid, normals); support (the plane); grid (GridScene: the grid split by the plane);
+# regions (cuts, components) -> colour (split), merge + stats + occlusion (joins),
+# workspace (which regions are objects); labels (full resolution); analysis (one
+# frame, timed, cached); segmenter (the backend and its builder).
 from .analysis import SceneAnalysis, analyse_scene, cached_analysis
 from .config import WORKSPACE_MODES, GeometricConfig
 from .segmenter import GeometricSegmenter, build_geometric

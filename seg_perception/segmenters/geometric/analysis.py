@@ -130,6 +130,7 @@ def cached_analysis(frame: RGBDFrame) -> SceneAnalysis | None:
 
 def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = None,
              prior: tuple[Plane, float] | None = None) -> SceneAnalysis:
+    # Normals, support plane, then the objects on it; each step timed.
     import cv2
 
     timer = StageTimer()

@@ -43,7 +43,7 @@ def colour_split(g: GridScene, labels: np.ndarray, cuts: np.ndarray) -> np.ndarr
 
 
 def try_colour_split(g: GridScene, labels: np.ndarray, r: int, internal: np.ndarray,
-                      box: tuple[slice, slice]) -> np.ndarray | None:
+                     box: tuple[slice, slice]) -> np.ndarray | None:
     """``bool[h, w]`` part of region ``r`` (inside grid ``box``) to split off, or None.
 
     The unclosed crease inside the region separates two surfaces: the pixels

@@ -64,6 +64,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
 
 
 def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int) -> bool:
+    """Regions ``a`` and ``b`` end at the same height (within the noise) and look alike."""
     cfg = g.cfg
     z = max(stats.depth[a], stats.depth[b])
     tol = cfg.min_depth_jump + 2 * cfg.noise_k * float(cfg.sigma(np.float32(z)))

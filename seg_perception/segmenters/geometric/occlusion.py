@@ -3,6 +3,7 @@ between them is hidden by something in front and they continue one surface."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -18,7 +19,7 @@ _CONTOUR_POINTS, _CLOSEST_LINES = 60, 40
 
 
 def merge_occluded(g: GridScene, labels: np.ndarray, stats: RegionStats, big: list[int],
-                    union) -> None:  # noqa: ANN001
+                   union: Callable[[int, int], None]) -> None:
     """Join fragments of one surface that an occluder split in the image."""
     import cv2
 
@@ -95,8 +96,8 @@ def merge_occluded(g: GridScene, labels: np.ndarray, stats: RegionStats, big: li
         union(*pairs[p])
 
 
-def gaps_hidden(g: GridScene, labels: np.ndarray, a: np.ndarray, b: np.ndarray, pa: np.ndarray,
-                 pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gaps_hidden(g: GridScene, labels: np.ndarray, a: np.ndarray, b: np.ndarray,
+                pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each image line ``pa[i] -> pb[i]`` (grid ``(u, v)``) from region ``a[i]``
     to ``b[i]``: is the gap between them hidden by something in front?
 
@@ -136,7 +137,7 @@ def gaps_hidden(g: GridScene, labels: np.ndarray, a: np.ndarray, b: np.ndarray, 
 
 
 def same_surface(g: GridScene, labels: np.ndarray, stats: RegionStats, a: int, b: int,
-                  pa: np.ndarray, pb: np.ndarray, gap: float) -> bool:
+                 pa: np.ndarray, pb: np.ndarray, gap: float) -> bool:
     """Regions ``a`` and ``b`` continue one surface across a hidden gap: the local
     planes at both ends of the line ``pa -> pb`` agree (or the colours do)."""
     cfg = g.cfg
@@ -158,7 +159,7 @@ def same_surface(g: GridScene, labels: np.ndarray, stats: RegionStats, a: int, b
 
 
 def local_patch(g: GridScene, labels: np.ndarray, r: int, p: np.ndarray
-                 ) -> tuple[Plane, np.ndarray] | None:
+                ) -> tuple[Plane, np.ndarray] | None:
     """Least-squares plane of region ``r``'s pixels around grid pixel ``p = (u, v)``."""
     rad = 3 * g.cfg.crease_baseline + 2
     v, u = int(p[1]), int(p[0])

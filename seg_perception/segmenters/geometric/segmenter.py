@@ -21,6 +21,9 @@ class GeometricSegmenter:
     ``segment(frame)`` returns :class:`InstanceMasks` with ``bool[N, H, W]`` masks in
     the frame's pixel grid, class ``"object"``, score 1 (no confidence model).
     See the module docstring for the algorithm and :class:`GeometricConfig`.
+
+    ``last_timings_ms``: milliseconds per analysis stage (``normals``, ``plane``,
+    ``edges``, ...) of the last frame analysed, as ``yolo_seg`` reports its stages.
     """
 
     name = "geometric"
@@ -30,6 +33,7 @@ class GeometricSegmenter:
     def __init__(self, config: GeometricConfig | None = None) -> None:
         self.config = config or GeometricConfig()
         self._prior: tuple[Plane, float] | None = None  # last frame's support plane
+        self.last_timings_ms: dict[str, float] = {}
 
     def analyse(self, frame: RGBDFrame) -> SceneAnalysis:
         """The cached :class:`SceneAnalysis` of ``frame``.
@@ -41,6 +45,7 @@ class GeometricSegmenter:
         analysis = analyse_scene(frame, self.config, prior=prior)
         self._prior = ((analysis.plane, analysis.plane_support)
                        if analysis.plane is not None and analysis.plane_support > 0 else None)
+        self.last_timings_ms = dict(analysis.timings_ms)
         return analysis
 
     def reset(self) -> None:

@@ -17,12 +17,12 @@ class RegionStats:
     length and how often one is behind the other across it.
     """
 
-    def __init__(self, work: GridScene, labels: np.ndarray) -> None:
+    def __init__(self, g: GridScene, labels: np.ndarray) -> None:
         n = self.n = int(labels.max())
         sel = np.flatnonzero(labels.ravel())
         lab = labels.ravel()[sel]
         self.count = np.bincount(lab, minlength=n + 1)
-        heights, zs = work.height.ravel()[sel], work.z.ravel()[sel]
+        heights, zs = g.height.ravel()[sel], g.z.ravel()[sel]
         by_height = sorted_within(lab, heights)
         by_depth = sorted_within(lab, zs)
         starts = np.concatenate([[0], np.cumsum(self.count)])[:-1]
@@ -33,14 +33,14 @@ class RegionStats:
                                           + zs[by_depth[starts + cnt // 2]]), 0.0)
         # a*b* histogram bin of every grid pixel, then of the selected ones (one
         # flat index into a 1-byte image: much cheaper than picking [M, 3] rows).
-        ab = work.lab_of(slice(None), slice(None))
+        ab = g.lab_of(slice(None), slice(None))
         key = ((ab[:, :, 1] >> 5) * 8 + (ab[:, :, 2] >> 5)).ravel()[sel].astype(np.int64)
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
                            minlength=(n + 1) * 64).reshape(n + 1, 64)
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
         # 3D centroid and size (sqrt(12 var) along the major axis: a uniform extent).
         safe = np.maximum(self.count, 1)
-        coords = [c.ravel()[sel] for c in (work.x, work.y, work.z)]
+        coords = [c.ravel()[sel] for c in (g.x, g.y, g.z)]
         self.centroid = np.stack([np.bincount(lab, weights=c, minlength=n + 1) / safe
                                   for c in coords], axis=1)
         second = sum(np.bincount(lab, weights=c * c, minlength=n + 1) / safe for c in coords)
@@ -51,14 +51,14 @@ class RegionStats:
         x_min, x_max = np.minimum.reduceat(cols, first), np.maximum.reduceat(cols, first)
         self.box = {int(i): (int(y_min[k]), int(y_max[k]) + 1, int(x_min[k]), int(x_max[k]) + 1)
                     for k, i in enumerate(np.flatnonzero(has)) if i > 0}
-        self._pairs(work, labels)
+        self._pairs(g, labels)
 
-    def _pairs(self, work: GridScene, labels: np.ndarray) -> None:
+    def _pairs(self, g: GridScene, labels: np.ndarray) -> None:
         n1 = self.n + 1
         outline: list[np.ndarray] = []
         touch: list[np.ndarray] = []
         behind: list[np.ndarray] = []
-        z, jump = work.z, work.jump
+        z, jump = g.z, g.jump
         for sa, sb in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
                        ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
             la, lb = labels[sa], labels[sb]

@@ -137,7 +137,7 @@ def workspace_extent(g: GridScene) -> tuple[Extents | None, np.ndarray]:
 
 
 def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
-               variances: np.ndarray, normal: np.ndarray) -> np.ndarray:
+              variances: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """``bool[n + 1]``: kept regions that are one vertical plane continuing beyond what
     is seen of it: upwards into the same plane above ``max_height``, into missing
     depth or out of the image. Objects show where they end (their top side).
