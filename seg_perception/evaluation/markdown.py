@@ -50,7 +50,7 @@ def _object_table(rows: Mapping[str, Mapping[str, float]], first: str) -> list[s
 
 def report_markdown(report: "EvalReport", *, plots: Mapping[str, str] | None = None,
                     heading_level: int = 2) -> str:
-    """:meth:`EvalReport.to_markdown`: overall, per case, per object tag / kind, semantic,
+    """One backend's report as Markdown: overall, per case, per object tag / kind, semantic,
     timings, per frame; ``plots`` maps a caption to an image path to link."""
     h = "#" * heading_level
     lines = [f"{h} Backend `{report.backend}` (semantic: `{report.semantic_backend}`)", "",

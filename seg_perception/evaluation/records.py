@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..metrics.osd import OSDResult
 from .formatting import json_ready
-from .markdown import report_markdown
 
 __all__ = ["EvalReport", "ExampleFrame", "FrameResult", "ObjectResult"]
 
@@ -163,9 +162,3 @@ class EvalReport:
                                "mask_iou": o.mask_iou, "centroid_error_m": o.centroid_error_m,
                                "box_iou": o.box_iou} for o in self.objects]
         return json_ready(out)
-
-    def to_markdown(self, *, plots: Mapping[str, str] | None = None,
-                    heading_level: int = 2) -> str:
-        """Markdown sections: overall, per case, per object tag / kind, semantic, timings,
-        per frame; ``plots`` maps a caption to an image path to link."""
-        return report_markdown(self, plots=plots, heading_level=heading_level)

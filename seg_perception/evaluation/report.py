@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .formatting import json_ready, safe_name
-from .markdown import COMPARE_COLUMNS, comparison_markdown
+from .markdown import COMPARE_COLUMNS, comparison_markdown, report_markdown
 from .plots import plot_cases, plot_examples, plot_histogram
 from .protocol import protocol_description
 from .records import EvalReport
@@ -85,7 +85,7 @@ def write_report(reports: Mapping[str, EvalReport] | EvalReport, out_dir: str | 
     if "compare_case_f" in written:
         lines += ["![overlap F per case and backend](plots/compare_case_f.png)", ""]
     for name, r in reports.items():
-        lines.append(r.to_markdown(plots=plot_links[name]))
+        lines.append(report_markdown(r, plots=plot_links[name]))
     (out / "report.md").write_text("\n".join(lines))
     written["markdown"] = out / "report.md"
     return written
