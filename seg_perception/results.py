@@ -586,6 +586,11 @@ class SceneObject:
     (one of :data:`STATUSES_WITHOUT_3D`), or whether the geometry is whole
     (:data:`STATUSES_WITH_3D`). Left empty it becomes ``"ok"`` with geometry and
     ``"unknown"`` without.
+
+    ``mask`` reads as a ``bool[H, W]`` array. It may be given as one, or as
+    ``instances.lazy_mask(i)`` (:class:`InstanceMask`): then the full mask is made
+    only when ``mask`` is read, and :meth:`mask_crop` / :meth:`mask_window` give the
+    object's pixels from the instances' own form (label image, crops or masks).
     """
 
     index: int
