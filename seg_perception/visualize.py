@@ -50,7 +50,8 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
     tint_of = np.zeros(0, np.intp)
     if draw_layout and scene.semantic is not None:
         names = scene.semantic.class_names
-        tint_of = np.zeros(max(len(names), int(scene.semantic.labels.max(initial=0)) + 1), np.intp)
+        tint_of = np.zeros(max(len(names), int(scene.semantic.labels.max(initial=0)) + 1),
+                           np.int32)
         for name, tint in _LAYOUT_TINT.items():
             if name != "object" and name in names:
                 tint_of[names.index(name)] = len(tints)
@@ -70,15 +71,17 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
             table[t, 1:] = np.clip(blended, 0, 255).astype(np.uint8)
     key = np.zeros((h, w), np.int32)
     if len(tints) > 1:
-        key += tint_of[scene.semantic.labels].astype(np.int32) * np.int32(len(ids) + 1)
+        key += np.take(tint_of * np.int32(len(ids) + 1), scene.semantic.labels)
     if ids:
         labels = scene.instances.label_image()  # i + 1 = instance i = scene.objects[i]
         if len(scene.instances) > len(ids):  # instances without an object: not painted
             labels = np.where(labels <= len(ids), labels, 0)
         key += labels
-    flat = key[:, :, None] * np.int32(768) + rgb.astype(np.int32) * np.int32(3) \
-        + np.arange(3, dtype=np.int32)
-    out = table.reshape(-1)[flat]
+    # Per channel (a plane each: contiguous, cheaper than one interleaved index).
+    base = key * np.int32(256)
+    planes = cv2.split(np.ascontiguousarray(rgb))
+    out = cv2.merge([np.take(np.ascontiguousarray(table[..., c]).reshape(-1), base + planes[c])
+                     for c in range(3)])
     box3 = np.ones((3, 3), np.uint8)
     for obj, ident in zip(scene.objects, ids):
         color = color_for_id(ident)
