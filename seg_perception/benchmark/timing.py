@@ -57,7 +57,7 @@ def time_pipeline(frames: Sequence[BenchFrame], *, iterations: int, warmup: int 
             for stage in ("instance", "semantic", "geometry", "tracking", "total"):
                 timer.record(stage, scene.timings_ms.get(stage, 0.0))
             timer.record("end_to_end", timer.last_ms["conversion"] + scene.timings_ms["total"])
-            for name, ms in instance_substages(frame).items():
+            for name, ms in instance_substages(pipe).items():
                 sub.record(name, ms)
             found.append(len(scene.objects))
             true.append(bf.objects_true)
@@ -123,10 +123,8 @@ def time_stream(frames: Sequence[BenchFrame], *, iterations: int, workers: int,
     return result
 
 
-def instance_substages(frame: RGBDFrame) -> dict[str, float]:
-    """The geometric segmenter's own stage timings for ``frame`` (empty for other backends)."""
-    # The geometric segmenter caches its analysis (with stage timings) on the frame.
-    from ..segmenters.geometric import cached_analysis
-
-    analysis = cached_analysis(frame)
-    return dict(getattr(analysis, "timings_ms", {}) or {}) if analysis is not None else {}
+def instance_substages(pipeline: Any) -> dict[str, float]:
+    """The instance segmenter's own stage timings of its last frame (the geometric
+    analysis stages, YOLO-seg's pre/inference/post; empty for backends without them)."""
+    segmenter = getattr(pipeline, "instance_segmenter", None)
+    return dict(getattr(segmenter, "last_timings_ms", None) or {})

@@ -105,7 +105,7 @@ def _frame_timings(pipeline: Any, frame: Any, scene: Any, index: int, timing_rep
                    acc: Accumulator) -> dict[str, float]:
     """The frame's stage timings (the median of ``timing_repeats`` more runs when asked);
     the runs that go into the timing summary are added to ``acc.timing_runs``."""
-    timings = stage_timings(frame, scene)
+    timings = stage_timings(pipeline, scene)
     if timing_repeats > 0:
         runs = repeat_timings(pipeline, frame, timing_repeats)
         acc.timing_runs += runs

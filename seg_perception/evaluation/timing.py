@@ -16,15 +16,13 @@ def time_summary(values_ms: Sequence[float]) -> dict[str, float]:
     return {**latency_summary(values_ms), "min": min(values_ms, default=math.nan)}
 
 
-def stage_timings(frame: RGBDFrame, scene: Scene) -> dict[str, float]:
-    """The scene's stage timings and, when the geometric scene analysis ran on this frame,
-    its own stages as ``analysis.<stage>`` (where the instance time goes)."""
+def stage_timings(pipeline: Any, scene: Scene) -> dict[str, float]:
+    """The scene's stage timings and the instance segmenter's own stages of that frame
+    as ``analysis.<stage>`` (where the instance time goes), when it reports them."""
     timings = dict(scene.timings_ms)
-    from ..segmenters.geometric import cached_analysis
-
-    analysis = cached_analysis(frame)
-    if analysis is not None:
-        timings.update({f"analysis.{k}": float(v) for k, v in analysis.timings_ms.items()})
+    segmenter = getattr(pipeline, "instance_segmenter", None)
+    own = getattr(segmenter, "last_timings_ms", None) or {}
+    timings.update({f"analysis.{k}": float(v) for k, v in own.items()})
     return timings
 
 
@@ -32,9 +30,6 @@ def repeat_timings(pipeline: Any, frame: RGBDFrame, repeats: int) -> list[dict[s
     """Stage timings of ``repeats`` more runs of ``pipeline`` on ``frame``."""
     runs = []
     for _ in range(repeats):
-        # A new frame object: the per-frame analysis cache must not hide the work.
-        copy = RGBDFrame(frame.rgb, frame.depth, frame.intrinsics, frame.stamp_ns,
-                         frame.frame_id)
         pipeline.reset()
-        runs.append(stage_timings(copy, pipeline.process(copy)))
+        runs.append(stage_timings(pipeline, pipeline.process(frame)))
     return runs

@@ -126,8 +126,7 @@ class GeometricLayoutSegmenter:
         """Layout of ``frame``; ``plane`` is the support plane if already known.
 
         Uses ``analysis`` unless it has another plane than ``plane``; otherwise
-        analyses the frame (without RANSAC if ``plane``; analyses are cached per frame
-        object, config and plane).
+        analyses the frame (without RANSAC if ``plane``).
         """
         if analysis is None or (plane is not None and analysis.plane != plane):
             analysis = analyse_scene(frame, self.config.geometric, plane=plane)

@@ -153,7 +153,7 @@ class TabletopBaseline:
         from ..segmenters.geometric import analyse_scene
 
         cfg = self.config
-        plane = analyse_scene(frame, cfg, use_cache=False).plane
+        plane = analyse_scene(frame, cfg).plane
         if plane is None:
             return InstanceMasks.empty(frame.height, frame.width), None
         points, pixels = depth_to_points(frame.depth, frame.intrinsics)

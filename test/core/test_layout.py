@@ -155,14 +155,6 @@ def test_the_pipeline_hands_the_analysis_to_the_layout_stage(monkeypatch):
     monkeypatch.setattr(analysis_module, "_analyse",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
 
-    class NoCache:  # every analyse_scene call analyses
-        def get(self, frame):  # noqa: ANN001, ANN202
-            return None
-
-        def setdefault(self, frame, value):  # noqa: ANN001, ANN202
-            return value
-
-    monkeypatch.setattr(analysis_module, "_CACHE", NoCache())
     pipeline = Pipeline(layout_thread=False)
     scene = pipeline.process(render_scene(preset_objects("stacked"), 320, 240).frame)
     assert len(calls) == 1

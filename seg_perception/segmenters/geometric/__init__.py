@@ -49,8 +49,8 @@ from __future__ import annotations
 # grid, normals); support (the plane); grid (GridScene: the grid split by the plane);
 # regions (cuts, components) -> colour (split), merge + stats + occlusion (joins),
 # workspace (which regions are objects); labels (full resolution); analysis (one
-# frame, timed, cached); segmenter (the backend and its builder).
-from .analysis import SceneAnalysis, analyse_scene, cached_analysis
+# frame, timed); segmenter (the backend and its builder).
+from .analysis import SceneAnalysis, analyse_scene
 from .config import WORKSPACE_MODES, GeometricConfig
 from .segmenter import GeometricSegmenter, build_geometric
 
@@ -61,5 +61,4 @@ __all__ = [
     "SceneAnalysis",
     "analyse_scene",
     "build_geometric",
-    "cached_analysis",
 ]

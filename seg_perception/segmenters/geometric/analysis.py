@@ -2,7 +2,6 @@
 object labels on the grid, shared by the instance and the layout segmenters."""
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,7 @@ from .regions import segment_objects
 from .support import support_plane
 from .timing import StageTimer
 
-__all__ = ["SceneAnalysis", "analyse_scene", "cached_analysis"]
+__all__ = ["SceneAnalysis", "analyse_scene"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,45 +86,16 @@ class SceneAnalysis:
         return self._memo["full_labels"]
 
 
-# One analysis per (frame, config, given plane): analysing a frame object again is
-# free. Weak keys: frames are not kept alive.
-_CacheKey = tuple[GeometricConfig, "Plane | None"]
-_CACHE: weakref.WeakKeyDictionary[RGBDFrame, dict[_CacheKey, SceneAnalysis]] = (
-    weakref.WeakKeyDictionary())
-
-
 def analyse_scene(frame: RGBDFrame, config: GeometricConfig | None = None,
-                  use_cache: bool = True, plane: Plane | None = None,
+                  plane: Plane | None = None,
                   prior: tuple[Plane, float] | None = None) -> SceneAnalysis:
-    """Run the geometric analysis of ``frame`` (cached per frame object and config).
+    """Run the geometric analysis of ``frame``.
 
     ``plane``: a support plane found elsewhere (skips the RANSAC search).
     ``prior``: ``(plane, plane_support)`` of the previous frame of a stream: used
     instead of a RANSAC search when it still holds (see ``reuse_plane``).
     """
-    config = config or GeometricConfig()
-    key = (config, plane)
-    if use_cache:
-        per_frame = _CACHE.get(frame)
-        if per_frame is not None and key in per_frame:
-            return per_frame[key]
-    result = _analyse(frame, config, plane, prior)
-    if use_cache:
-        _CACHE.setdefault(frame, {})[key] = result
-    return result
-
-
-
-def cached_analysis(frame: RGBDFrame) -> SceneAnalysis | None:
-    """The most recent analysis of this frame object under any config, or None.
-
-    Kept for callers that only have the frame (stage timings in reports); the
-    pipeline hands the instance stage's analysis to the layout stage itself.
-    """
-    per_frame = _CACHE.get(frame)
-    if not per_frame:
-        return None
-    return next(reversed(per_frame.values()))
+    return _analyse(frame, config or GeometricConfig(), plane, prior)
 
 
 def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = None,

@@ -36,7 +36,7 @@ class GeometricSegmenter:
         self.last_timings_ms: dict[str, float] = {}
 
     def analyse(self, frame: RGBDFrame) -> SceneAnalysis:
-        """The cached :class:`SceneAnalysis` of ``frame``.
+        """The :class:`SceneAnalysis` of ``frame``.
 
         Frames are taken as one camera stream: with ``reuse_plane`` the previous
         frame's support plane is tried before a RANSAC search (:meth:`reset` forgets it).
