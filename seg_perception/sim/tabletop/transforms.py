@@ -1,7 +1,7 @@
 """Rigid-transform helpers of the tabletop world: look-at poses and quaternions.
 
-Quaternions are ``(x, y, z, w)``. These keep the simulator's own float64
-arithmetic (no normalisation of the input), so scenes stay bit-identical per seed.
+Quaternions are ``(x, y, z, w)``; their maths is :mod:`seg_perception.geometry.transforms`'s
+(these are the simulator's tuple-in, tuple-out spellings of it).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ...errors import ConfigError
+from ...geometry.transforms import quaternion_to_rotation_matrix, rotation_matrix_to_quaternion
 
 __all__ = ["look_at_transform", "matrix_to_quat", "quat_to_matrix", "tuple3", "yaw_quat"]
 
@@ -37,35 +38,14 @@ def look_at_transform(eye: Sequence[float], target: Sequence[float],
 
 
 def quat_to_matrix(q: Sequence[float]) -> np.ndarray:
-    """``float64[3, 3]`` rotation of a unit ``(x, y, z, w)`` quaternion (not normalised)."""
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    """``float64[3, 3]`` rotation of an ``(x, y, z, w)`` quaternion."""
+    return quaternion_to_rotation_matrix(np.asarray(q, np.float64))
 
 
 def matrix_to_quat(R: np.ndarray) -> tuple[float, float, float, float]:
     """Rotation matrix to a unit ``(x, y, z, w)`` quaternion with w >= 0."""
-    m = R
-    tr = m[0, 0] + m[1, 1] + m[2, 2]
-    if tr > 0:
-        s = math.sqrt(tr + 1.0) * 2
-        q = ((m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s)
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        q = (0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s)
-    elif m[1, 1] > m[2, 2]:
-        s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        q = ((m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s)
-    else:
-        s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        q = ((m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s)
-    qa = np.asarray(q)
-    qa /= np.linalg.norm(qa)
-    if qa[3] < 0:
-        qa = -qa
-    return (float(qa[0]), float(qa[1]), float(qa[2]), float(qa[3]))
+    q = rotation_matrix_to_quaternion(R)
+    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
 
 
 def yaw_quat(yaw: float) -> tuple[float, float, float, float]:
