@@ -67,8 +67,8 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
 
 
 def instances(labels: np.ndarray, n: int) -> InstanceMasks:
-    """One mask per label ``1..n`` present, with exact boxes; each mask is written
-    inside its own box only (one pass over the image finds the boxes)."""
+    """One instance per label ``1..n`` present, with exact boxes (one pass over the image
+    finds them), kept as the label image itself: no masks are made (issue 21)."""
     from scipy.ndimage import find_objects
 
     if n == 0:
@@ -77,12 +77,6 @@ def instances(labels: np.ndarray, n: int) -> InstanceMasks:
              if sl is not None]
     if not found:
         return InstanceMasks.empty(*labels.shape)
-    masks = np.zeros((len(found), *labels.shape), bool)  # zero pages: costs what is written
-    boxes = np.empty((len(found), 4), np.float32)
-    for k, (i, (rows, cols)) in enumerate(found):
-        np.equal(labels[rows, cols], i, out=masks[k, rows, cols])
-        boxes[k] = (cols.start, rows.start, cols.stop, rows.stop)
-    m = len(found)
-    return InstanceMasks(masks, np.ones(m, np.float32), np.zeros(m, np.int32), ("object",) * m,
-                         boxes).knowing_tight_boxes(boxes)
+    boxes = [(cols.start, rows.start, cols.stop, rows.stop) for _, (rows, cols) in found]
+    return InstanceMasks.from_labels(labels, [i for i, _ in found], tight_boxes=boxes)
 
