@@ -242,7 +242,7 @@ def scene_summary(scene: Scene) -> dict[str, Any]:
             "index": obj.index, "track_id": obj.track_id, "age": obj.age,
             "class_id": obj.class_id, "class_name": obj.class_name, "score": round(obj.score, 4),
             "box_2d": [round(float(v), 1) for v in obj.box_2d],
-            "mask_pixels": int(obj.mask.sum()),
+            "mask_pixels": int(obj.mask_crop()[0].sum()),
         }
         g = obj.geometry
         if g is not None:

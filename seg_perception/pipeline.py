@@ -136,7 +136,7 @@ class Pipeline:
         if plane is None:  # a backend that finds no plane itself (learned models)
             from .geometry.plane import estimate_support_plane
             with _timed(timings, "plane"):
-                plane = estimate_support_plane(frame, exclude=instances.masks.any(axis=0))
+                plane = estimate_support_plane(frame, exclude=instances.union())
             found = replace(found, plane=plane)
         # Layout and per-object 3D are independent: the layout runs on a second thread
         # (OpenCV and numpy release the GIL for most of it), 3D on this one.
@@ -235,7 +235,7 @@ def assemble_scene(frame: RGBDFrame, analysis: FrameAnalysis, tracker: Any, star
     objects = [
         SceneObject(index=i, class_id=int(instances.class_ids[i]),
                     class_name=instances.class_names[i], score=float(instances.scores[i]),
-                    box_2d=instances.boxes[i], mask=instances.masks[i],
+                    box_2d=instances.boxes[i], mask=instances.lazy_mask(i),
                     geometry=analysis.geometries[i], grasp=analysis.grasps[i],
                     geometry_status=statuses[i])
         for i in range(len(instances))
