@@ -38,8 +38,7 @@ Point clouds (``sensor_msgs/PointCloud2``)
 
 Objects (``seg_perception/ObjectInstanceArray``)
     :func:`objects_msg_to_dicts` reads one back. Building it from a Scene, like every
-    per-frame output message, is :mod:`seg_perception.ros.outputs`'
-    (:func:`scene_to_objects_msg` is still importable from here).
+    per-frame output message, is :mod:`seg_perception.ros.outputs`' job.
     ``seg_perception.msg`` is imported inside the functions, so everything else here
     works before the messages are built.
 """
@@ -63,6 +62,7 @@ except ImportError:  # pragma: no cover
 from ..errors import InvalidFrameError, UnsupportedEncodingError
 from ..frames import CameraIntrinsics, depth_to_metres
 from ..geometry.transforms import quaternion_to_rotation_matrix
+from .message_maker import bare_message, copy_header
 
 __all__ = [
     "COLOR_ENCODINGS",
@@ -79,23 +79,15 @@ __all__ = [
     "ns_to_stamp",
     "numpy_to_image",
     "objects_msg_to_dicts",
+    "image_message",
     "pack_rgb",
     "points_to_cloud",
-    "scene_to_objects_msg",
     "stamp_to_ns",
     "unpack_rgb",
 ]
 
 _HOST_BIG_ENDIAN = sys.byteorder == "big"
 
-
-def __getattr__(name: str) -> Any:
-    # Scene -> objects message lives with the other per-frame outputs (ros/outputs.py);
-    # still importable from here, where it was (imported on first use: no import cycle).
-    if name == "scene_to_objects_msg":
-        from .outputs import scene_to_objects_msg
-        return scene_to_objects_msg
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # encoding -> (element dtype, channels)
 _ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -146,67 +138,6 @@ def ns_to_stamp(ns: int) -> Time:
 def make_header(stamp_ns: int = 0, frame_id: str = "") -> Header:
     """``std_msgs/Header`` with the stamp ``stamp_ns`` (nanoseconds) and ``frame_id``."""
     return Header(stamp=ns_to_stamp(stamp_ns), frame_id=frame_id)
-
-
-# ---------------------------------------------------------------- message construction
-# A generated message's __init__ builds a default for every field, nested messages
-# included, before the caller's values replace them, and its setters check each value:
-# ~70 us for an ObjectInstance, most of the cost of an objects message. _bare builds a
-# message with the given field values as they are (the types a setter would store), and
-# fresh defaults only for the fields not given. The message behaves as one built
-# normally (later assignments are checked as usual).
-
-_UNSET = object()
-_IMMUTABLE = (bool, int, float, str, bytes)
-
-
-@lru_cache(maxsize=None)
-def _maker(cls: type) -> Any:
-    """``make(**values)`` for ``cls``: the fields given are stored as they are, the others
-    get fresh defaults (a function generated once per message type: plain slot stores)."""
-    template = cls()
-    names = [slot[1:] for slot in cls.__slots__ if slot != "_check_fields"]
-    scope: dict[str, Any] = {"_cls": cls, "_check": template._check_fields, "_U": _UNSET,
-                             "_fresh": _fresh, "_new": object.__new__}
-    lines = [f"def make(*, {', '.join(f'{n}=_U' for n in names)}):",
-             "    m = _new(_cls)", "    m._check_fields = _check"]
-    for i, name in enumerate(names):
-        scope[f"_d{i}"] = getattr(template, "_" + name)
-        lines.append(f"    m._{name} = _fresh(_d{i}) if {name} is _U else {name}")
-    lines.append("    return m")
-    exec("\n".join(lines), scope)  # noqa: S102 - code made here from the slot names
-    return scope["make"]
-
-
-def _fresh(default: Any) -> Any:
-    if isinstance(default, _IMMUTABLE):
-        return default
-    if isinstance(default, list):
-        return []
-    if isinstance(default, array.array):
-        return array.array(default.typecode)
-    if isinstance(default, np.ndarray):
-        return default.copy()
-    if "_check_fields" in getattr(type(default), "__slots__", ()):
-        return _maker(type(default))()  # a nested message, itself with fresh defaults
-    return type(default)()
-
-
-def _bare(cls: type, values: dict[str, Any]) -> Any:
-    """A ``cls`` message holding ``values`` (field name -> value of the stored type:
-    python int/float/str/bool, ``array.array`` for numeric sequences, messages)."""
-    return _maker(cls)(**values)
-
-
-def _stamped(sec: int, nanosec: int, frame_id: str) -> Header:
-    return _bare(Header, {"stamp": _bare(Time, {"sec": sec, "nanosec": nanosec}),
-                          "frame_id": frame_id})
-
-
-def _copy_header(header: Header | None) -> Header:
-    if header is None:
-        return Header()
-    return _stamped(int(header.stamp.sec), int(header.stamp.nanosec), str(header.frame_id))
 
 
 # --------------------------------------------------------------------------- images
@@ -317,13 +248,14 @@ def numpy_to_image(image: np.ndarray, encoding: str, header: Header | None = Non
     height, width = arr.shape[:2]
     data = array.array("B")
     data.frombytes(arr.reshape(-1).view(np.uint8))
-    return _image(data, height, width, encoding, width * channels * dtype.itemsize,
-                  _copy_header(header))
+    return image_message(data, height, width, encoding, width * channels * dtype.itemsize,
+                  copy_header(header))
 
 
-def _image(data: array.array, height: int, width: int, encoding: str, step: int,
-           header: Header) -> Image:
-    return _bare(Image, {"header": header, "height": int(height), "width": int(width),
+def image_message(data: array.array, height: int, width: int, encoding: str, step: int,
+                  header: Header) -> Image:
+    """An Image of ``data`` as it is (no copy, no field checks)."""
+    return bare_message(Image, {"header": header, "height": int(height), "width": int(width),
                          "encoding": encoding, "is_bigendian": int(_HOST_BIG_ENDIAN),
                          "step": int(step), "data": data})
 
@@ -425,7 +357,7 @@ def intrinsics_to_camera_info(intrinsics: CameraIntrinsics,
     K = intrinsics.matrix
     P = np.zeros((3, 4), np.float64)
     P[:, :3] = K
-    return CameraInfo(header=_copy_header(header), width=intrinsics.width,
+    return CameraInfo(header=copy_header(header), width=intrinsics.width,
                       height=intrinsics.height, distortion_model=intrinsics.distortion_model,
                       d=[float(d) for d in intrinsics.distortion], k=K.reshape(-1),
                       r=np.eye(3).reshape(-1), p=P.reshape(-1))
@@ -514,15 +446,15 @@ def points_to_cloud(points: np.ndarray, header: Header | None = None,
     if label_values is not None:
         structured["label"] = label_values
     del structured  # release the buffer export before the message takes the array
-    return _bare(PointCloud2, {
-        "header": _copy_header(header), "height": 1, "width": int(n), "fields": fields,
+    return bare_message(PointCloud2, {
+        "header": copy_header(header), "height": 1, "width": int(n), "fields": fields,
         "is_bigendian": _HOST_BIG_ENDIAN, "point_step": int(point_step),
         "row_step": int(point_step * n), "data": data,
         "is_dense": bool(np.isfinite(pts).all())})
 
 
 def _point_field(name: str, offset: int, datatype: int) -> PointField:
-    return _bare(PointField, {"name": name, "offset": offset, "datatype": datatype, "count": 1})
+    return bare_message(PointField, {"name": name, "offset": offset, "datatype": datatype, "count": 1})
 
 
 def cloud_to_points(msg: PointCloud2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

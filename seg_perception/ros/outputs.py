@@ -9,7 +9,7 @@ same :class:`~seg_perception.results.Scene` and with one colour per display id
 dependency). Low-level converters (images, clouds, headers) are
 :mod:`seg_perception.ros.conversions`.
 
-Messages are built with only the values they carry (``conversions._bare``): a
+Messages are built with only the values they carry (``conversions.bare_message``): a
 generated message's constructor first builds a default for every field, nested
 messages included, which was most of the cost of a frame's outputs.
 """
@@ -27,8 +27,8 @@ from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene
 from ..scene_cloud import display_id, scene_cloud
 from ..visualize import color_for_id
-from .conversions import (_bare, _copy_header, _image, _maker, _stamped, numpy_to_image,
-                          points_to_cloud)
+from .conversions import image_message, numpy_to_image, points_to_cloud
+from .message_maker import bare_message, copy_header, message_maker, stamped_header
 
 __all__ = ["instance_label_image", "scene_to_cloud", "scene_to_markers", "scene_to_objects_msg",
            "semantic_label_image"]
@@ -110,7 +110,7 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
 
     frame = scene.frame
     img_h, img_w = (frame.height, frame.width) if frame is not None else scene.instances.shape
-    out = ObjectInstanceArray(header=_copy_header(header), image_width=int(img_w),
+    out = ObjectInstanceArray(header=copy_header(header), image_width=int(img_w),
                               image_height=int(img_h), backend=backend, device=device)
     if scene.support_plane is not None:
         out.has_support_plane = True
@@ -120,7 +120,7 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
         out.objects = []
         return out
     # Batched over the objects: ROIs, quaternions (one call: per-call overhead dominates
-    # for one 3x3); the per-object messages are built without default fields (_bare).
+    # for one 3x3); the per-object messages are built without default fields (bare_message).
     rois = _rois_of(np.array([np.asarray(o.box_2d, np.float64).reshape(4) for o in objects]),
                     int(img_w), int(img_h)).tolist()
     rotations = [obj.geometry.box_rotation for obj in objects if obj.geometry is not None]
@@ -133,20 +133,20 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
 
     def vec3(cls: type, v: Any) -> Any:
         x, y, z = v
-        return _bare(cls, {"x": x, "y": y, "z": z})
+        return bare_message(cls, {"x": x, "y": y, "z": z})
 
     built = []
     for obj, (x, y, w, h) in zip(objects, rois):
         crop = obj.mask_window(x, y, x + w, y + h)
         data = array.array("B")
         data.frombytes(np.ascontiguousarray(crop, bool).view(np.uint8) * np.uint8(255))
-        mask = _image(data, h, w, "mono8", w, _stamped(sec, nanosec, frame_id))
+        mask = image_message(data, h, w, "mono8", w, stamped_header(sec, nanosec, frame_id))
         g = obj.geometry
         values: dict[str, Any] = {
             "id": int(obj.index), "track_id": int(obj.track_id),
             "track_age": max(int(obj.age), 0), "class_id": int(obj.class_id),
             "class_name": str(obj.class_name), "score": _f32(obj.score),
-            "roi": _bare(RegionOfInterest, {"x_offset": x, "y_offset": y, "height": h,
+            "roi": bare_message(RegionOfInterest, {"x_offset": x, "y_offset": y, "height": h,
                                             "width": w, "do_rectify": False}),
             "mask": mask, "has_3d": g is not None,
             "geometry_status": codes.get(obj.geometry_status, codes["unknown"]),
@@ -157,16 +157,16 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
         if g is not None:
             qx, qy, qz, qw = next(quaternions)
             values["centroid"] = vec3(Point, _vec(g.centroid))
-            values["box_pose"] = _bare(Pose, {
+            values["box_pose"] = bare_message(Pose, {
                 "position": vec3(Point, _vec(g.box_center)),
-                "orientation": _bare(Quaternion, {"x": qx, "y": qy, "z": qz, "w": qw})})
+                "orientation": bare_message(Quaternion, {"x": qx, "y": qy, "z": qz, "w": qw})})
             values["box_size"] = vec3(Vector3, _vec(g.box_extent))
             values["top_normal"] = vec3(Vector3, _vec(g.top_normal))
         else:
             values["centroid"] = vec3(Point, zero3)
-            values["box_pose"] = _bare(Pose, {
+            values["box_pose"] = bare_message(Pose, {
                 "position": vec3(Point, zero3),
-                "orientation": _bare(Quaternion, {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0})})
+                "orientation": bare_message(Quaternion, {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0})})
             values["box_size"] = vec3(Vector3, zero3)
             values["top_normal"] = vec3(Vector3, zero3)
         if g is not None and with_clouds:
@@ -185,7 +185,7 @@ def scene_to_objects_msg(scene: Scene, header: Header, backend: str = "", device
             values["grasp_approach"] = vec3(Vector3, zero3)
             values["grasp_axis"] = vec3(Vector3, zero3)
             values["grasp_width"] = 0.0
-        built.append(_bare(ObjectInstance, values))
+        built.append(bare_message(ObjectInstance, values))
     out.objects = built
     return out
 
@@ -224,9 +224,9 @@ def scene_to_markers(scene: Scene, header: Any, namespace: str = "seg_perception
     from std_msgs.msg import ColorRGBA
     from visualization_msgs.msg import Marker, MarkerArray
 
-    marker, point, vector = _maker(Marker), _maker(Point), _maker(Vector3)
-    pose, quaternion, colour, duration = (_maker(Pose), _maker(Quaternion), _maker(ColorRGBA),
-                                          _maker(Duration))
+    marker, point, vector = message_maker(Marker), message_maker(Point), message_maker(Vector3)
+    pose, quaternion, colour, duration = (message_maker(Pose), message_maker(Quaternion), message_maker(ColorRGBA),
+                                          message_maker(Duration))
     out = MarkerArray()
     markers = [marker(header=header, ns=namespace, action=Marker.DELETEALL)]
     with_3d = [obj for obj in scene.objects if obj.has_3d]

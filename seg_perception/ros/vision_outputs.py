@@ -48,7 +48,8 @@ import numpy as np
 from ..errors import InvalidFrameError
 from ..geometry.transforms import rotation_matrix_to_quaternion
 from ..results import Scene, SceneObject
-from .conversions import _copy_header, _maker, image_to_numpy, make_header, numpy_to_image
+from .conversions import image_to_numpy, make_header, numpy_to_image
+from .message_maker import copy_header, message_maker
 
 __all__ = [
     "CLASS_ID_FORMATS",
@@ -83,7 +84,7 @@ def _messages() -> Any:
 
 def _header_copy(header: Any) -> Any:
     # A fresh Header per message: rclpy messages are mutable and shared references surprise.
-    return _copy_header(header)
+    return copy_header(header)
 
 
 def _class_id(obj: SceneObject, class_id_format: str) -> str:
@@ -101,7 +102,7 @@ def _track_id(obj: SceneObject) -> str:
 
 
 def _hypothesis(vm: Any, obj: SceneObject, class_id_format: str) -> Any:
-    hyp = _maker(vm.ObjectHypothesisWithPose)()  # defaults without constructor checks
+    hyp = message_maker(vm.ObjectHypothesisWithPose)()  # defaults without constructor checks
     hyp.hypothesis.class_id = _class_id(obj, class_id_format)
     hyp.hypothesis.score = float(obj.score)
     return hyp
@@ -141,7 +142,7 @@ def scene_to_detections_2d(scene: Scene, header: Any, *,
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
     sizes = boxes[:, 2:] - boxes[:, :2]
-    detection = _maker(vm.Detection2D)  # nested defaults built without constructor checks
+    detection = message_maker(vm.Detection2D)  # nested defaults built without constructor checks
     detections = []
     for obj, (cx, cy), (sx, sy) in zip(scene.objects, centres.tolist(), sizes.tolist()):
         det = detection(header=_header_copy(header), id=_track_id(obj))
@@ -181,7 +182,7 @@ def scene_to_detections_3d(scene: Scene, header: Any, *,
     # One batched conversion for all boxes: per-call overhead dominates for one 3x3.
     quaternions = rotation_matrix_to_quaternion(np.stack([o.geometry.box_rotation
                                                           for o in with_3d]))
-    detection = _maker(vm.Detection3D)  # nested defaults built without constructor checks
+    detection = message_maker(vm.Detection3D)  # nested defaults built without constructor checks
     detections = []
     for obj, (qx, qy, qz, qw) in zip(with_3d, quaternions.tolist()):
         g = obj.geometry

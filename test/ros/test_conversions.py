@@ -27,9 +27,9 @@ from seg_perception.ros.conversions import (
     numpy_to_image,
     objects_msg_to_dicts,
     points_to_cloud,
-    scene_to_objects_msg,
     stamp_to_ns,
 )
+from seg_perception.ros.outputs import scene_to_objects_msg
 
 HOST_BIG = sys.byteorder == "big"
 LAYOUT = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "rgba8": (np.uint8, 4),

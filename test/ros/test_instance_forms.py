@@ -16,9 +16,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from seg_perception.geometry.transforms import rotation_matrix_to_quaternion
 from seg_perception.results import InstanceMask, InstanceMasks, Scene, SceneObject
 from seg_perception.ros.conversions import make_header, numpy_to_image, points_to_cloud
-from seg_perception.ros.conversions import scene_to_objects_msg
-from seg_perception.ros.markers import scene_to_markers
-from seg_perception.ros.outputs import instance_label_image
+from seg_perception.ros.outputs import instance_label_image, scene_to_markers, scene_to_objects_msg
 from seg_perception.tracking import ObjectTracker
 from seg_perception.visualize import overlay_scene
 

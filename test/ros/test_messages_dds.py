@@ -13,9 +13,9 @@ from seg_perception.ros.conversions import (
     make_header,
     numpy_to_image,
     objects_msg_to_dicts,
-    scene_to_objects_msg,
     stamp_to_ns,
 )
+from seg_perception.ros.outputs import scene_to_objects_msg
 from seg_perception.ros.qos import (
     LATCHED_QOS,
     RELIABLE_OUTPUT_QOS,

@@ -22,11 +22,9 @@ from seg_perception.frames import RGBDFrame
 from seg_perception.geometry.transforms import Transform
 from seg_perception.pipeline import Pipeline
 from seg_perception.results import LAYOUT_CLASSES, InstanceMasks, Scene
-from seg_perception.ros.conversions import (cloud_to_points, make_header, objects_msg_to_dicts,
-                                            scene_to_objects_msg)
-from seg_perception.ros.markers import scene_to_markers
+from seg_perception.ros.conversions import cloud_to_points, make_header, objects_msg_to_dicts
 from seg_perception.ros.moveit import SUPPORT_SURFACE_ID, CollisionObjectTracker
-from seg_perception.ros.outputs import scene_to_cloud
+from seg_perception.ros.outputs import scene_to_cloud, scene_to_markers, scene_to_objects_msg
 from seg_perception.ros.planning_frame import transform_objects_msg
 from seg_perception.sim.synthetic import preset_objects, render_scene
 

@@ -20,9 +20,9 @@ from rclpy.serialization import deserialize_message, serialize_message  # noqa: 
 from seg_perception.ros.conversions import (  # noqa: E402
     make_header,
     objects_msg_to_dicts,
-    scene_to_objects_msg,
     stamp_to_ns,
 )
+from seg_perception.ros.outputs import scene_to_objects_msg  # noqa: E402
 from seg_perception.ros.vision_outputs import (  # noqa: E402
     label_info,
     scene_to_detections_2d,

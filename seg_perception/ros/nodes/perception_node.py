@@ -29,11 +29,11 @@ from ...parallel import ParallelPipeline, WorkerError, auto_workers
 from ...pipeline import Pipeline
 from ...visualize import overlay_scene
 from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
-from ..conversions import numpy_to_image, scene_to_objects_msg
+from ..conversions import numpy_to_image
 from ..frame_input import depth_range_hint, frame_advisories, frame_from_messages
-from ..markers import scene_to_markers
-from ..outputs import instance_label_image, scene_to_cloud, semantic_label_image
 from ..lifecycle import ManagedNode
+from ..outputs import (instance_label_image, scene_to_cloud, scene_to_markers, scene_to_objects_msg,
+                       semantic_label_image)
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
 from ..qos import (LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, own_profile,
                    qos_overriding_options)
