@@ -20,6 +20,7 @@ from seg_perception.ros.qos import (
     LATCHED_QOS,
     RELIABLE_OUTPUT_QOS,
     SENSOR_QOS,
+    own_profile,
     qos_overriding_options,
 )
 
@@ -132,10 +133,13 @@ def test_qos_overrides_from_parameters(make_node, topic_prefix) -> None:
         Parameter(f"qos_overrides.{topic}.publisher.reliability", value="best_effort"),
         Parameter(f"qos_overrides.{topic}.publisher.depth", value=3),
     ])
-    pub = node.create_publisher(Image, topic, RELIABLE_OUTPUT_QOS,
+    pub = node.create_publisher(Image, topic, own_profile(RELIABLE_OUTPUT_QOS),
                                 qos_overriding_options=qos_overriding_options())
     assert pub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
     assert pub.qos_profile.depth == 3
+    # rclpy writes overrides into the profile it is given: the shared constant stays as it was.
+    assert (RELIABLE_OUTPUT_QOS.depth, RELIABLE_OUTPUT_QOS.reliability) == (
+        10, ReliabilityPolicy.RELIABLE)
     assert pub.qos_profile.durability == DurabilityPolicy.VOLATILE  # not overridden
     # The overridable policies are declared (read-only) parameters, visible to users.
     assert node.get_parameter(f"qos_overrides.{topic}.publisher.history").value == "keep_last"
