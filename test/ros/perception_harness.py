@@ -132,8 +132,13 @@ class Harness:
         return self.node._state_machine.current_state[1]
 
     def close(self):
-        self.node.shutdown_worker()
-        for n in (self.node, self.camera, self.listener):
-            self.executor.remove_node(n)
-            n.destroy_node()
-        self.executor.shutdown()
+        shut_down(self.executor, self.node, self.camera, self.listener)
+
+
+def shut_down(executor, node, *others):
+    """Stop the perception ``node``'s workers, then destroy it, ``others`` and ``executor``."""
+    node.shutdown_worker()
+    for n in (node, *others):
+        executor.remove_node(n)
+        n.destroy_node()
+    executor.shutdown()

@@ -20,6 +20,7 @@ from seg_perception.ros.nodes.perception_node import PerceptionNode, start_node
 from seg_perception.ros.qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS
 
 from .conftest import optional_module, require_ros2_extra
+from .perception_harness import shut_down
 
 vm = optional_module("vision_msgs.msg")
 
@@ -93,11 +94,7 @@ class Rig:
         return False
 
     def close(self):
-        self.node.shutdown_worker()
-        for n in (self.node, self.camera, self.listener):
-            self.executor.remove_node(n)
-            n.destroy_node()
-        self.executor.shutdown()
+        shut_down(self.executor, self.node, self.camera, self.listener)
 
 
 @pytest.fixture
