@@ -34,7 +34,8 @@ class BenchConfig:
             stand-in model with random weights and the real output layout).
         node: run the node-over-DDS section (needs a ``node_runner``).
         node_size: image size of the node section.
-        node_rates: camera rates of the node rate sweep, Hz, ascending.
+        node_rates: camera rates of the node rate sweep, Hz, ascending. Issue 21's
+            latency target is judged at 30 Hz: the defaults (the quick ones too) include it.
         node_step_s: seconds per rate step.
         stream_workers: worker-process counts of the stream throughput section
             (:func:`time_stream`, first size only; empty = skip it).
@@ -79,7 +80,7 @@ class BenchConfig:
         """The CI configuration: 640x480 only, few frames, no slow learned models, short node steps."""
         base = cls(sizes=((640, 480),), frames=10, warmup=2, baseline_frames=5,
                    baseline_full_frames=0, scenes=1, frames_per_scene=2, learned_frames=1,
-                   onnx=False, node_rates=(5.0, 10.0, 15.0), node_step_s=2.0, quick=True)
+                   onnx=False, node_rates=(5.0, 15.0, 30.0), node_step_s=2.0, quick=True)
         return replace(base, **changes)
 
 

@@ -179,19 +179,23 @@ def markdown_report(report: dict[str, Any]) -> str:
                           if node.get("highest_rate_without_drops_hz") else "none of the rates"))]),
                 "", _table(["camera Hz", "sent", "published Hz", "received", "output Hz",
                             "node dropped", "lost elsewhere", "e2e p50", "e2e p95",
-                            "node pipeline p50", "overhead p50", "node CPU %", "node RSS MB"],
+                            "node pipeline p50", "overhead p50", "node CPU %", "node RSS MB",
+                            "node + workers RSS MB"],
                            [(f"{s['rate_hz']:g}", s["sent"], f"{s['published_hz']:.1f}",
                              s["received"], f"{s['output_hz']:.1f}", s["node_dropped"],
                              s["lost_other"], _ms(s["latency_ms"]), _ms(s["latency_ms"], "p95"),
                              _ms(s.get("node_pipeline_ms")), _ms(s.get("overhead_ms")),
                              f"{s.get('node_cpu_percent', float('nan')):.0f}",
-                             f"{s.get('node_rss_mb', float('nan')):.0f}")
+                             f"{s.get('node_rss_mb', float('nan')):.0f}",
+                             "-" if s.get("node_workers_rss_mb") is None
+                             else f"{s['node_workers_rss_mb']:.0f}")
                             for s in node["steps"]]),
-                "", *(_overhead_parts(node) or []),
+                "", *_outputs_part(node), *(_overhead_parts(node) or []),
                 "Overhead per frame = (receive time - stamp) - the pipeline's own time for "
                     "that frame inside the node: message conversion, synchronisation, hand-over "
                     "to the worker, output messages, DDS both ways. The difference of p50s "
-                    "compares runs at different times and drifts with the machine's load.", ""]
+                    "compares runs at different times and drifts with the machine's load.", "",
+                *_footprint_part(node)]
     learned = report.get("learned")
     if learned:
         parts += [f"## Learned models ({learned['size']}, {learned['device']})", "",
@@ -256,3 +260,62 @@ def _overhead_parts(node: dict[str, Any]) -> list[str] | None:
             "", _table(["part", "p50", "p95"],
                        [(labels.get(k, k), _ms(v), _ms(v, "p95")) for k, v in parts.items()]),
             ""]
+
+
+def _outputs_part(node: dict[str, Any]) -> list[str]:
+    """Which outputs had a subscriber during the sweep, and the 30 Hz step's latency."""
+    lines = []
+    topics = node.get("outputs_subscribed")
+    if topics:
+        counts = node.get("output_counts") or {}
+        names = [t.rsplit("/", 1)[-1] + (f" ({counts[t]})" if t in counts else "")
+                 for t in topics]
+        lines += [f"Subscribed during the sweep ({len(topics)} outputs, messages received): "
+                  + ", ".join(f"`{n}`" for n in names) + ".", ""]
+    at30 = node.get("camera_30hz")
+    if at30:
+        lat = at30["latency_ms"]
+        lines += [f"At a 30 Hz camera: image stamp -> `~/objects` p50 {_ms(lat)} ms, "
+                  f"p95 {_ms(lat, 'p95')} ms; {at30['received']} of {at30['sent']} frames "
+                  f"out ({at30['node_dropped']} replaced by newer ones in the node, "
+                  f"{at30['lost_other']} lost elsewhere).", ""]
+    return lines
+
+
+def _footprint_part(node: dict[str, Any]) -> list[str]:
+    """Start-up and memory of the node process and its workers, heavy libraries mapped."""
+    fp = node.get("footprint")
+    lines = ["### Start-up and footprint (node as its own process, default config)", ""]
+    startup = []
+    if node.get("active_s") is not None:
+        startup.append(f"process start -> lifecycle *active*: {node['active_s']:.2f} s")
+    if node.get("startup_to_first_output_s") is not None:
+        startup.append(f"-> first `~/objects`: {node['startup_to_first_output_s']:.2f} s")
+    if startup:
+        lines += ["; ".join(startup) + ".", ""]
+    if not fp:
+        return lines + ["Footprint not measured (node in the bench process).", ""]
+
+    def libs(e: dict[str, Any]) -> str:
+        return ", ".join(e["libraries"]) or "none"
+
+    rows = []
+    for when, key in (("at active", "at_active"), ("after the sweep", "after_sweep")):
+        f = fp[key]
+        procs = ([("node", f["node"])] + [(f"worker {i + 1}", w) for i, w in
+                                          enumerate(f["workers"])]
+                 + [("other (" + o["cmd"].rsplit("import ", 1)[-1].split(";")[0][:30] + ")", o)
+                    for o in f["other"]])
+        for who, e in procs:
+            rows.append((when, who, e["pid"], f"{e['rss_mb']:.0f}",
+                         "-" if e.get("pss_mb") is None else f"{e['pss_mb']:.0f}", libs(e)))
+        rows.append((when, "**node + workers**", "", f"**{f['node_workers_rss_mb']:.0f}**",
+                     "-" if f.get("node_workers_pss_mb") is None
+                     else f"{f['node_workers_pss_mb']:.0f}", libs(f)))
+    lines += [_table(["when", "process", "pid", "RSS MB", "PSS MB",
+                      "torch / open3d / onnxruntime loaded"], rows), "",
+              f"Peak node + workers RSS over the sweep: {fp['peak_node_workers_rss_mb']:.0f} MB. "
+              "RSS counts shared pages in every process that maps them (an upper bound); PSS "
+              "splits them. Libraries: the process's `/proc/<pid>/maps` (libtorch / libc10, "
+              "Open3D's pybind / libOpen3D, libonnxruntime).", ""]
+    return lines

@@ -18,6 +18,20 @@ latency splits exactly into the pipeline's own time and the node's overhead
 (message conversion, sync, hand-over to the worker, output messages, DDS both
 ways), whatever else loads the machine meanwhile.
 
+Every output the node publishes (``~/objects``, the label images, ``~/overlay``,
+``~/objects_cloud``, ``~/markers``, ``~/detections``, ``~/detections_3d``, the
+label infos: whatever the node's graph entry lists) has a subscriber, on a sink
+node of its own executor thread taking raw bytes, so the node builds and sends
+everything a fully-subscribed robot asks of it (it skips the overlay and the
+cloud without a listener) and the ``~/objects`` receive time is not queued
+behind the large messages.
+
+Start-up and footprint, the node run as its own process: seconds from starting
+the process to its lifecycle state answering *active* (``get_state`` polled),
+and the resident memory of the node and each of its worker processes with the
+heavy native libraries (torch, Open3D, ONNX Runtime) each has mapped, read from
+outside (:func:`~seg_perception.benchmark.resources.process_tree_footprint`).
+
 Latency is ``receive time - image stamp`` on the same host clock. Frames
 without an output are split into ``node_dropped`` (the node replaced an
 unprocessed frame with a newer one: its ``dropped_frames`` counter, read from
@@ -57,6 +71,9 @@ _NODE_NAME = "perception_node"
 _CAMERA_NS = "/bench_camera"
 _FRAME_ID = "camera_color_optical_frame"
 _DIAG_PERIOD_S = 0.25
+# Graph entries of the node that are not its perception outputs.
+_NOT_OUTPUTS = ("/rosout", "/parameter_events", "/diagnostics", "/bench_timings",
+                "/transition_event")
 
 
 def _timings_qos() -> Any:
@@ -114,6 +131,9 @@ class NodeBench:
         self._context: Any = None
         self._psutil_proc: Any = None
         self._last_stamp = 0
+        self._spawned_at: float | None = None  # monotonic time the node was started
+        self.output_counts: dict[str, int] = {}  # output topic -> messages received
+        self._get_state: Any = None
 
     # -- setup / teardown ----------------------------------------------------
     def __enter__(self) -> "NodeBench":
@@ -168,6 +188,8 @@ class NodeBench:
         listener.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         listener.create_subscription(String, f"/{_NODE_NAME}/bench_timings", self._on_timings,
                                      _timings_qos())
+        from lifecycle_msgs.srv import GetState
+        self._get_state = listener.create_client(GetState, f"/{_NODE_NAME}/get_state")
         executor = SingleThreadedExecutor(context=self._context)
         executor.add_node(listener)
         executor.add_node(camera)
@@ -217,6 +239,7 @@ class NodeBench:
             out = {"stdout": self._log_file, "stderr": subprocess.STDOUT}
         else:
             out = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        self._spawned_at = time.monotonic()
         self._procs = [subprocess.Popen(cmd, env=env, **out)]
 
     def _start_in_process(self) -> None:
@@ -226,6 +249,7 @@ class NodeBench:
         from .nodes.perception_node import PerceptionNode, start_node
 
         overrides = [Parameter(k, value=v) for k, v in self._node_overrides().items()]
+        self._spawned_at = time.monotonic()
         self._node = PerceptionNode(_NODE_NAME, context=self._context,
                                     parameter_overrides=overrides)
         executor = MultiThreadedExecutor(num_threads=2, context=self._context)
@@ -405,6 +429,92 @@ class NodeBench:
                 return
             time.sleep(0.05)
 
+    def wait_active(self, timeout_s: float = 120.0) -> float:
+        """Poll the node's ``get_state`` until it answers *active*; returns the seconds from
+        starting the node (its process, or building it in-process) to that answer."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            self._check_alive()
+            if self._get_state.service_is_ready():
+                from lifecycle_msgs.srv import GetState
+
+                future = self._get_state.call_async(GetState.Request())
+                deadline = time.monotonic() + 2.0
+                while not future.done() and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                if future.done() and future.result().current_state.label == "active":
+                    return time.monotonic() - (self._spawned_at or start)
+            time.sleep(0.02)
+        raise TimeoutError(f"perception_node not active within {timeout_s:.0f} s "
+                           f"(see {self.log_path or 'its output'})")
+
+    def subscribe_outputs(self, timeout_s: float = 10.0, settle_s: float = 0.5) -> list[str]:
+        """Subscribe (raw bytes, counted in :attr:`output_counts`) to every topic the node
+        publishes besides ``~/objects``, on a sink node with an executor thread of its own.
+
+        The node's publishers are read from the ROS graph once ``~/objects`` is listed and
+        the list has not changed for ``settle_s``. Returns every output topic, sorted
+        (``~/objects`` included: the listener has it).
+        """
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rosidl_runtime_py.utilities import get_message
+
+        from rclpy.qos import DurabilityPolicy
+
+        from .qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS
+
+        objects = f"/{_NODE_NAME}/objects"
+        start = time.monotonic()
+        found: dict[str, str] = {}
+        changed = start
+        while time.monotonic() - start < timeout_s:
+            now = {name: types[0] for name, types in
+                   self.listener.get_publisher_names_and_types_by_node(_NODE_NAME, "/")
+                   if not name.endswith(_NOT_OUTPUTS) and types}
+            if now != found:
+                found, changed = now, time.monotonic()
+            elif objects in found and time.monotonic() - changed >= settle_s:
+                break
+            time.sleep(0.05)
+        if objects not in found:
+            raise TimeoutError(f"{objects} is not in the ROS graph after {timeout_s:.0f} s")
+        sink = rclpy.create_node("bench_sink", context=self._context,
+                                 start_parameter_services=False, enable_rosout=False)
+        self._nodes.append(sink)
+        for topic, type_name in sorted(found.items()):
+            if topic == objects:
+                continue
+            self.output_counts[topic] = 0
+            # Latched outputs (the label infos) are taken as late joiners get them.
+            latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                          for i in self.listener.get_publishers_info_by_topic(topic))
+            sink.create_subscription(get_message(type_name), topic,
+                                     lambda _data, t=topic: self._count_output(t),
+                                     LATCHED_QOS if latched else RELIABLE_OUTPUT_QOS, raw=True)
+        executor = SingleThreadedExecutor(context=self._context)
+        executor.add_node(sink)
+        self._spin(executor, "bench_sink")
+        return sorted(found)
+
+    def _count_output(self, topic: str) -> None:
+        with self._lock:
+            self.output_counts[topic] += 1
+
+    def footprint(self, pss: bool = True) -> dict[str, Any] | None:
+        """The node process tree's memory and heavy libraries
+        (:func:`~seg_perception.benchmark.resources.process_tree_footprint`);
+        None in-process (this process holds the bench too)."""
+        if self.in_process:
+            return None
+        from ..benchmark.resources import process_tree_footprint
+
+        return process_tree_footprint(self._procs[0].pid, pss=pss)
+
+    def seconds_since_start(self) -> float:
+        """Seconds since the node was started (its process, or building it in-process)."""
+        return time.monotonic() - (self._spawned_at or time.monotonic())
+
     def node_counters(self, timeout_s: float = 5.0) -> dict[str, int]:
         """The node's own counters, fresh: ``input_frames`` (synchronised sets taken in),
         ``processed/dropped/skipped_frames`` and ``errors``.
@@ -500,12 +610,22 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                    step_s: float = 4.0, warmup_s: float = 3.0, in_process: bool = False,
                    node_params: dict[str, Any] | None = None, progress: bool = False,
                    log_path: str | os.PathLike[str] | None = None,
-                   startup_timeout_s: float = 120.0) -> dict[str, Any]:
+                   startup_timeout_s: float = 120.0,
+                   subscribe_all: bool = True) -> dict[str, Any]:
     """Step the camera rate up and measure latency, throughput and drops at each step.
+
+    With ``subscribe_all`` every output of the node has a subscriber
+    (:meth:`NodeBench.subscribe_outputs`), as on a robot with every consumer running;
+    else only ``~/objects``.
 
     Returns ``{"steps": [...], "latency_ms" (at the lowest rate: no queueing),
     "latency_rate_hz", "throughput_hz" (highest output rate), "highest_rate_without_drops_hz"
-    (every step up to it delivered every frame; None if even the first dropped), ...}``.
+    (every step up to it delivered every frame; None if even the first dropped),
+    "active_s" (node started -> lifecycle *active*), "startup_to_first_output_s",
+    "outputs_subscribed", "output_counts", "camera_30hz" (the 30 Hz step's latency and
+    drops, when the rates include 30), "footprint" (separate process only: node and
+    worker RSS and heavy libraries at *active* and after the sweep, and the peak of
+    node + workers RSS over the steps), ...}``.
     """
     from tqdm import tqdm
 
@@ -513,10 +633,16 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
     steps: list[dict[str, Any]] = []
     with NodeBench(frames, in_process=in_process, node_params=node_params,
                    log_path=log_path) as bench:
-        ready_s = bench.wait_ready(startup_timeout_s)
+        active_s = bench.wait_active(startup_timeout_s)
+        footprint_active = bench.footprint()
+        outputs = (bench.subscribe_outputs() if subscribe_all
+                   else [f"/{_NODE_NAME}/objects"])
+        bench.wait_ready(startup_timeout_s)
+        ready_s = bench.seconds_since_start()
         warm = bench.publish_at(rates[0], duration_s=warmup_s)
         bench.drain(warm)
         rss_start = bench.node_rss_mb()
+        tree_rss: list[float] = []
         with tqdm(total=len(rates), desc="node rate sweep", unit="step", leave=False,
                   disable=not progress) as bar:
             for rate in rates:
@@ -528,6 +654,9 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                 cpu = bench.node_cpu_percent()
                 bench.drain(stamps)
                 after = bench.node_counters()
+                step_fp = bench.footprint(pss=False)
+                if step_fp is not None:
+                    tree_rss.append(step_fp["node_workers_rss_mb"])
                 got, lat = bench.latencies_ms(stamps)
                 split = bench.split_ms(stamps)
                 dropped = after["dropped_frames"] - before["dropped_frames"]
@@ -551,16 +680,35 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                                           ("input", "convert", "publish", "output")},
                     "node_cpu_percent": round(cpu, 1),
                     "node_rss_mb": round(bench.node_rss_mb(), 1),
+                    "node_workers_rss_mb": (step_fp or {}).get("node_workers_rss_mb"),
                     "sustained": len(got) == len(stamps)})
                 bar.update(1)
+        footprint_end = bench.footprint()
+        with bench._lock:
+            output_counts = dict(bench.output_counts)
         mode = bench.mode
     highest = None
     for step in steps:
         if not step["sustained"]:
             break
         highest = step["rate_hz"]
+    footprint = None
+    if footprint_active is not None and footprint_end is not None:
+        footprint = {"at_active": footprint_active, "after_sweep": footprint_end,
+                     "peak_node_workers_rss_mb": max([footprint_active["node_workers_rss_mb"],
+                                                      footprint_end["node_workers_rss_mb"],
+                                                      *tree_rss]),
+                     "libraries": sorted(set(footprint_active["libraries"])
+                                         | set(footprint_end["libraries"]))}
+    at_30 = next((s for s in steps if s["rate_hz"] == 30.0), None)
     return {
-        "mode": mode, "startup_to_first_output_s": round(ready_s, 2),
+        "mode": mode, "active_s": round(active_s, 2),
+        "startup_to_first_output_s": round(ready_s, 2),
+        "outputs_subscribed": outputs, "output_counts": output_counts,
+        "camera_30hz": None if at_30 is None else {
+            k: at_30[k] for k in ("rate_hz", "sent", "received", "node_dropped", "lost_other",
+                                  "latency_ms", "output_hz")},
+        "footprint": footprint,
         "latency_ms": steps[0]["latency_ms"], "latency_rate_hz": steps[0]["rate_hz"],
         "node_pipeline_ms": steps[0]["node_pipeline_ms"],
         "overhead_per_frame_ms": steps[0]["overhead_ms"],
@@ -570,7 +718,8 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
         "node_rss_mb_start": round(rss_start, 1),
         "steps": steps,
         "note": "node CPU % and RSS are the perception_node process's own (psutil); "
-                "the publisher and listener share the same cores.",
+                "node + workers RSS adds its worker processes; the publisher and listener "
+                "share the same cores.",
     }
 
 

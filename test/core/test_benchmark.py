@@ -113,7 +113,8 @@ def test_node_section_gets_overhead_against_the_bare_pipeline(bench):
     assert node["overhead_p50_ms"] == pytest.approx(105.0 - bare, abs=0.01)
     assert node["overhead_paired_p50_ms"] == 9.0  # per frame, from the runner (5 Hz step)
     overhead = next(t for t in report["targets"] if t["target"].startswith("node overhead"))
-    assert overhead["reached"] is True and "9.0 ms per frame" in overhead["measured"]
+    # Issue 21's bar is 5 ms per frame.
+    assert overhead["reached"] is False and "9.0 ms per frame" in overhead["measured"]
 
 
 def test_learned_section_times_onnx_and_marks_fp16_on_cpu(bench):
@@ -140,8 +141,10 @@ def test_targets_are_reported_not_asserted_and_name_640x480():
                                learned=False, node=False)
     report = run_benchmark(config, None, progress=False, log=None)
     assert report["node"] is None and report["learned"] is None
-    # Targets are defined at 640x480: a run without that size says so instead of guessing.
-    assert [t["reached"] for t in report["targets"]] == [None, None, None]
+    # Targets are defined at 640x480: a run without that size says so instead of guessing;
+    # the node rows (overhead, 30 Hz, memory, start-up, heavy libraries) say "not run".
+    assert [t["reached"] for t in report["targets"]] == [None] * 7
+    assert sum(t["measured"] == "not run" for t in report["targets"]) == 6
 
 
 def test_naive_baseline_finds_separated_objects_where_they_are():
@@ -240,3 +243,102 @@ def test_soak_options_reach_the_soak_run(monkeypatch, tmp_path):
     assert seen["count"] == 7 and seen["rate_hz"] == 4.0 and seen["warmup_frames"] == 150
     assert seen["window_s"] == 10.0 and not seen["in_process"] and not seen["progress"]
     assert seen["log_path"] == tmp_path / "node.log"
+
+
+def _footprint(node_mb, worker_mb, libs=(), worker_libs=()):
+    def entry(pid, mb, lib):
+        return {"pid": pid, "rss_mb": mb, "pss_mb": mb * 0.7, "libraries": list(lib),
+                "cmd": "python"}
+    workers = [entry(11 + i, mb, worker_libs) for i, mb in enumerate(worker_mb)]
+    return {"node": entry(10, node_mb, libs), "workers": workers,
+            "other": [{"pid": 20, "rss_mb": 12.0, "pss_mb": 7.0, "libraries": [],
+                       "cmd": "python -c from multiprocessing.resource_tracker import main"}],
+            "workers_count": len(workers),
+            "node_workers_rss_mb": node_mb + sum(worker_mb),
+            "node_workers_pss_mb": 0.7 * (node_mb + sum(worker_mb)),
+            "tree_rss_mb": node_mb + sum(worker_mb) + 12.0,
+            "libraries": sorted(set(libs) | set(worker_libs))}
+
+
+def _fabricated_report(*, e2e_p50=25.0, overhead=3.2, p95_30=80.0, peak=620.0, active=1.4,
+                       worker_libs=()):
+    lat = {"p50": 40.0, "p95": p95_30, "mean": 45.0, "max": 90.0, "n": 100}
+    small = {"p50": 30.0, "p95": 35.0, "mean": 31.0, "max": 36.0, "n": 20}
+    node = {"mode": "separate process", "size": "640x480", "latency_ms": small,
+            "latency_rate_hz": 5.0, "node_pipeline_ms": small,
+            "overhead_per_frame_ms": {**small, "p50": overhead},
+            "overhead_paired_p50_ms": overhead, "overhead_p50_ms": 5.0,
+            "bare_pipeline_p50_ms": 25.0, "throughput_hz": 29.0,
+            "highest_rate_without_drops_hz": 20.0, "active_s": active,
+            "startup_to_first_output_s": active + 0.6,
+            "outputs_subscribed": [f"/perception_node/{t}" for t in
+                                   ("detections", "detections_3d", "instance_labels", "markers",
+                                    "objects", "objects_cloud", "overlay", "semantic_labels")],
+            "output_counts": {"/perception_node/overlay": 120},
+            "camera_30hz": {"rate_hz": 30.0, "sent": 120, "received": 100, "node_dropped": 20,
+                            "lost_other": 0, "latency_ms": lat, "output_hz": 25.0},
+            "footprint": {"at_active": _footprint(180.0, [60.0, 60.0]),
+                          "after_sweep": _footprint(200.0, [150.0, 150.0],
+                                                    worker_libs=worker_libs),
+                          "peak_node_workers_rss_mb": peak,
+                          "libraries": sorted(worker_libs)},
+            "steps": [{"rate_hz": 30.0, "sent": 120, "published_hz": 30.0, "received": 100,
+                       "output_hz": 25.0, "node_dropped": 20, "lost_other": 0,
+                       "latency_ms": lat, "node_pipeline_ms": small, "overhead_ms": small,
+                       "node_cpu_percent": 150.0, "node_rss_mb": 200.0,
+                       "node_workers_rss_mb": 500.0, "sustained": False}]}
+    meta = {"started": "now", "processor": "x86_64", "cpus_usable": 2, "cpu_count": 2,
+            "memory_gb": 8, "python": "3.11", "load_avg_start": [1.0], "load_avg_end": [1.0]}
+    pipe = {"640x480": {"fps": 1000 / e2e_p50, "stages": {"end_to_end": {"p50": e2e_p50}}}}
+    return {"meta": meta, "pipeline": pipe, "stream": [], "baseline": {}, "node": node,
+            "learned": None}
+
+
+def test_issue21_target_rows_from_a_fabricated_result():
+    from seg_perception.benchmark.targets import report_targets
+
+    config = BenchConfig.quick_preset()
+    rows = {t["target"]: t for t in report_targets(_fabricated_report(), config)}
+
+    def row(start):
+        (hit,) = [t for name, t in rows.items() if name.startswith(start)]
+        return hit
+
+    assert not any(name.startswith("node overhead <= 10") for name in rows)
+    assert row("one frame in one process <= 30 ms")["reached"] is True
+    assert "25.0 ms p50" in row("one frame in one process")["measured"]
+    assert row("node overhead <= 5 ms")["reached"] is True
+    at30 = row("over DDS at a 30 Hz camera")
+    assert at30["reached"] is True and "p95 80.0 ms" in at30["measured"]
+    assert "8 output topics" in at30["measured"]
+    memory = row("node + workers <= 800 MB")
+    assert memory["reached"] is True and "peak 620 MB" in memory["measured"]
+    assert row("node active <= 3 s")["reached"] is True
+    heavy = row("no torch / open3d / onnxruntime")
+    assert heavy["reached"] is True and "2 workers" in heavy["measured"]
+
+    bad = {t["target"]: t for t in report_targets(
+        _fabricated_report(e2e_p50=41.0, overhead=7.5, p95_30=130.0, peak=950.0, active=4.2,
+                           worker_libs=("open3d",)), config)}
+    assert [t["reached"] for name, t in bad.items()
+            if "GPU" not in name and "fps" not in name] == [False] * 6
+    heavy_bad = next(t for name, t in bad.items() if name.startswith("no torch"))
+    assert "worker 1: open3d" in heavy_bad["measured"]
+    assert "worker 2: open3d" in heavy_bad["measured"]
+
+
+def test_markdown_node_section_shows_footprint_and_30hz():
+    from seg_perception.benchmark.report import markdown_report
+    from seg_perception.benchmark.targets import report_targets
+
+    report = _fabricated_report(worker_libs=("torch",))
+    report["targets"] = report_targets(report, BenchConfig.quick_preset())
+    report["pipeline"] = {}
+    md = markdown_report(report)
+    assert "### Start-up and footprint" in md
+    assert "process start -> lifecycle *active*: 1.40 s" in md
+    assert "| after the sweep | worker 2 | 12 | 150 |" in md
+    assert "| after the sweep | **node + workers** |  | **500** |" in md
+    assert "At a 30 Hz camera: image stamp -> `~/objects` p50 40.0 ms, p95 80.0 ms" in md
+    assert "`overlay (120)`" in md and "8 outputs" in md
+    assert "node + workers RSS MB" in md

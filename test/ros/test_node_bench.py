@@ -51,6 +51,16 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
         # The node's own split: pipeline time is part of the end-to-end latency.
         assert 0 < step["node_pipeline_ms"]["p50"] <= step["latency_ms"]["p50"]
     assert report["throughput_hz"] > 0
+    # Every output the node publishes had a subscriber and got the frames; overlay is off.
+    outputs = report["outputs_subscribed"]
+    for topic in ("objects", "instance_labels", "semantic_labels", "objects_cloud", "markers"):
+        assert f"/perception_node/{topic}" in outputs, outputs
+    assert "/perception_node/overlay" not in outputs
+    counts = report["output_counts"]
+    assert counts["/perception_node/markers"] > 0 and counts["/perception_node/objects_cloud"] > 0
+    assert 0 < report["active_s"] <= report["startup_to_first_output_s"]
+    # In-process the bench shares the process: no footprint, no 30 Hz step in these rates.
+    assert report["footprint"] is None and report["camera_30hz"] is None
     if report["steps"][0]["sustained"]:
         assert report["highest_rate_without_drops_hz"] >= 4.0
 
