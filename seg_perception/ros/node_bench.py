@@ -64,7 +64,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["NodeBench", "run_rate_sweep", "summary_ms"]
+__all__ = ["NodeBench", "OutputSink", "run_rate_sweep", "summary_ms"]
 
 _MB = 1024.0 * 1024.0
 _NODE_NAME = "perception_node"
@@ -134,6 +134,7 @@ class NodeBench:
         self._spawned_at: float | None = None  # monotonic time the node was started
         self.output_counts: dict[str, int] = {}  # output topic -> messages received
         self._get_state: Any = None
+        self._sinks: list[OutputSink] = []
 
     # -- setup / teardown ----------------------------------------------------
     def __enter__(self) -> "NodeBench":
@@ -262,6 +263,9 @@ class NodeBench:
         if self._node is not None:
             self._node.remove_frame_observer(self._store_timings)
             self._node.shutdown_worker()
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
         for ex in self._executors:
             ex.shutdown(timeout_sec=2.0)
         for t in self._threads:
@@ -450,52 +454,16 @@ class NodeBench:
 
     def subscribe_outputs(self, timeout_s: float = 10.0, settle_s: float = 0.5) -> list[str]:
         """Subscribe (raw bytes, counted in :attr:`output_counts`) to every topic the node
-        publishes besides ``~/objects``, on a sink node with an executor thread of its own.
-
-        The node's publishers are read from the ROS graph once ``~/objects`` is listed and
-        the list has not changed for ``settle_s``. Returns every output topic, sorted
-        (``~/objects`` included: the listener has it).
+        publishes besides ``~/objects`` (the listener has it): an :class:`OutputSink` on
+        this bench's context. Returns every output topic, ``~/objects`` included, sorted.
         """
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rosidl_runtime_py.utilities import get_message
-
-        from rclpy.qos import DurabilityPolicy
-
-        from .qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS
-
-        objects = f"/{_NODE_NAME}/objects"
-        start = time.monotonic()
-        found: dict[str, str] = {}
-        changed = start
-        while time.monotonic() - start < timeout_s:
-            now = {name: types[0] for name, types in
-                   self.listener.get_publisher_names_and_types_by_node(_NODE_NAME, "/")
-                   if not name.endswith(_NOT_OUTPUTS) and types}
-            if now != found:
-                found, changed = now, time.monotonic()
-            elif objects in found and time.monotonic() - changed >= settle_s:
-                break
-            time.sleep(0.05)
-        if objects not in found:
-            raise TimeoutError(f"{objects} is not in the ROS graph after {timeout_s:.0f} s")
-        sink = rclpy.create_node("bench_sink", context=self._context,
-                                 start_parameter_services=False, enable_rosout=False)
-        self._nodes.append(sink)
-        for topic, type_name in sorted(found.items()):
-            if topic == objects:
-                continue
-            self.output_counts[topic] = 0
-            # Latched outputs (the label infos) are taken as late joiners get them.
-            latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                          for i in self.listener.get_publishers_info_by_topic(topic))
-            sink.create_subscription(get_message(type_name), topic,
-                                     lambda _data, t=topic: self._count_output(t),
-                                     LATCHED_QOS if latched else RELIABLE_OUTPUT_QOS, raw=True)
-        executor = SingleThreadedExecutor(context=self._context)
-        executor.add_node(sink)
-        self._spin(executor, "bench_sink")
-        return sorted(found)
+        sink = OutputSink(self._context, f"/{_NODE_NAME}", skip=("objects",),
+                          timeout_s=timeout_s, settle_s=settle_s,
+                          on_message=self._count_output)
+        self._sinks.append(sink)
+        with self._lock:
+            self.output_counts.update({t: 0 for t in sink.topics if t not in sink.skipped})
+        return list(sink.topics)
 
     def _count_output(self, topic: str) -> None:
         with self._lock:
@@ -602,6 +570,102 @@ class NodeBench:
         return ("in-process (own executor thread)" if self.in_process
                 else "separate process (perception_node + timing publisher: "
                      "python -m seg_perception.ros.node_bench)")
+
+
+# --------------------------------------------------------------------------- output sink
+
+class OutputSink:
+    """A subscriber to every output a running node publishes, as raw bytes, counted.
+
+    The node's publishers are read from the ROS graph once ``<node>/objects`` is
+    listed and the list has not changed for ``settle_s`` (the ROS infrastructure
+    topics left out); latched ones (the label infos) are subscribed as a late
+    joiner takes them. A node of its own on an executor thread of its own, so
+    the large messages (overlay, clouds) queue behind nothing else.
+
+    Args:
+        context: the rclpy context (initialised) to create the sink node in.
+        node: the publishing node's full name, e.g. ``"/perception_node"``.
+        skip: topic base names not to subscribe (still listed in :attr:`topics`).
+        on_message: ``callback(topic)`` per message (default: count only).
+    """
+
+    def __init__(self, context: Any, node: str = f"/{_NODE_NAME}", *,
+                 skip: Sequence[str] = (), timeout_s: float = 10.0, settle_s: float = 0.5,
+                 on_message: Callable[[str], None] | None = None) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy
+        from rosidl_runtime_py.utilities import get_message
+
+        from .qos import LATCHED_QOS, RELIABLE_OUTPUT_QOS
+
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._on_message = on_message
+        self._node = rclpy.create_node(f"output_sink_{os.getpid()}_{id(self) % 10000}",
+                                       context=context, start_parameter_services=False,
+                                       enable_rosout=False)
+        namespace, _, name = node.rpartition("/")
+        objects = f"{node}/objects"
+        start = changed = time.monotonic()
+        found: dict[str, str] = {}
+        while time.monotonic() - start < timeout_s:
+            try:
+                listed = self._node.get_publisher_names_and_types_by_node(name, namespace or "/")
+            except Exception:  # noqa: BLE001 - the node is not discovered yet
+                listed = []
+            now = {topic: types[0] for topic, types in listed
+                   if not topic.endswith(_NOT_OUTPUTS) and types}
+            if now != found:
+                found, changed = now, time.monotonic()
+            elif objects in found and time.monotonic() - changed >= settle_s:
+                break
+            time.sleep(0.05)
+        if objects not in found:
+            self._node.destroy_node()
+            raise TimeoutError(f"{objects} is not in the ROS graph after {timeout_s:.0f} s")
+        self.topics = sorted(found)
+        self.skipped = [t for t in self.topics if t.rsplit("/", 1)[-1] in skip]
+        for topic in self.topics:
+            if topic in self.skipped:
+                continue
+            self.counts[topic] = 0
+            latched = any(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                          for i in self._node.get_publishers_info_by_topic(topic))
+            self._node.create_subscription(get_message(found[topic]), topic,
+                                           lambda _data, t=topic: self._received(t),
+                                           LATCHED_QOS if latched else RELIABLE_OUTPUT_QOS,
+                                           raw=True)
+        self._executor = SingleThreadedExecutor(context=context)
+        self._executor.add_node(self._node)
+        self._thread = threading.Thread(target=self._spin, name="output_sink", daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # noqa: BLE001 - context shut down while spinning
+            pass
+
+    def _received(self, topic: str) -> None:
+        with self._lock:
+            self.counts[topic] += 1
+        if self._on_message is not None:
+            self._on_message(topic)
+
+    def snapshot(self) -> dict[str, int]:
+        """Messages received so far per subscribed topic."""
+        with self._lock:
+            return dict(self.counts)
+
+    def close(self) -> None:
+        if self._executor is None:
+            return
+        self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=3.0)
+        self._node.destroy_node()
+        self._executor = None
 
 
 # --------------------------------------------------------------------------- rate sweep
