@@ -132,7 +132,6 @@ class NodeBench:
         self._psutil_proc: Any = None
         self._last_stamp = 0
         self._spawned_at: float | None = None  # monotonic time the node was started
-        self.output_counts: dict[str, int] = {}  # output topic -> messages received
         self._get_state: Any = None
         self._sinks: list[OutputSink] = []
 
@@ -458,16 +457,17 @@ class NodeBench:
         this bench's context. Returns every output topic, ``~/objects`` included, sorted.
         """
         sink = OutputSink(self._context, f"/{_NODE_NAME}", skip=("objects",),
-                          timeout_s=timeout_s, settle_s=settle_s,
-                          on_message=self._count_output)
+                          timeout_s=timeout_s, settle_s=settle_s)
         self._sinks.append(sink)
-        with self._lock:
-            self.output_counts.update({t: 0 for t in sink.topics if t not in sink.skipped})
         return list(sink.topics)
 
-    def _count_output(self, topic: str) -> None:
-        with self._lock:
-            self.output_counts[topic] += 1
+    @property
+    def output_counts(self) -> dict[str, int]:
+        """Messages received per output topic subscribed by :meth:`subscribe_outputs`."""
+        counts: dict[str, int] = {}
+        for sink in self._sinks:
+            counts.update(sink.snapshot())
+        return counts
 
     def footprint(self, pss: bool = True) -> dict[str, Any] | None:
         """The node process tree's memory and heavy libraries
@@ -748,8 +748,7 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                     "sustained": len(got) == len(stamps)})
                 bar.update(1)
         footprint_end = bench.footprint()
-        with bench._lock:
-            output_counts = dict(bench.output_counts)
+        output_counts = bench.output_counts
         mode = bench.mode
     highest = None
     for step in steps:
