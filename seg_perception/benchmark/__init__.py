@@ -21,7 +21,10 @@ so no per-frame cache is hit):
 ``node``
     perception_node over DDS, measured by a runner passed in (the ROS layer's
     :func:`seg_perception.ros.node_bench.run_rate_sweep`; this module never
-    imports rclpy).
+    imports rclpy), every output subscribed, rates up to a 30 Hz camera; with the
+    node as its own process also start-up to lifecycle *active* and the
+    footprint (:func:`~seg_perception.benchmark.resources.process_tree_footprint`:
+    node and worker RSS, torch / Open3D / ONNX Runtime mapped or not).
 ``learned``
     Learned backends side by side on the same frames: torch fp32, fp16 (CUDA
     only), ONNX Runtime. ``maskrcnn_mobilenet`` and ``unet`` run their shipped
