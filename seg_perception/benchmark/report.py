@@ -272,6 +272,15 @@ def _outputs_part(node: dict[str, Any]) -> list[str]:
                  for t in topics]
         lines += [f"Subscribed during the sweep ({len(topics)} outputs, messages received): "
                   + ", ".join(f"`{n}`" for n in names) + ".", ""]
+    only = node.get("objects_only")
+    if only:
+        lines += [f"Only `~/objects` subscribed (one {only['rate_hz']:g} Hz step before the "
+                  f"others): e2e p50 / p95 {_ms(only['latency_ms'])} / "
+                  f"{_ms(only['latency_ms'], 'p95')} ms, overhead per frame p50 / p95 "
+                  f"{_ms(only['overhead_ms'])} / {_ms(only['overhead_ms'], 'p95')} ms, "
+                  f"building + sending the outputs p50 "
+                  f"{_ms((only.get('overhead_parts_ms') or {}).get('publish'))} ms. "
+                  "Every table row above has every output subscribed.", ""]
     at30 = node.get("camera_30hz")
     if at30:
         lat = at30["latency_ms"]
@@ -304,8 +313,8 @@ def _footprint_part(node: dict[str, Any]) -> list[str]:
         f = fp[key]
         procs = ([("node", f["node"])] + [(f"worker {i + 1}", w) for i, w in
                                           enumerate(f["workers"])]
-                 + [("other (" + o["cmd"].rsplit("import ", 1)[-1].split(";")[0][:30] + ")", o)
-                    for o in f["other"]])
+                 + [("multiprocessing resource tracker" if "resource_tracker" in o["cmd"]
+                     else f"other ({o['cmd'][:40]})", o) for o in f["other"]])
         for who, e in procs:
             rows.append((when, who, e["pid"], f"{e['rss_mb']:.0f}",
                          "-" if e.get("pss_mb") is None else f"{e['pss_mb']:.0f}", libs(e)))

@@ -687,7 +687,9 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
     (every step up to it delivered every frame; None if even the first dropped),
     "active_s" (node started -> lifecycle *active*), "startup_to_first_output_s",
     "outputs_subscribed", "output_counts", "camera_30hz" (the 30 Hz step's latency and
-    drops, when the rates include 30), "footprint" (separate process only: node and
+    drops, when the rates include 30), "objects_only" (with ``subscribe_all``: one step at
+    the lowest rate before the other outputs get subscribers, so what they cost shows),
+    "footprint" (separate process only: node and
     worker RSS and heavy libraries at *active* and after the sweep, and the peak of
     node + workers RSS over the steps), ...}``.
     """
@@ -699,53 +701,26 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                    log_path=log_path) as bench:
         active_s = bench.wait_active(startup_timeout_s)
         footprint_active = bench.footprint()
-        outputs = (bench.subscribe_outputs() if subscribe_all
-                   else [f"/{_NODE_NAME}/objects"])
+        outputs = [f"/{_NODE_NAME}/objects"]
         bench.wait_ready(startup_timeout_s)
         ready_s = bench.seconds_since_start()
         warm = bench.publish_at(rates[0], duration_s=warmup_s)
         bench.drain(warm)
         rss_start = bench.node_rss_mb()
         tree_rss: list[float] = []
+        objects_only = None
+        if subscribe_all:
+            # First only ~/objects subscribed (a planner alone), at the lowest rate ...
+            objects_only = _measure_step(bench, rates[0], step_s)
+            outputs = bench.subscribe_outputs()
+            # ... then every output: a short warm-up for the overlay and cloud paths.
+            bench.drain(bench.publish_at(rates[0], duration_s=min(warmup_s, 1.0)))
         with tqdm(total=len(rates), desc="node rate sweep", unit="step", leave=False,
                   disable=not progress) as bar:
             for rate in rates:
-                before = bench.node_counters()
-                bench.node_cpu_percent()
-                t0 = time.perf_counter()
-                stamps = bench.publish_at(rate, duration_s=step_s)
-                published_s = time.perf_counter() - t0
-                cpu = bench.node_cpu_percent()
-                bench.drain(stamps)
-                after = bench.node_counters()
-                step_fp = bench.footprint(pss=False)
-                if step_fp is not None:
-                    tree_rss.append(step_fp["node_workers_rss_mb"])
-                got, lat = bench.latencies_ms(stamps)
-                split = bench.split_ms(stamps)
-                dropped = after["dropped_frames"] - before["dropped_frames"]
-                first, last = (stamps[0], stamps[-1])
-                window_s = max((last - first) / 1e9 + 1.0 / rate, 1e-9)
-                steps.append({
-                    "rate_hz": rate, "sent": len(stamps),
-                    "published_hz": round((len(stamps) - 1) / published_s, 2)
-                    if len(stamps) > 1 else rate,
-                    "received": len(got), "output_hz": round(len(got) / window_s, 2),
-                    "node_input": after["input_frames"] - before["input_frames"],
-                    "node_processed": after["processed_frames"] - before["processed_frames"],
-                    "node_dropped": dropped,
-                    "lost_other": len(stamps) - len(got) - dropped,
-                    "node_skipped": after["skipped_frames"] - before["skipped_frames"],
-                    "node_errors": after["errors"] - before["errors"],
-                    "latency_ms": summary_ms(lat),
-                    "node_pipeline_ms": summary_ms(split["pipeline"]),
-                    "overhead_ms": summary_ms(split["overhead"]),
-                    "overhead_parts_ms": {k: summary_ms(split[k]) for k in
-                                          ("input", "convert", "publish", "output")},
-                    "node_cpu_percent": round(cpu, 1),
-                    "node_rss_mb": round(bench.node_rss_mb(), 1),
-                    "node_workers_rss_mb": (step_fp or {}).get("node_workers_rss_mb"),
-                    "sustained": len(got) == len(stamps)})
+                steps.append(_measure_step(bench, rate, step_s))
+                if steps[-1]["node_workers_rss_mb"] is not None:
+                    tree_rss.append(steps[-1]["node_workers_rss_mb"])
                 bar.update(1)
         footprint_end = bench.footprint()
         output_counts = bench.output_counts
@@ -772,6 +747,9 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
             k: at_30[k] for k in ("rate_hz", "sent", "received", "node_dropped", "lost_other",
                                   "latency_ms", "output_hz")},
         "footprint": footprint,
+        "objects_only": None if objects_only is None else {
+            k: objects_only[k] for k in ("rate_hz", "sent", "received", "latency_ms",
+                                         "node_pipeline_ms", "overhead_ms", "overhead_parts_ms")},
         "latency_ms": steps[0]["latency_ms"], "latency_rate_hz": steps[0]["rate_hz"],
         "node_pipeline_ms": steps[0]["node_pipeline_ms"],
         "overhead_per_frame_ms": steps[0]["overhead_ms"],
@@ -784,6 +762,43 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
                 "node + workers RSS adds its worker processes; the publisher and listener "
                 "share the same cores.",
     }
+
+
+def _measure_step(bench: NodeBench, rate: float, step_s: float) -> dict[str, Any]:
+    """One rate step: publish at ``rate`` for ``step_s``, drain, and account for every frame."""
+    before = bench.node_counters()
+    bench.node_cpu_percent()
+    t0 = time.perf_counter()
+    stamps = bench.publish_at(rate, duration_s=step_s)
+    published_s = time.perf_counter() - t0
+    cpu = bench.node_cpu_percent()
+    bench.drain(stamps)
+    after = bench.node_counters()
+    step_fp = bench.footprint(pss=False)
+    got, lat = bench.latencies_ms(stamps)
+    split = bench.split_ms(stamps)
+    dropped = after["dropped_frames"] - before["dropped_frames"]
+    first, last = (stamps[0], stamps[-1])
+    window_s = max((last - first) / 1e9 + 1.0 / rate, 1e-9)
+    return {
+        "rate_hz": rate, "sent": len(stamps),
+        "published_hz": round((len(stamps) - 1) / published_s, 2) if len(stamps) > 1 else rate,
+        "received": len(got), "output_hz": round(len(got) / window_s, 2),
+        "node_input": after["input_frames"] - before["input_frames"],
+        "node_processed": after["processed_frames"] - before["processed_frames"],
+        "node_dropped": dropped,
+        "lost_other": len(stamps) - len(got) - dropped,
+        "node_skipped": after["skipped_frames"] - before["skipped_frames"],
+        "node_errors": after["errors"] - before["errors"],
+        "latency_ms": summary_ms(lat),
+        "node_pipeline_ms": summary_ms(split["pipeline"]),
+        "overhead_ms": summary_ms(split["overhead"]),
+        "overhead_parts_ms": {k: summary_ms(split[k]) for k in
+                              ("input", "convert", "publish", "output")},
+        "node_cpu_percent": round(cpu, 1),
+        "node_rss_mb": round(bench.node_rss_mb(), 1),
+        "node_workers_rss_mb": (step_fp or {}).get("node_workers_rss_mb"),
+        "sustained": len(got) == len(stamps)}
 
 
 # --------------------------------------------------------------------------- node process

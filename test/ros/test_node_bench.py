@@ -61,6 +61,9 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
     assert 0 < report["active_s"] <= report["startup_to_first_output_s"]
     # In-process the bench shares the process: no footprint, no 30 Hz step in these rates.
     assert report["footprint"] is None and report["camera_30hz"] is None
+    # One step with only ~/objects subscribed comes before the others get subscribers.
+    assert report["objects_only"]["received"] > 0
+    assert report["objects_only"]["overhead_ms"]["p50"] is not None
     if report["steps"][0]["sustained"]:
         assert report["highest_rate_without_drops_hz"] >= 4.0
 
