@@ -2,6 +2,8 @@
 resolution), and one mask per object."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...frames import RGBDFrame
@@ -9,6 +11,10 @@ from ...results import InstanceMasks, Plane
 from .config import GeometricConfig
 
 __all__ = ["instances", "upsample_labels"]
+
+_BASE_K = 2.0
+"""Noise sigmas above the support plane that an outline pixel next to an object must
+be to join it (the plain test asks ``noise_k`` sigmas, at least ``min_height``)."""
 
 
 def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
@@ -62,6 +68,26 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     inner = cv2.resize(interior.view(np.uint8), ((gx1 - gx0) * s, (gy1 - gy0) * s),
                        interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0].view(bool)
     fine = np.where(inner, up, fine)
+    # An object's base: its sides reach down to the support, through the band under
+    # the height tolerance that the test above cuts off (a few pixels of every outline
+    # against the table). Grown back by up to one grid cell (``stride`` pixels, what
+    # the grid could not see) into pixels still _BASE_K noise sigmas above the plane
+    # that continue the neighbouring object pixel's depth (within the noise of two
+    # pixels): not the table in front of it, not a flying pixel at a back edge.
+    sigma = config.sigma(depth)
+    low = ((height > np.float32(_BASE_K) * sigma) & (height <= tol)
+           & (depth >= np.float32(config.min_depth)) & (depth <= np.float32(config.max_depth)))
+    if low.any():
+        step = np.float32(config.noise_k * math.sqrt(2.0)) * sigma
+        for _ in range(s):
+            grow = low & (fine == 0)
+            if not grow.any():
+                break
+            has = fine > 0
+            near_max = cv2.dilate(np.where(has, depth, np.float32(0)), box3)
+            near_min = cv2.erode(np.where(has, depth, np.float32(np.inf)), box3)
+            grow &= (depth <= near_max + step) & (depth >= near_min - step)
+            fine = np.where(grow, cv2.dilate(fine, box3), fine)
     out[y0:y1, x0:x1] = fine
     return out
 
