@@ -58,7 +58,8 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
                     same_colour_and_top(g, stats, a, b):
                 union(a, b)
     if cfg.merge_occluded and len(big) > 1:
-        merge_occluded(g, labels, stats, big, union)
+        roots = np.array([find(i) for i in range(n + 1)])
+        merge_occluded(g, labels, stats, big, union, roots)
     roots = np.array([find(i) for i in range(n + 1)])
     return roots[labels].astype(np.int32)
 

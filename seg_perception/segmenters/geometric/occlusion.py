@@ -19,8 +19,12 @@ _CONTOUR_POINTS, _CLOSEST_LINES = 60, 40
 
 
 def merge_occluded(g: GridScene, labels: np.ndarray, stats: RegionStats, big: list[int],
-                   union: Callable[[int, int], None]) -> None:
-    """Join fragments of one surface that an occluder split in the image."""
+                   union: Callable[[int, int], None], roots: np.ndarray | None = None) -> None:
+    """Join fragments of one surface that an occluder split in the image.
+
+    ``roots``: each region's id after the merges so far (crumbs joined to their
+    neighbour): a sliver of ``a`` or ``b`` on the way across the gap is part of it,
+    not another object seen behind the gap."""
     import cv2
 
     cfg = g.cfg
@@ -82,8 +86,12 @@ def merge_occluded(g: GridScene, labels: np.ndarray, stats: RegionStats, big: li
     pa = ca_all[line_pair, ia_all[line_pair, j]].astype(np.int64)
     pb = cb_all[line_pair, ib_all[line_pair, j]].astype(np.int64)
     pair_ab = np.array(pairs, np.int64)
-    hidden, gap = gaps_hidden(g, labels, pair_ab[line_pair, 0], pair_ab[line_pair, 1],
-                                    pa, pb)
+    if roots is None:
+        hidden, gap = gaps_hidden(g, labels, pair_ab[line_pair, 0], pair_ab[line_pair, 1],
+                                  pa, pb)
+    else:
+        hidden, gap = gaps_hidden(g, roots[labels], roots[pair_ab[line_pair, 0]],
+                                  roots[pair_ab[line_pair, 1]], pa, pb)
     # Only lines across a hidden gap need the (per-line) surface test.
     votes = np.zeros(len(pairs), int)
     for line in np.flatnonzero(hidden):
