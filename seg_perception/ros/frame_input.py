@@ -10,10 +10,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidFrameError
-from ..frames import RGBDFrame
-from .conversions import camera_info_to_intrinsics, image_to_depth_m, image_to_rgb, stamp_to_ns
+from ..frames import RGBDFrame, depth_to_metres
+from .conversions import (DEPTH_ENCODINGS, camera_info_to_intrinsics, image_to_depth_m,
+                          image_to_numpy, image_to_rgb, stamp_to_ns)
 
 __all__ = ["depth_range_hint", "frame_advisories", "frame_from_messages"]
+
+# RGBDFrame.create's default: a depth with fewer valid pixels is no frame.
+_MIN_VALID_FRACTION = 1e-4
 
 
 def frame_from_messages(color: Any, depth: Any, info: Any, max_pixels: int) -> RGBDFrame:
@@ -34,9 +38,29 @@ def frame_from_messages(color: Any, depth: Any, info: Any, max_pixels: int) -> R
             f"camera_info frame_id '{info.header.frame_id}' differs from the colour image's "
             f"'{color.header.frame_id}': use the colour stream's camera_info")
     intrinsics = camera_info_to_intrinsics(info)
-    return RGBDFrame.create(image_to_rgb(color), image_to_depth_m(depth), intrinsics,
-                            stamp_ns=stamp_to_ns(color.header.stamp),
-                            frame_id=color.header.frame_id)
+    rgb = image_to_rgb(color)  # rgb8: a view of color.data
+    stamp_ns, frame_id = stamp_to_ns(color.header.stamp), color.header.frame_id
+    if depth.encoding in DEPTH_ENCODINGS and depth.encoding != "32FC1":
+        # Millimetres: the valid pixels counted on the integers (several times faster
+        # than on floats), converted to metres once (RGBDFrame.create would convert the
+        # metres again: a copy and a NaN pass over a depth that cannot hold NaN).
+        raw = image_to_numpy(depth)
+        depth_m = depth_to_metres(raw)
+        valid = np.count_nonzero(raw)
+    else:
+        depth_m = image_to_depth_m(depth)
+        valid = np.count_nonzero(depth_m)
+    height, width = depth_m.shape
+    if (rgb.dtype == np.uint8 and rgb.shape == (height, width, 3) and rgb.flags.c_contiguous
+            and (intrinsics.width, intrinsics.height) == (width, height)
+            and float(valid) / depth_m.size >= _MIN_VALID_FRACTION):
+        # What RGBDFrame.create returns for these arrays, without its second pass.
+        return RGBDFrame(rgb=rgb, depth=depth_m, intrinsics=intrinsics, stamp_ns=stamp_ns,
+                         frame_id=frame_id, valid_depth_fraction=float(valid) / depth_m.size)
+    # Anything else (grey, sizes that differ, no valid depth): create converts it or
+    # raises the error naming the problem.
+    return RGBDFrame.create(rgb, depth_m, intrinsics, stamp_ns=stamp_ns, frame_id=frame_id,
+                            min_valid_fraction=_MIN_VALID_FRACTION)
 
 
 def frame_advisories(color: Any, info: Any) -> dict[str, str]:
