@@ -16,6 +16,8 @@ _BASE_K = 2.0
 """Noise sigmas above the support plane that an outline pixel next to an object must
 be to join it (the plain test asks ``noise_k`` sigmas, at least ``min_height``)."""
 
+_RING = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+
 
 def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
                     frame: RGBDFrame, config: GeometricConfig) -> np.ndarray:
@@ -74,20 +76,31 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     # the grid could not see) into pixels still _BASE_K noise sigmas above the plane
     # that continue the neighbouring object pixel's depth (within the noise of two
     # pixels): not the table in front of it, not a flying pixel at a back edge.
-    sigma = config.sigma(depth)
-    low = ((height > np.float32(_BASE_K) * sigma) & (height <= tol)
-           & (depth >= np.float32(config.min_depth)) & (depth <= np.float32(config.max_depth)))
-    if low.any():
-        step = np.float32(config.noise_k * math.sqrt(2.0)) * sigma
-        for _ in range(s):
-            grow = low & (fine == 0)
-            if not grow.any():
-                break
-            has = fine > 0
-            near_max = cv2.dilate(np.where(has, depth, np.float32(0)), box3)
-            near_min = cv2.erode(np.where(has, depth, np.float32(np.inf)), box3)
-            grow &= (depth <= near_max + step) & (depth >= near_min - step)
-            fine = np.where(grow, cv2.dilate(fine, box3), fine)
+    # Only the pixels within one grid cell of an object are looked at.
+    has = (fine > 0).view(np.uint8)
+    band = cv2.dilate(has, np.ones((2 * s + 1, 2 * s + 1), np.uint8)) > has
+    band[[0, -1], :] = False  # (neighbours below are read without bounds checks)
+    band[:, [0, -1]] = False
+    ys, xs = np.nonzero(band)
+    zb = depth[ys, xs]
+    sigma = config.sigma(zb)
+    hb = height[ys, xs]
+    keep = ((hb > np.float32(_BASE_K) * sigma) & (hb <= tol[ys, xs])
+            & (zb >= np.float32(config.min_depth)) & (zb <= np.float32(config.max_depth)))
+    ys, xs, zb = ys[keep], xs[keep], zb[keep]
+    step = np.float32(config.noise_k * math.sqrt(2.0)) * sigma[keep]
+    for _ in range(s):  # one pixel ring per pass, all of a ring at once
+        if ys.size == 0:
+            break
+        best = np.zeros(ys.size, fine.dtype)
+        for dy, dx in _RING:
+            yy, xx = ys + dy, xs + dx
+            lab = fine[yy, xx]
+            take = (lab > best) & (np.abs(depth[yy, xx] - zb) <= step)
+            best = np.where(take, lab, best)
+        new = best > 0
+        fine[ys[new], xs[new]] = best[new]
+        ys, xs, zb, step = ys[~new], xs[~new], zb[~new], step[~new]
     out[y0:y1, x0:x1] = fine
     return out
 
