@@ -48,9 +48,11 @@ class GeometricConfig:
         max_incidence_deg: degrees; surfaces seen more obliquely than this look
             like depth discontinuities between neighbouring grid pixels.
         min_depth_jump: metres, smallest depth step that separates surfaces.
-        jump_slope_ratio: optional; a smaller step (above the noise) also separates
-            surfaces when it is this many times the depth slope on both sides
-            (finds low steps, but also cuts containers at their rims; off by default).
+        jump_slope_ratio: a smaller step (above the noise of two pixels) also
+            separates surfaces when it is this many times the depth slope on both
+            sides and the image shows an edge there too: the low steps between
+            objects in a pile or between flush box faces, which ``min_depth_jump``
+            misses (None: off).
         crease_baseline: grid pixels between the two sides of the crease test.
         crease_min_score: concave crease strength ``2 sin(bend / 2)`` of the smoothed
             normals (0.25 ~ 14 degrees, 1.4 = right angle); raised per pixel to
@@ -107,7 +109,7 @@ class GeometricConfig:
     normal_smoothing: int = 2
     max_incidence_deg: float = 75.0
     min_depth_jump: float = 0.01
-    jump_slope_ratio: float | None = None
+    jump_slope_ratio: float | None = 6.0
     crease_baseline: int = 2
     crease_min_score: float = 0.25
     seed_erosion: int = 1

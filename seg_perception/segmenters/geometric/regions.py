@@ -14,7 +14,11 @@ from .merge import merge_regions
 from .timing import StageTimer
 from .workspace import filter_regions
 
-__all__ = ["crease_threshold", "segment_objects"]
+__all__ = ["colour_edges", "crease_threshold", "segment_objects"]
+
+_LOW_STEP_MIN_COLOUR_STEP = 20.0
+"""CIELAB change (0-255 scale, any channel; 20 ~ 8 L* units) within 3 x 3 pixels that
+a low depth step (``jump_slope_ratio``) needs to be a cut."""
 
 
 def segment_objects(g: GridScene, timer: StageTimer
@@ -23,12 +27,19 @@ def segment_objects(g: GridScene, timer: StageTimer
     :func:`.workspace.filter_regions`); each step's time goes to ``timer``."""
     cfg = g.cfg
     k = cfg.crease_baseline
-    jumps = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
-                        noise=g.step_noise) & g.candidates
+    jumps = depth_edges(g.z, g.jump, g.valid) & g.candidates
     creases = concave_edges((g.x, g.y, g.z), g.normals,
                             g.normals_ok & g.candidates, baseline=k,
                             min_score=crease_threshold(g), max_gap=g.jump * (2 * k))
     cuts = jumps | creases
+    if cfg.jump_slope_ratio is not None:
+        # Low steps that stand out from the slope on both sides (objects in a pile,
+        # flush box faces), where the image shows an edge too: not the steps
+        # between flat patches that depth noise makes on a dark or shiny face.
+        low = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
+                          noise=g.step_noise) & g.candidates & ~cuts
+        if low.any():
+            cuts |= colour_edges(g, low, _LOW_STEP_MIN_COLOUR_STEP)
     timer.lap("edges")
     far = float(np.max(g.z, where=g.candidates, initial=0.0)) or 1.0
     labels = label_regions(g.candidates, cuts,
@@ -46,6 +57,20 @@ def segment_objects(g: GridScene, timer: StageTimer
     labels, workspace, background = filter_regions(g, labels)
     timer.lap("filter")
     return labels, workspace, background
+
+
+def colour_edges(g: GridScene, pixels: np.ndarray, min_step: float) -> np.ndarray:
+    """``pixels`` (``bool[h, w]``) kept where CIELAB (any channel, 0-255 scale) changes
+    by at least ``min_step`` within their 3 x 3 neighbourhood: an edge in the image."""
+    ys, xs = np.nonzero(pixels)
+    h, w = pixels.shape
+    lab = g.lab_of(slice(None), slice(None))
+    near = np.stack([lab[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)]
+                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)])  # [9, M, 3]
+    spread = near.max(axis=0) - near.min(axis=0)
+    out = np.zeros(pixels.shape, bool)
+    out[ys, xs] = spread.max(axis=1) >= min_step
+    return out
 
 
 def crease_threshold(g: GridScene) -> np.ndarray | np.float32:
