@@ -9,8 +9,10 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
 3. Object pixels lie between ``min_height`` and ``max_height`` above it; the
    threshold grows with the depth noise (``~ z**2``).
 4. Cuts: depth discontinuities (occlusion edges, tolerant of surfaces seen
-   obliquely) and concave creases between surfaces (an object standing on or
-   against another: the convexity test of LCCP on normals). Regions are the
+   obliquely), lower steps that stand out from the slope on both sides where the
+   image shows an edge too (objects in a pile, flush box faces), and concave
+   creases between surfaces (an object standing on or against another: the
+   convexity test of LCCP on normals). Regions are the
    connected cut-free pixels, seeded after a one-pixel erosion (closes small gaps
    in cut lines); cut pixels go back to the nearest region of similar depth.
 5. Colour split, only where geometry supports it: a crease inside a region
@@ -20,7 +22,8 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
 6. Merges: slivers join their neighbour; a container's inside joins its
    outside (same rim height and colour, behind the rim); fragments of an
    object cut in two by an occluder join (same plane at the gap, or same
-   colour and close in 3D; the gap covered by something nearer).
+   colour and close in 3D; the gap covered by something nearer, slivers of
+   either fragment on the way counting as that fragment).
 7. The workspace: the support plane's pixels form surfaces (connected in the
    image, bridged by the objects standing on them); ``workspace`` picks the
    largest (by area in square metres) or all. A region is an object only if its
@@ -31,6 +34,10 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    (above ``max_height`` on the same plane, or into missing depth / the image
    border) is part of a wall or furniture side: background, not an object.
    Regions of implausible size (metres, square metres) are dropped.
+9. Full resolution: each pixel takes the nearest grid label if it is itself above
+   the plane; an object's outline then grows by up to one grid cell into pixels
+   still 2 noise sigmas above the plane that continue its depth (the bottom of its
+   sides, under the height tolerance).
 
 All thresholds are physical (metres, degrees, pixels of the processing grid)
 and scale with depth where sensor noise does, so one configuration serves any
