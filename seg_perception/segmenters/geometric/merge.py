@@ -57,6 +57,15 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
             if max(stats.behind(a, b), stats.behind(b, a)) >= 0.5 and \
                     same_colour_and_top(g, stats, a, b):
                 union(a, b)
+    # An object's foot (a bowl's foot ring, a pot's base): a lower region of the same
+    # colour that touches it and stands wholly under it (its footprint on the support
+    # inside the other's), cut off by the concave crease between them.
+    for a, b in stats.outline:
+        if find(a) == find(b) or a in crumbs and b in crumbs:
+            continue
+        low, high = (a, b) if stats.top[a] < stats.top[b] else (b, a)
+        if under(g, labels, stats, low, high):
+            union(high, low)
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
         merge_occluded(g, labels, stats, big, union, roots)
@@ -72,6 +81,32 @@ def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int) -> boo
     if abs(stats.top[a] - stats.top[b]) > tol:
         return False
     return stats.colour_similarity(a, b) >= cfg.merge_colour_similarity
+
+
+def under(g: GridScene, labels: np.ndarray, stats: RegionStats, low: int, high: int
+          ) -> bool:
+    """Region ``low`` is the foot of ``high``: lower by more than a depth step, not
+    behind or in front of it, of its colour, and its footprint on the support plane
+    (points dropped onto it) inside ``high``'s (convex, 1 cm cells)."""
+    from ...geometry.plane import SurfaceExtent
+    from .workspace import footprints
+
+    cfg = g.cfg
+    z = max(stats.depth[low], stats.depth[high])
+    tol = cfg.min_depth_jump + 2 * cfg.noise_k * float(cfg.sigma(np.float32(z)))
+    if stats.top[high] - stats.top[low] <= tol:
+        return False
+    if max(stats.behind(low, high), stats.behind(high, low)) >= 0.5:
+        return False
+    if stats.colour_similarity(low, high) < cfg.merge_colour_similarity:
+        return False
+    flat = labels.ravel()
+    foot_high, _ = footprints(g, np.flatnonzero(flat == high))
+    foot_low, _ = footprints(g, np.flatnonzero(flat == low))
+    if len(foot_high) < 3 or len(foot_low) == 0:
+        return False
+    inside = SurfaceExtent(foot_high, g.plane, 0.0).contains(foot_low)
+    return float(inside.mean()) >= 0.9
 
 
 def bridged_pairs(labels: np.ndarray, uncut: np.ndarray) -> list[tuple[int, int]]:
