@@ -19,12 +19,19 @@ class LatestSlot(Generic[T]):
 
     ``put`` replaces an item the worker has not taken yet (latest wins), so a
     slow model drops stale frames instead of queueing them without bound.
+
+    A *claim* says one thread is handing an item on (at most one at a time):
+    ``take(claim=True)`` claims with the item it returns, :meth:`claim` claims an
+    empty, unclaimed slot for an item the caller hands on itself, :meth:`release`
+    ends either. So a producer may pass its item straight on when nobody else is
+    busy with an older one, and items still leave in the order they came.
     """
 
     def __init__(self) -> None:
         self._item: T | None = None
         self._cond = threading.Condition()
         self._closed = False
+        self._claimed = False
 
     def put(self, item: T) -> bool:
         """Store ``item``; True if it replaced (dropped) an unprocessed one."""
@@ -34,13 +41,40 @@ class LatestSlot(Generic[T]):
             self._cond.notify()
             return replaced
 
-    def take(self, timeout: float | None = None) -> T | None:
-        """The latest item, waiting up to ``timeout`` s; None on timeout or close."""
+    def take(self, timeout: float | None = None, claim: bool = False) -> T | None:
+        """The latest item, waiting up to ``timeout`` s; None on timeout or close.
+        ``claim``: an item returned comes with the claim (:meth:`release` it)."""
         with self._cond:
             if self._item is None and not self._closed:
                 self._cond.wait(timeout)
             item, self._item = self._item, None
+            if claim and item is not None:
+                self._claimed = True
             return item
+
+    def claim(self) -> bool:
+        """Claim the slot when it is open, empty and unclaimed; False otherwise."""
+        with self._cond:
+            if self._closed or self._claimed or self._item is not None:
+                return False
+            self._claimed = True
+            return True
+
+    def release(self) -> None:
+        """End the claim of :meth:`claim` or ``take(claim=True)``."""
+        with self._cond:
+            self._claimed = False
+            if self._closed:
+                self._cond.notify_all()  # wake wait_released
+
+    @property
+    def claimed(self) -> bool:
+        return self._claimed
+
+    def wait_released(self, timeout: float | None = None) -> bool:
+        """Wait until nobody holds a claim; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._claimed, timeout)
 
     def close(self) -> None:
         with self._cond:

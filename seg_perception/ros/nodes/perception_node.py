@@ -7,7 +7,10 @@ subscription callbacks only hand the newest synchronised set to it, so a slow
 model drops stale frames instead of queueing them. With ``workers`` > 1 (the
 default on a multi-core CPU) that thread hands each frame to the first idle
 worker process of a :class:`~seg_perception.parallel.ParallelPipeline` and a
-second thread publishes the results in frame order.
+second thread publishes the results in frame order; a raw (uncompressed) set
+that completes while a worker is idle and no older set is on its way goes to
+that worker straight from the subscription callback (no thread hand-off on
+the way in).
 """
 from __future__ import annotations
 
@@ -61,6 +64,7 @@ class PerceptionNode(ManagedNode):
         self._subs: list[Any] = []
         self._input_topics: list[str] = []  # colour, depth, camera_info as subscribed
         self._sync_impl = ""
+        self._direct_dispatch = False  # raw input: idle workers take sets from the callback
         self._slot: LatestSlot[tuple[Any, Any, Any]] = LatestSlot()
         self._threads: list[threading.Thread] = []
         # Frames handed to worker processes, oldest first: (handle, header, stamp).
@@ -137,6 +141,8 @@ class PerceptionNode(ManagedNode):
         else:
             image_type, topics = Image, [cfg["color_topic"], cfg["depth_topic"]]
         self._input_topics = [*topics, cfg["camera_info_topic"]]
+        # Compressed sets are decoded by the dispatcher thread: not on the executor's.
+        self._direct_dispatch = image_type is Image
         self._subs, self._sync_impl = make_synchronizer(
             self, [image_type, image_type, CameraInfo], self._input_topics,
             SENSOR_QOS, self._on_synced, cfg["sync_slop"], cfg["sync_queue_size"],
@@ -171,6 +177,7 @@ class PerceptionNode(ManagedNode):
         self._subs = []
         self._running.clear()
         self._slot.close()
+        self._slot.wait_released(timeout=10.0)  # a set on its way from a callback
         for thread in self._threads:  # the dispatcher first: nothing is sent after it
             thread.join(timeout=10.0)
         self._threads = []
@@ -287,6 +294,17 @@ class PerceptionNode(ManagedNode):
     def _on_synced(self, color: Image, depth: Image, info: CameraInfo) -> None:
         self._last_synced = time.monotonic()
         self._stats.input()
+        pipeline = self._pipeline
+        if (self._direct_dispatch and self._running.is_set()
+                and isinstance(pipeline, ParallelPipeline) and pipeline.wait_idle(timeout=0)
+                and self._slot.claim()):
+            # A worker is idle and no older set is waiting or on its way: send this one
+            # now rather than wake the dispatcher (saves a thread hand-off per frame).
+            try:
+                self._send(pipeline, (color, depth, info))
+            finally:
+                self._slot.release()
+            return
         if self._slot.put((color, depth, info)):
             self._stats.drop()
 
@@ -309,17 +327,34 @@ class PerceptionNode(ManagedNode):
         while self._running.is_set():
             if not pipeline.wait_idle(timeout=0.2):
                 continue
-            item = self._slot.take(timeout=0.2)
-            if item is None or not self._running.is_set():
+            item = self._slot.take(timeout=0.2, claim=True)
+            if item is None:
                 continue
-            frame = self._frame_from(*item)
-            if frame is not None:
-                self._in_flight.put((pipeline.submit(frame), item[0].header, frame.stamp_ns))
+            try:
+                # A set sent straight from the callback may have taken the idle worker
+                # since: wait for the next, then send the newest set by then.
+                while self._running.is_set() and not pipeline.wait_idle(timeout=0.2):
+                    pass
+                newer = self._slot.take(timeout=0)
+                if newer is not None:
+                    self._stats.drop()
+                    item = newer
+                if self._running.is_set():
+                    self._send(pipeline, item)
+            finally:
+                self._slot.release()
+
+    def _send(self, pipeline: ParallelPipeline, item: tuple[Any, Any, Any]) -> None:
+        """Convert a synchronised set and submit it to an idle worker (with the slot's
+        claim held: one set at a time, in order)."""
+        frame = self._frame_from(*item)
+        if frame is not None:
+            self._in_flight.put((pipeline.submit(frame), item[0].header, frame.stamp_ns))
 
     def _collect(self) -> None:
         # Runs until the dispatcher has stopped and every frame it sent is back.
         while self._running.is_set() or any(t.is_alive() for t in self._threads[:1]) \
-                or not self._in_flight.empty():
+                or self._slot.claimed or not self._in_flight.empty():
             try:
                 handle, header, stamp_ns = self._in_flight.get(timeout=0.2)
             except queue.Empty:
