@@ -10,6 +10,10 @@ from .stats import RegionStats
 
 __all__ = ["merge_regions"]
 
+_MIN_CHROMA, _MAX_HUE_DEGREES = 10.0, 20.0
+"""A container's inside and outside of one hue: both at least this CIELAB a*b* chroma
+(0-255 scale; grey and white have no stable hue) and hues this close in degrees."""
+
 
 def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np.ndarray
                   ) -> np.ndarray:
@@ -55,7 +59,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
             if a in crumbs or b in crumbs or find(a) == find(b):
                 continue
             if max(stats.behind(a, b), stats.behind(b, a)) >= 0.5 and \
-                    same_colour_and_top(g, stats, a, b):
+                    same_colour_and_top(g, stats, a, b, shading=True):
                 union(a, b)
     # An object's foot (a bowl's foot ring, a pot's base): a lower region of the same
     # colour that touches it and stands wholly under it (its footprint on the support
@@ -73,14 +77,18 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     return roots[labels].astype(np.int32)
 
 
-def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int) -> bool:
-    """Regions ``a`` and ``b`` end at the same height (within the noise) and look alike."""
+def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int,
+                        shading: bool = False) -> bool:
+    """Regions ``a`` and ``b`` end at the same height (within the noise) and look alike
+    (with ``shading``: or have one hue, a container's inside in its own shade)."""
     cfg = g.cfg
     z = max(stats.depth[a], stats.depth[b])
     tol = cfg.min_depth_jump + 2 * cfg.noise_k * float(cfg.sigma(np.float32(z)))
     if abs(stats.top[a] - stats.top[b]) > tol:
         return False
-    return stats.colour_similarity(a, b) >= cfg.merge_colour_similarity
+    if stats.colour_similarity(a, b) >= cfg.merge_colour_similarity:
+        return True
+    return shading and stats.same_hue(a, b, _MIN_CHROMA, _MAX_HUE_DEGREES)
 
 
 def under(g: GridScene, labels: np.ndarray, stats: RegionStats, low: int, high: int

@@ -38,6 +38,11 @@ class RegionStats:
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
                            minlength=(n + 1) * 64).reshape(n + 1, 64)
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
+        # Mean a*, b* (centred on grey): the hue and chroma of each region.
+        cnt_safe = np.maximum(self.count, 1)
+        self.ab_mean = np.stack([
+            np.bincount(lab, weights=ab[:, :, c].ravel()[sel].astype(np.float64),
+                        minlength=n + 1) / cnt_safe - 128.0 for c in (1, 2)], axis=1)
         # 3D centroid and size (sqrt(12 var) along the major axis: a uniform extent).
         safe = np.maximum(self.count, 1)
         coords = [c.ravel()[sel] for c in (g.x, g.y, g.z)]
@@ -81,6 +86,16 @@ class RegionStats:
         than ``front`` by more than a depth step."""
         k = back * (self.n + 1) + front
         return float(self._behind[k] / self._touch[k]) if self._touch[k] else 0.0
+
+    def same_hue(self, a: int, b: int, min_chroma: float, max_degrees: float) -> bool:
+        """Both regions coloured (mean a*b* chroma >= ``min_chroma``) with hues within
+        ``max_degrees``: one colour lit differently (shade lowers chroma, not hue)."""
+        ca, cb = self.ab_mean[a], self.ab_mean[b]
+        ra, rb = float(np.hypot(*ca)), float(np.hypot(*cb))
+        if min(ra, rb) < min_chroma:
+            return False
+        cos = float(ca @ cb) / (ra * rb)
+        return cos >= float(np.cos(np.radians(max_degrees)))
 
     def colour_similarity(self, a: int, b: int) -> float:
         """Histogram intersection in [0, 1] of the regions' a*b* colours."""
