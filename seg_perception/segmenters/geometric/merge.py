@@ -68,7 +68,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
         if find(a) == find(b) or a in crumbs and b in crumbs:
             continue
         low, high = (a, b) if stats.top[a] < stats.top[b] else (b, a)
-        if under(g, labels, stats, low, high):
+        if under(g, stats, low, high):
             union(high, low)
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
@@ -91,8 +91,7 @@ def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int,
     return shading and stats.same_hue(a, b, _MIN_CHROMA, _MAX_HUE_DEGREES)
 
 
-def under(g: GridScene, labels: np.ndarray, stats: RegionStats, low: int, high: int
-          ) -> bool:
+def under(g: GridScene, stats: RegionStats, low: int, high: int) -> bool:
     """Region ``low`` is the foot of ``high``: lower by more than a depth step, not
     behind or in front of it, of its colour, and its footprint on the support plane
     (points dropped onto it) inside ``high``'s (convex, 1 cm cells)."""
@@ -108,9 +107,8 @@ def under(g: GridScene, labels: np.ndarray, stats: RegionStats, low: int, high: 
         return False
     if stats.colour_similarity(low, high) < cfg.merge_colour_similarity:
         return False
-    flat = labels.ravel()
-    foot_high, _ = footprints(g, np.flatnonzero(flat == high))
-    foot_low, _ = footprints(g, np.flatnonzero(flat == low))
+    foot_high, _ = footprints(g, stats.pixels(high))
+    foot_low, _ = footprints(g, stats.pixels(low))
     if len(foot_high) < 3 or len(foot_low) == 0:
         return False
     inside = SurfaceExtent(foot_high, g.plane, 0.0).contains(foot_low)

@@ -27,19 +27,20 @@ def segment_objects(g: GridScene, timer: StageTimer
     :func:`.workspace.filter_regions`); each step's time goes to ``timer``."""
     cfg = g.cfg
     k = cfg.crease_baseline
-    jumps = depth_edges(g.z, g.jump, g.valid) & g.candidates
+    jumps = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
+                        noise=g.step_noise) & g.candidates
     creases = concave_edges((g.x, g.y, g.z), g.normals,
                             g.normals_ok & g.candidates, baseline=k,
                             min_score=crease_threshold(g), max_gap=g.jump * (2 * k))
-    cuts = jumps | creases
     if cfg.jump_slope_ratio is not None:
         # Low steps that stand out from the slope on both sides (objects in a pile,
-        # flush box faces), where the image shows an edge too: not the steps
+        # flush box faces) cut where the image shows an edge too: not the steps
         # between flat patches that depth noise makes on a dark or shiny face.
-        low = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
-                          noise=g.step_noise) & g.candidates & ~cuts
+        low = jumps & ~creases & ~big_steps(g, jumps)
         if low.any():
-            cuts |= colour_edges(g, low, _LOW_STEP_MIN_COLOUR_STEP)
+            jumps &= ~low
+            jumps |= colour_edges(g, low, _LOW_STEP_MIN_COLOUR_STEP)
+    cuts = jumps | creases
     timer.lap("edges")
     far = float(np.max(g.z, where=g.candidates, initial=0.0)) or 1.0
     labels = label_regions(g.candidates, cuts,
@@ -59,18 +60,38 @@ def segment_objects(g: GridScene, timer: StageTimer
     return labels, workspace, background
 
 
+def big_steps(g: GridScene, edges: np.ndarray) -> np.ndarray:
+    """``edges`` (far sides of depth steps, ``bool[h, w]``) whose step from a valid
+    4-neighbour exceeds ``g.jump`` there: the plain test of :func:`depth_edges`."""
+    ys, xs = np.nonzero(edges)
+    h, w = edges.shape
+    # Neighbours off the grid are clipped onto the pixel itself: a step of 0.
+    yy = np.clip(ys[:, None] + _DY4, 0, h - 1)
+    xx = np.clip(xs[:, None] + _DX4, 0, w - 1)
+    zn = np.where(g.valid[yy, xx], g.z[yy, xx], np.float32(np.inf))
+    big = ((g.z[ys, xs] - g.jump[ys, xs])[:, None] > zn).any(axis=1)
+    out = np.zeros(edges.shape, bool)
+    out[ys[big], xs[big]] = True
+    return out
+
+
 def colour_edges(g: GridScene, pixels: np.ndarray, min_step: float) -> np.ndarray:
     """``pixels`` (``bool[h, w]``) kept where CIELAB (any channel, 0-255 scale) changes
     by at least ``min_step`` within their 3 x 3 neighbourhood: an edge in the image."""
     ys, xs = np.nonzero(pixels)
     h, w = pixels.shape
     lab = g.lab_of(slice(None), slice(None))
-    near = np.stack([lab[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)]
-                     for dy in (-1, 0, 1) for dx in (-1, 0, 1)])  # [9, M, 3]
-    spread = near.max(axis=0) - near.min(axis=0)
+    near = lab[np.clip(ys[:, None] + _DY9, 0, h - 1),
+               np.clip(xs[:, None] + _DX9, 0, w - 1)]  # [M, 9, 3]
+    spread = near.max(axis=1) - near.min(axis=1)
+    keep = spread.max(axis=1) >= min_step
     out = np.zeros(pixels.shape, bool)
-    out[ys, xs] = spread.max(axis=1) >= min_step
+    out[ys[keep], xs[keep]] = True
     return out
+
+
+_DY4, _DX4 = np.array([[-1, 1, 0, 0]]), np.array([[0, 0, -1, 1]])
+_DY9, _DX9 = np.array([[-1, -1, -1, 0, 0, 0, 1, 1, 1]]), np.array([[-1, 0, 1] * 3])
 
 
 def crease_threshold(g: GridScene) -> np.ndarray | np.float32:

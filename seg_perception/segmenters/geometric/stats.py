@@ -38,11 +38,8 @@ class RegionStats:
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
                            minlength=(n + 1) * 64).reshape(n + 1, 64)
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
-        # Mean a*, b* (centred on grey): the hue and chroma of each region.
-        cnt_safe = np.maximum(self.count, 1)
-        self.ab_mean = np.stack([
-            np.bincount(lab, weights=ab[:, :, c].ravel()[sel].astype(np.float64),
-                        minlength=n + 1) / cnt_safe - 128.0 for c in (1, 2)], axis=1)
+        self._ab, self._sel, self._lab = ab, sel, lab  # for ab_mean, on demand
+        self._ab_mean: np.ndarray | None = None
         # 3D centroid and size (sqrt(12 var) along the major axis: a uniform extent).
         safe = np.maximum(self.count, 1)
         coords = [c.ravel()[sel] for c in (g.x, g.y, g.z)]
@@ -50,7 +47,8 @@ class RegionStats:
                                   for c in coords], axis=1)
         second = sum(np.bincount(lab, weights=c * c, minlength=n + 1) / safe for c in coords)
         self.size = np.sqrt(12.0 * np.clip(second - (self.centroid ** 2).sum(axis=1), 0, None))
-        rows, cols = np.divmod(sel[by_depth], labels.shape[1])  # grouped by region
+        self._members, self._starts = sel[by_depth], starts  # flat indices by region
+        rows, cols = np.divmod(self._members, labels.shape[1])  # grouped by region
         first = starts[has]
         y_min, y_max = np.minimum.reduceat(rows, first), np.maximum.reduceat(rows, first)
         x_min, x_max = np.minimum.reduceat(cols, first), np.maximum.reduceat(cols, first)
@@ -86,6 +84,20 @@ class RegionStats:
         than ``front`` by more than a depth step."""
         k = back * (self.n + 1) + front
         return float(self._behind[k] / self._touch[k]) if self._touch[k] else 0.0
+
+    def pixels(self, r: int) -> np.ndarray:
+        """Flat grid indices of region ``r``'s pixels."""
+        return self._members[self._starts[r]:self._starts[r] + self.count[r]]
+
+    @property
+    def ab_mean(self) -> np.ndarray:
+        """``float64[n + 1, 2]`` mean a*, b* of each region, centred on grey."""
+        if self._ab_mean is None:
+            safe = np.maximum(self.count, 1)
+            self._ab_mean = np.stack([
+                np.bincount(self._lab, weights=self._ab[:, :, c].ravel()[self._sel],
+                            minlength=self.n + 1) / safe - 128.0 for c in (1, 2)], axis=1)
+        return self._ab_mean
 
     def same_hue(self, a: int, b: int, min_chroma: float, max_degrees: float) -> bool:
         """Both regions coloured (mean a*b* chroma >= ``min_chroma``) with hues within
