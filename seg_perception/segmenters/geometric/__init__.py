@@ -20,7 +20,8 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    along the colour boundary between the two surfaces it separates. Colour is
    CIELAB a*b* without lightness, so a printed or striped object stays one.
 6. Merges: slivers join their neighbour; a container's inside joins its
-   outside (same rim height and colour, behind the rim); fragments of an
+   outside (same rim height and colour or hue, behind the rim); an object's foot
+   (a lower region of its colour whose footprint lies under it) joins it; fragments of an
    object cut in two by an occluder join (same plane at the gap, or same
    colour and close in 3D; the gap covered by something nearer, slivers of
    either fragment on the way counting as that fragment).
