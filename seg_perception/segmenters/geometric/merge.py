@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...geometry.plane import SurfaceExtent
 from .grid import GridScene
 from .occlusion import merge_occluded
 from .stats import RegionStats
+from .workspace import footprints
 
 __all__ = ["merge_regions"]
 
@@ -64,11 +66,12 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # An object's foot (a bowl's foot ring, a pot's base): a lower region of the same
     # colour that touches it and stands wholly under it (its footprint on the support
     # inside the other's), cut off by the concave crease between them.
+    extents: dict[int, SurfaceExtent] = {}
     for a, b in stats.outline:
         if find(a) == find(b) or a in crumbs and b in crumbs:
             continue
         low, high = (a, b) if stats.top[a] < stats.top[b] else (b, a)
-        if under(g, stats, low, high):
+        if under(g, stats, low, high, extents):
             union(high, low)
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
@@ -91,12 +94,12 @@ def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int,
     return shading and stats.same_hue(a, b, _MIN_CHROMA, _MAX_HUE_DEGREES)
 
 
-def under(g: GridScene, stats: RegionStats, low: int, high: int) -> bool:
+def under(g: GridScene, stats: RegionStats, low: int, high: int,
+          extents: dict[int, SurfaceExtent]) -> bool:
     """Region ``low`` is the foot of ``high``: lower by more than a depth step, not
     behind or in front of it, of its colour, and its footprint on the support plane
-    (points dropped onto it) inside ``high``'s (convex, 1 cm cells)."""
-    from ...geometry.plane import SurfaceExtent
-    from .workspace import footprints
+    (points dropped onto it) inside ``high``'s (convex, 1 cm cells; ``extents``
+    caches them by region)."""
 
     cfg = g.cfg
     z = max(stats.depth[low], stats.depth[high])
@@ -107,11 +110,16 @@ def under(g: GridScene, stats: RegionStats, low: int, high: int) -> bool:
         return False
     if stats.colour_similarity(low, high) < cfg.merge_colour_similarity:
         return False
-    foot_high, _ = footprints(g, stats.pixels(high))
-    foot_low, _ = footprints(g, stats.pixels(low))
-    if len(foot_high) < 3 or len(foot_low) == 0:
+    if stats.count[high] < 3 or stats.count[low] == 0:
         return False
-    inside = SurfaceExtent(foot_high, g.plane, 0.0).contains(foot_low)
+    # (Cheap first: the centroids, dropped onto the plane, within high's half extent.)
+    nrm = np.asarray(g.plane.normal, np.float64)
+    d = stats.centroid[low] - stats.centroid[high]
+    if float(np.linalg.norm(d - (d @ nrm) * nrm)) > 0.5 * stats.size[high]:
+        return False
+    if high not in extents:
+        extents[high] = SurfaceExtent(footprints(g, stats.pixels(high))[0], g.plane, 0.0)
+    inside = extents[high].contains(footprints(g, stats.pixels(low))[0])
     return float(inside.mean()) >= 0.9
 
 
