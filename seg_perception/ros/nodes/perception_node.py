@@ -20,7 +20,6 @@ import time
 from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
@@ -47,12 +46,6 @@ from ..vision_outputs import (label_info, scene_to_detections_2d, scene_to_detec
                               vision_msgs_available)
 
 __all__ = ["PerceptionNode", "main"]
-
-# Output publishers (the outputs, /diagnostics) without rclpy's default QoS event
-# handlers (a log line about an incompatible subscriber, which logs it too): two
-# waitables less per publisher for the executor to poll on every wake-up (~0.1 ms
-# of each input message's way in with every output on).
-_OUTPUT_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
 
 # Frames whose stamp jumps back by more than this restart tracking (bag loop,
 # simulator reset) instead of being skipped.
@@ -97,8 +90,7 @@ class PerceptionNode(ManagedNode):
         self._taken: dict[int, tuple[int, float]] = {}  # stamp -> (taken ns, convert ms)
         self._taken_lock = threading.Lock()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10,
-                                               qos_overriding_options=qos_overriding_options(),
-                                               event_callbacks=_OUTPUT_EVENTS)
+                                               qos_overriding_options=qos_overriding_options())
         period = float(self.get_parameter("diagnostics_period").value)
         self._diag_timer = self.create_timer(period, self.publish_diagnostics)
 
@@ -226,8 +218,7 @@ class PerceptionNode(ManagedNode):
             if self._node_cfg[param]:
                 self._pubs[topic] = self.create_publisher(
                     msg_type, f"~/{topic}", own_profile(RELIABLE_OUTPUT_QOS),
-                    qos_overriding_options=qos_overriding_options(),
-                    event_callbacks=_OUTPUT_EVENTS)
+                    qos_overriding_options=qos_overriding_options())
         if vision_msgs_available() and self._node_cfg["publish_label_info"]:
             self._publish_label_infos(LabelInfo)
 
@@ -245,7 +236,7 @@ class PerceptionNode(ManagedNode):
             if topic not in self._pubs:
                 self._pubs[topic] = self.create_publisher(
                     msg_type, f"~/{topic}", own_profile(LATCHED_QOS),
-                    qos_overriding_options=qos_overriding_options(), event_callbacks=_OUTPUT_EVENTS)
+                    qos_overriding_options=qos_overriding_options())
             self._pubs[topic].publish(label_info(names, header, threshold))
 
     # -- parameters ----------------------------------------------------------
