@@ -64,8 +64,7 @@ class LatestSlot(Generic[T]):
         """End the claim of :meth:`claim` or ``take(claim=True)``."""
         with self._cond:
             self._claimed = False
-            if self._closed:
-                self._cond.notify_all()  # wake wait_released
+            self._cond.notify_all()  # wake wait_released
 
     @property
     def claimed(self) -> bool:

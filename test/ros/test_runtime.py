@@ -12,6 +12,35 @@ def test_latest_slot_keeps_only_the_newest():
     assert slot.take(0.01) is None
 
 
+def test_latest_slot_claim_hands_on_one_item_at_a_time_in_order():
+    slot = LatestSlot()
+    assert slot.claim() and slot.claimed  # empty and free: the producer hands on itself
+    assert not slot.claim()  # one claim at a time
+    slot.put("second")  # arrives while the first is on its way: waits in the slot
+    slot.release()
+    assert not slot.claim()  # an older item waits: the producer must not overtake it
+    assert slot.take(0, claim=True) == "second" and slot.claimed
+    assert not slot.claim()
+    slot.release()
+    assert slot.claim()
+    slot.release()
+    slot.close()
+    assert not slot.claim()  # closed: nothing more goes out
+
+
+def test_latest_slot_wait_released_returns_when_the_claim_ends():
+    slot = LatestSlot()
+    assert slot.wait_released(0)  # nothing claimed
+    assert slot.claim()
+    assert not slot.wait_released(0.01)
+    ended = threading.Event()
+    waiter = threading.Thread(target=lambda: slot.wait_released(5.0) and ended.set())
+    waiter.start()
+    slot.release()  # an open slot too, not only a closed one, wakes the waiter
+    waiter.join(2)
+    assert ended.is_set()
+
+
 def test_latest_slot_wakes_a_waiting_worker_and_closes():
     slot = LatestSlot()
     got = []
