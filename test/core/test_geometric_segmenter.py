@@ -304,3 +304,48 @@ def test_low_depth_steps_need_an_edge_in_the_image():
     assert kept[2, 3] and kept[2, 4]
     assert not kept[2, :2].any() and not kept[2, 6:].any()
     assert not kept[~steps].any()
+
+
+def test_small_parts_of_one_coloured_object_join_across_a_crease_or_a_depth_hole():
+    # Issue 19 item 3: a toy cut at its own crease (no depth step, one chromatic colour,
+    # the smaller part small) is one object; two large parts, grey parts, parts of
+    # different colours or with a depth step along the seam stay apart.
+    from types import SimpleNamespace
+
+    from seg_perception.segmenters.geometric.merge import across_holes, one_coloured_pairs
+
+    class Stats:
+        n = 6
+        size = np.array([0, 0.15, 0.05, 0.20, 0.18, 0.05, 0.05])
+        hist = np.zeros((7, 64))
+        hist[[1, 2, 3, 4, 5], 10] = 1.0
+        hist[6, 40] = 1.0
+        outline = {(1, 2): 5, (3, 4): 9, (1, 6): 3, (2, 5): 4}
+
+        def seam_step(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.array([1.0 if {i, j} == {2, 5} else 0.0 for i, j in zip(a, b)])
+
+        def same_hue(self, a: int, b: int, *_: float, of_pixels: bool = False) -> bool:
+            return True
+
+    stats = Stats()
+    assert one_coloured_pairs(stats, list(stats.outline)) == [(1, 2)]
+    stats.same_hue = lambda a, b, *_, **__: False  # grey or white: colour says nothing
+    assert one_coloured_pairs(stats, list(stats.outline)) == []
+
+    labels = np.zeros((5, 9), np.int32)
+    labels[:, :3], labels[:, 5:] = 1, 2  # two grid pixels apart
+    valid = np.ones(labels.shape, bool)
+    grid = SimpleNamespace(valid=valid)
+    apart = SimpleNamespace(n=2, outline={}, box={1: (0, 5, 0, 3), 2: (0, 5, 5, 12)})
+    assert across_holes(grid, labels, apart) == []  # the gap is seen: the table
+    valid[:, 3:5] = False  # the gap has no depth: no evidence of one
+    assert across_holes(grid, labels, apart) == [(1, 2)]
+    labels = np.zeros((5, 12), np.int32)
+    labels[:, :3], labels[:, 7:] = 1, 2
+    valid = np.ones(labels.shape, bool)
+    valid[:, 3:7] = False  # four pixels of missing depth: each side grows two
+    assert across_holes(SimpleNamespace(valid=valid), labels, apart) == [(1, 2)]
+    labels[:, 7] = 0
+    valid[:, 7] = False  # five: too wide
+    assert across_holes(SimpleNamespace(valid=valid), labels, apart) == []

@@ -21,7 +21,10 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    CIELAB a*b* without lightness, so a printed or striped object stays one.
 6. Merges: slivers join their neighbour; a container's inside joins its
    outside (same rim height and colour or hue, behind the rim); an object's foot
-   (a lower region of its colour whose footprint lies under it) joins it; fragments of an
+   (a lower region of its colour whose footprint lies under it) joins it; a small part
+   of one chromatic colour (a toy's head or leg, a mug's handle; at most 10 cm) joins
+   the part it meets with no depth step, or across only a thin band of missing depth,
+   cut off by a crease of the object's own shape; fragments of an
    object cut in two by an occluder join (same plane at the gap, or same
    colour and close in 3D; the gap covered by something nearer, slivers of
    either fragment on the way counting as that fragment).

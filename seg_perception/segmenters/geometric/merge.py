@@ -1,5 +1,6 @@
 """Merges of grid regions: slivers into their neighbour, a container's inside into
-its outside, and (:mod:`.occlusion`) fragments of one object split by an occluder."""
+its outside, an object's foot into it, small parts of one coloured object cut at its
+own creases, and (:mod:`.occlusion`) fragments of one object split by an occluder."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,16 @@ __all__ = ["merge_regions"]
 _MIN_CHROMA, _MAX_HUE_DEGREES = 10.0, 20.0
 """A container's inside and outside of one hue: both at least this CIELAB a*b* chroma
 (0-255 scale; grey and white have no stable hue) and hues this close in degrees."""
+
+_SEAM_COLOUR_SIMILARITY, _MAX_SEAM_STEP, _MAX_PART_SIZE = 0.85, 0.05, 0.10
+"""Two parts of one object cut at a crease of its own shape: a*b* histogram intersection
+at least this (``merge_colour_similarity`` is 0.6), at most this share of their seam a
+depth step, and the smaller part at most this size in metres (a limb, a head, a handle;
+two boxes of one colour side by side are each larger)."""
+
+_HOLE_WIDTH = 2
+"""Grid pixels each of those parts may grow into missing depth to meet the other (a band
+of up to twice this width, as a sensor loses at an occlusion edge, is no gap)."""
 
 
 def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np.ndarray
@@ -73,6 +84,15 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
         low, high = (a, b) if stats.top[a] < stats.top[b] else (b, a)
         if under(g, stats, low, high, extents):
             union(high, low)
+    # Parts of one coloured object cut at a concave crease of its own shape (a toy's
+    # neck, a handle's root): one colour, both chromatic (grey and white say
+    # nothing), no depth step along the seam, the smaller part small; also where
+    # only a thin band of missing depth parts them (a self-occlusion edge).
+    pairs = [(a, b) for a, b in list(stats.outline) + across_holes(g, labels, stats)
+             if find(a) != find(b)]
+    for a, b in one_coloured_pairs(stats, pairs):
+        if find(a) != find(b):
+            union(a, b)
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
         merge_occluded(g, labels, stats, big, union, roots)
@@ -92,6 +112,66 @@ def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int,
     if stats.colour_similarity(a, b) >= cfg.merge_colour_similarity:
         return True
     return shading and stats.same_hue(a, b, _MIN_CHROMA, _MAX_HUE_DEGREES)
+
+
+def one_coloured_pairs(stats: RegionStats, pairs: list[tuple[int, int]]
+                       ) -> list[tuple[int, int]]:
+    """Those of ``pairs`` that are parts of one object: the smaller part at most
+    ``_MAX_PART_SIZE``, no depth step along their seam (neither behind the other), one
+    chromatic colour (a*b* histograms alike, the same hue at a stable chroma)."""
+    if not pairs:
+        return []
+    ab = np.array(pairs, np.int64)
+    a, b = ab[:, 0], ab[:, 1]
+    keep = np.minimum(stats.size[a], stats.size[b]) <= _MAX_PART_SIZE
+    keep[keep] = (np.minimum(stats.hist[a[keep]], stats.hist[b[keep]]).sum(axis=1)
+                  >= _SEAM_COLOUR_SIMILARITY)
+    ab = ab[keep]
+    if not ab.size:
+        return []
+    # No depth step along the seam (pairs that do not touch have none to measure).
+    step = stats.seam_step(ab[:, 0], ab[:, 1])
+    return [(int(i), int(j)) for i, j in ab[step <= _MAX_SEAM_STEP]
+            if stats.same_hue(i, j, _MIN_CHROMA, _MAX_HUE_DEGREES, of_pixels=True)]
+
+
+def across_holes(g: GridScene, labels: np.ndarray, stats: RegionStats
+                 ) -> list[tuple[int, int]]:
+    """Region pairs that do not touch but would once each grows by up to
+    ``_HOLE_WIDTH`` grid pixels into pixels without depth (no evidence of a gap).
+    ``stats`` gives the region count and the pairs that touch already."""
+    import cv2
+
+    if stats.n > 65535 or not stats.box:
+        return []
+    # Only around the regions: their bounding box grown by the reach.
+    h, w = labels.shape
+    boxes = np.array(list(stats.box.values()))
+    y0, x0 = (max(0, int(v) - _HOLE_WIDTH) for v in boxes[:, [0, 2]].min(axis=0))
+    y1, x1 = (int(v) + _HOLE_WIDTH for v in boxes[:, [1, 3]].max(axis=0))
+    crop = (slice(y0, min(h, y1)), slice(x0, min(w, x1)))
+    labels = labels[crop]
+    hole = ~g.valid[crop]
+    if not hole.any():
+        return []
+    grown = labels.astype(np.uint16)
+    box3 = np.ones((3, 3), np.uint8)
+    for _ in range(_HOLE_WIDTH):
+        fill = hole & (grown == 0)
+        grown[fill] = cv2.dilate(grown, box3)[fill]
+    new = grown != labels
+    n1 = stats.n + 1
+    keys = []
+    for sa, sb in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                   ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+        la, lb = grown[sa], grown[sb]
+        d = (la != lb) & (new[sa] | new[sb]) & (la > 0) & (lb > 0)
+        a, b = la[d].astype(np.int64), lb[d].astype(np.int64)
+        keys.append(np.minimum(a, b) * n1 + np.maximum(a, b))
+    if not any(k.size for k in keys):
+        return []
+    pairs = [(int(k // n1), int(k % n1)) for k in np.unique(np.concatenate(keys))]
+    return [p for p in pairs if p not in stats.outline]
 
 
 def under(g: GridScene, stats: RegionStats, low: int, high: int,

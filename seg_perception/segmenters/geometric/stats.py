@@ -40,6 +40,7 @@ class RegionStats:
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
         self._ab, self._sel, self._lab = ab, sel, lab  # for ab_mean, on demand
         self._ab_mean: np.ndarray | None = None
+        self._ab_cache: dict[int, np.ndarray] = {}
         # 3D centroid and size (sqrt(12 var) along the major axis: a uniform extent).
         safe = np.maximum(self.count, 1)
         coords = [c.ravel()[sel] for c in (g.x, g.y, g.z)]
@@ -85,6 +86,17 @@ class RegionStats:
         k = back * (self.n + 1) + front
         return float(self._behind[k] / self._touch[k]) if self._touch[k] else 0.0
 
+    def seam_step(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``float64[K]``: for region pairs ``a[k], b[k]`` the larger of :meth:`behind`
+        both ways (0 for regions that do not touch)."""
+        n1 = self.n + 1
+        step = np.zeros(len(a))
+        for back, front in ((a, b), (b, a)):
+            k = back * n1 + front
+            touch = self._touch[k]
+            step = np.maximum(step, self._behind[k] / np.maximum(touch, 1))
+        return step
+
     def pixels(self, r: int) -> np.ndarray:
         """Flat grid indices of region ``r``'s pixels."""
         return self._members[self._starts[r]:self._starts[r] + self.count[r]]
@@ -99,15 +111,27 @@ class RegionStats:
                             minlength=self.n + 1) / safe - 128.0 for c in (1, 2)], axis=1)
         return self._ab_mean
 
-    def same_hue(self, a: int, b: int, min_chroma: float, max_degrees: float) -> bool:
+    def same_hue(self, a: int, b: int, min_chroma: float, max_degrees: float,
+                 of_pixels: bool = False) -> bool:
         """Both regions coloured (mean a*b* chroma >= ``min_chroma``) with hues within
-        ``max_degrees``: one colour lit differently (shade lowers chroma, not hue)."""
-        ca, cb = self.ab_mean[a], self.ab_mean[b]
+        ``max_degrees``: one colour lit differently (shade lowers chroma, not hue).
+        ``of_pixels``: the two means from their own pixels, not all regions' at once
+        (cheaper for a few pairs)."""
+        if of_pixels and self._ab_mean is None:
+            ca, cb = self._ab_mean_of(a), self._ab_mean_of(b)
+        else:
+            ca, cb = self.ab_mean[a], self.ab_mean[b]
         ra, rb = float(np.hypot(*ca)), float(np.hypot(*cb))
         if min(ra, rb) < min_chroma:
             return False
         cos = float(ca @ cb) / (ra * rb)
         return cos >= float(np.cos(np.radians(max_degrees)))
+
+    def _ab_mean_of(self, r: int) -> np.ndarray:
+        if r not in self._ab_cache:
+            ab = self._ab.reshape(-1, 3)[self.pixels(r), 1:]
+            self._ab_cache[r] = (ab.mean(axis=0) - 128.0 if len(ab) else np.zeros(2))
+        return self._ab_cache[r]
 
     def colour_similarity(self, a: int, b: int) -> float:
         """Histogram intersection in [0, 1] of the regions' a*b* colours."""
