@@ -17,6 +17,11 @@ _MIN_CHROMA, _MAX_HUE_DEGREES = 10.0, 20.0
 """A container's inside and outside of one hue: both at least this CIELAB a*b* chroma
 (0-255 scale; grey and white have no stable hue) and hues this close in degrees."""
 
+_CRUMB_MIN_COLOUR_SIMILARITY = 0.1
+"""A crumb with an object's area (``min_area``, only too thin for a seed: a plate or a
+book seen edge-on between two cuts) stays apart from a neighbour whose a*b* histogram
+it shares less than this of (another object's colour)."""
+
 _SEAM_COLOUR_SIMILARITY, _MAX_SEAM_STEP, _MAX_PART_SIZE = 0.85, 0.05, 0.10
 """Two parts of one object cut at a crease of its own shape: a*b* histogram intersection
 at least this (``merge_colour_similarity`` is 0.6), at most this share of their seam a
@@ -48,7 +53,8 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
 
     # Crumbs: regions too thin to hold a seed of min_points pixels (slivers
     # between two cut lines, mixed pixels at an edge) join the neighbour they
-    # share most outline with, unless they stand in front of it.
+    # share most outline with, unless they stand in front of it or have an
+    # object's area and none of its colour.
     seed_counts = np.bincount(labels[seeds], minlength=n + 1)
     min_px = g.min_pixels(stats.depth)
     crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < min_px[i]}
@@ -58,8 +64,12 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
             other = b if a == c else a if b == c else 0
             if other and other not in crumbs and length > best_len:
                 best, best_len = other, length
-        if best and stats.behind(best, c) < 0.5:
-            union(best, c)
+        if not best or stats.behind(best, c) >= 0.5:
+            continue
+        if stats.count[c] >= min_px[c] and \
+                stats.colour_similarity(best, c) < _CRUMB_MIN_COLOUR_SIMILARITY:
+            continue  # an object's area, only thin, of another colour: its own
+        union(best, c)
     big = [i for i in range(1, n + 1) if stats.count[i] >= min_px[i] and i not in crumbs]
     if cfg.merge_bridged:
         for a, b in bridged_pairs(labels, uncut):
