@@ -90,7 +90,7 @@ PIPELINE_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("score_threshold", 0.5, "Drop instances scoring below this [0-1]",
               min_value=0.0, max_value=1.0),
     ParamSpec("workspace", "largest_surface",
-              "Support surfaces objects may stand on (geometric backend): largest_surface = "
+              "Support surfaces objects may stand on (every backend): largest_surface = "
               "the table the camera sees most of; all_surfaces = every surface in the support "
               "plane (tables of one height side by side). Anything else (walls, floor, chairs, "
               "other furniture) is never an object",

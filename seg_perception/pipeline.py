@@ -138,6 +138,16 @@ class Pipeline:
             with _timed(timings, "plane"):
                 plane = estimate_support_plane(frame, exclude=instances.union())
             found = replace(found, plane=plane)
+        if plane is not None and len(instances) and not isinstance(self.instance_segmenter,
+                                                                   WorkspaceAware):
+            # Learned models find "objects" on walls and chairs too: keep those on the
+            # workspace, as the geometric backend does itself.
+            from .geometry.workspace import instances_on_workspace
+            with _timed(timings, "workspace"):
+                on = instances_on_workspace(frame, instances.label_image(), len(instances), plane,
+                                            cfg.workspace, cfg.workspace_margin)
+            if not on.all():
+                instances = instances.select(on)
         # Layout and per-object 3D are independent: the layout runs on a second thread
         # (OpenCV and numpy release the GIL for most of it), 3D on this one.
         pending = None
