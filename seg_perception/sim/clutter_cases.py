@@ -18,11 +18,11 @@ floor behind the table). Each frame's ``case_tags`` holds its case name, so
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from typing import Mapping, Sequence
 
 from .depth_noise import DepthNoiseModel
+from .cases import case_config, case_configs, export_cases_main
 from .scenes import SceneConfig
 
 __all__ = ["CLUTTER_CASES", "clutter_case_config", "clutter_case_configs"]
@@ -49,31 +49,16 @@ CLUTTER_CASES: Mapping[str, SceneConfig] = {
 
 def clutter_case_config(case: str, width: int = 640, height: int = 480) -> SceneConfig:
     """The scene settings of one case at another image size (same field of view)."""
-    if case not in CLUTTER_CASES:
-        raise KeyError(f"unknown clutter case {case!r}; cases: {', '.join(CLUTTER_CASES)}")
-    return replace(CLUTTER_CASES[case], width=width, height=height)
+    return case_config(CLUTTER_CASES, case, width, height)
 
 
 def clutter_case_configs(cases: Sequence[str] | None = None) -> list[SceneConfig]:
     """The settings of ``cases`` (default: all), for ``export_coco`` to render in turn."""
-    return [clutter_case_config(c) for c in (cases or tuple(CLUTTER_CASES))]
+    return case_configs(CLUTTER_CASES, cases)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .dataset import export_coco
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", help="output folder (COCO RGB-D, for seg-perception eval)")
-    parser.add_argument("--frames-per-case", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=19000)
-    parser.add_argument("--cases", default=",".join(CLUTTER_CASES),
-                        help="comma-separated subset of " + ",".join(CLUTTER_CASES))
-    args = parser.parse_args(argv)
-    configs = clutter_case_configs([c for c in args.cases.split(",") if c])
-    coco = export_coco(args.out, args.frames_per_case * len(configs), seed=args.seed,
-                       config=configs)
-    print(f"{len(coco['images'])} images, {len(coco['annotations'])} objects -> {args.out}")
-    return 0
+    return export_cases_main(CLUTTER_CASES, 19000, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

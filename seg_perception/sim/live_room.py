@@ -18,12 +18,12 @@ exported folder reports every case. Export with
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import replace
 from typing import Mapping, Sequence
 
 from .depth_noise import DepthNoiseModel
+from .cases import case_config, case_configs, export_cases_main
 from .scenes import SceneConfig
 
 __all__ = ["LIVE_ROOM_CASES", "live_room_config", "live_room_configs"]
@@ -53,33 +53,17 @@ LIVE_ROOM_CASES: Mapping[str, SceneConfig] = {
 
 
 def live_room_config(case: str, width: int = 640, height: int = 480) -> SceneConfig:
-    """The scene settings of one case at another image size (the same vertical field
-    of view, so another focal length)."""
-    if case not in LIVE_ROOM_CASES:
-        raise KeyError(f"unknown live room case {case!r}; cases: {', '.join(LIVE_ROOM_CASES)}")
-    return replace(LIVE_ROOM_CASES[case], width=width, height=height)
+    """The scene settings of one case at another image size (same field of view)."""
+    return case_config(LIVE_ROOM_CASES, case, width, height)
 
 
 def live_room_configs(cases: Sequence[str] | None = None) -> list[SceneConfig]:
     """The settings of ``cases`` (default: all), for ``export_coco`` to render in turn."""
-    return [live_room_config(c) for c in (cases or tuple(LIVE_ROOM_CASES))]
+    return case_configs(LIVE_ROOM_CASES, cases)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .dataset import export_coco
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", help="output folder (COCO RGB-D, for seg-perception eval)")
-    parser.add_argument("--frames-per-case", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=24000)
-    parser.add_argument("--cases", default=",".join(LIVE_ROOM_CASES),
-                        help="comma-separated subset of " + ",".join(LIVE_ROOM_CASES))
-    args = parser.parse_args(argv)
-    configs = live_room_configs([c for c in args.cases.split(",") if c])
-    coco = export_coco(args.out, args.frames_per_case * len(configs), seed=args.seed,
-                       config=configs)
-    print(f"{len(coco['images'])} images, {len(coco['annotations'])} objects -> {args.out}")
-    return 0
+    return export_cases_main(LIVE_ROOM_CASES, 24000, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

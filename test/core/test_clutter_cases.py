@@ -30,7 +30,7 @@ def test_cases_and_configs():
                                   "clutter_dense_pile"}
     assert [c.scene_tags for c in clutter_case_configs()] == [(c,) for c in CLUTTER_CASES]
     assert clutter_case_config("clutter_dense_pile", 1280, 720).width == 1280
-    with pytest.raises(KeyError, match="unknown clutter case"):
+    with pytest.raises(KeyError, match="unknown case .nope."):
         clutter_case_config("nope")
 
 
