@@ -75,3 +75,15 @@ def test_geometric_segmenter_separates_most_objects(case):
     assert result.overlap_f >= 0.7, result
     n_true = len(np.unique(frame.instance_labels)) - 1
     assert 0.5 * n_true <= analysis.num_objects <= 1.5 * n_true
+
+
+def test_the_export_command_writes_each_chosen_case(tmp_path, capsys):
+    from seg_perception.sim.clutter_cases import main
+    from seg_perception.sim.dataset import load_coco_rgbd
+
+    assert main([str(tmp_path), "--frames-per-case", "1",
+                 "--cases", "clutter_box_against_box,clutter_flat_among"]) == 0
+    assert "2 images" in capsys.readouterr().out
+    samples = list(load_coco_rgbd(tmp_path))
+    assert len(samples) == 2
+    assert [s.case_tags[0] for s in samples] == ["clutter_box_against_box", "clutter_flat_among"]
