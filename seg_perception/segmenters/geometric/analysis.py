@@ -64,6 +64,7 @@ class SceneAnalysis:
     plane_support: float = 0.0
     workspace: np.ndarray | None = None
     background: np.ndarray | None = None
+    noise: np.ndarray | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -82,7 +83,7 @@ class SceneAnalysis:
         """``uint16[H, W]`` instance labels at the frame's resolution (0 = none), memoised."""
         if "full_labels" not in self._memo:
             self._memo["full_labels"] = upsample_labels(self.labels, self.stride, self.plane,
-                                                        frame, self.config)
+                                                        frame, self.config, self.noise)
         return self._memo["full_labels"]
 
 
@@ -125,4 +126,4 @@ def _analyse(frame: RGBDFrame, config: GeometricConfig, plane: Plane | None = No
     return SceneAnalysis(stride, grid_k, xyz, valid, normals, normals_ok, plane,
                          np.where(valid, g.height, np.float32(0)), g.tolerance, g.support,
                          labels, g.cfg, timer.ms, support_share, workspace, background,
-                         _memo=memo)
+                         g.noise, _memo=memo)

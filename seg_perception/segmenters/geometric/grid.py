@@ -10,6 +10,7 @@ import numpy as np
 from ...frames import CameraIntrinsics, RGBDFrame
 from ...results import Plane
 from .config import GeometricConfig
+from .noise import local_noise
 from .points import GridPoints
 from .support import measured_noise
 
@@ -64,8 +65,10 @@ class GridScene:
     """One frame on the processing grid with its support plane: what every stage of
     the object segmentation (:func:`.regions.segment_objects`) reads.
 
-    ``cfg`` has the depth noise measured on the plane; ``tolerance`` is the noise band
-    around it, ``support`` the pixels within it, ``candidates`` the pixels above it
+    ``cfg`` has the depth noise measured on the plane; ``noise`` is the noise at 1 m
+    measured at every pixel (:func:`.noise.local_noise`, at most the plane's: a dark
+    table is noisier than the objects on it); ``tolerance`` is the noise band around it,
+    ``support`` the pixels within it, ``candidates`` the pixels above it
     (up to ``max_height``). ``jump`` (the largest depth step within one surface) and
     ``step_noise`` follow from the config and the depth. The grid's arrays are
     reached directly (``g.x``, ``g.valid``, ...).
@@ -79,6 +82,7 @@ class GridScene:
     tolerance: np.ndarray
     support: np.ndarray
     candidates: np.ndarray
+    noise: np.ndarray
     jump: np.ndarray = field(init=False)
     step_noise: np.ndarray | float = field(init=False)
     _lab: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -89,13 +93,27 @@ class GridScene:
         """The grid split by ``plane`` into support and candidate object pixels."""
         z, valid = points.z, points.valid
         height = height_image(z, points.K, plane)
+        a_min = config.noise_at_1m
         if config.estimate_noise:
             config = measured_noise(height, z, valid, config)
         tol = np.maximum(np.float32(config.min_height),
                          np.float32(config.noise_k) * config.sigma(z))
         support = valid & (np.abs(height) <= tol)
+        if config.estimate_noise:
+            # The noise where each pixel is (a dark table is noisier than the objects
+            # on it): the plane's tolerance band for every pixel from its own noise.
+            noise = local_noise(z, valid, support, config.noise_at_1m, a_min)
+            tol = np.maximum(np.float32(config.min_height),
+                             np.float32(config.noise_k) * noise * z * z)
+            support = valid & (np.abs(height) <= tol)
+        else:
+            noise = np.full(z.shape, np.float32(config.noise_at_1m))
         candidates = valid & (height > tol) & (height < np.float32(config.max_height))
-        return cls(frame, config, points, plane, height, tol, support, candidates)
+        return cls(frame, config, points, plane, height, tol, support, candidates, noise)
+
+    def sigma(self) -> np.ndarray:
+        """``float32[h, w]`` depth noise standard deviation (metres) at every grid pixel."""
+        return self.noise * self.z * self.z
 
     def __post_init__(self) -> None:
         config, z, K = self.cfg, self.z, self.K

@@ -20,10 +20,12 @@ _RING = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
 
 def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
-                    frame: RGBDFrame, config: GeometricConfig) -> np.ndarray:
+                    frame: RGBDFrame, config: GeometricConfig,
+                    noise: np.ndarray | None = None) -> np.ndarray:
     """``uint16[H, W]`` full-resolution labels: nearest grid label, checked against full depth.
 
     Only the bounding box of all objects (plus a margin) is processed at full size.
+    ``noise``: the grid's depth noise at 1 m per pixel (else ``config.noise_at_1m``).
     """
     import cv2
 
@@ -52,8 +54,14 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     n = np.asarray(plane.normal, np.float32)
     height = depth * ((n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]) + np.float32(
         plane.offset)
-    tol = np.maximum(np.float32(config.min_height),
-                     np.float32(config.noise_k) * config.sigma(depth))
+    if noise is None:
+        sigma_full = config.sigma(depth)
+    else:
+        a = cv2.resize(np.ascontiguousarray(noise[gy0:gy1, gx0:gx1]),
+                       ((gx1 - gx0) * s, (gy1 - gy0) * s),
+                       interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0]
+        sigma_full = a * depth * depth
+    tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * sigma_full)
     ok = ((height > tol) & (depth >= np.float32(config.min_depth))
           & (depth <= np.float32(config.max_depth)))
     # Object pixels just outside the grid outline take the neighbouring label
@@ -83,7 +91,7 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     band[:, [0, -1]] = False
     ys, xs = np.nonzero(band)
     zb = depth[ys, xs]
-    sigma = config.sigma(zb)
+    sigma = sigma_full[ys, xs]
     hb = height[ys, xs]
     keep = ((hb > np.float32(_BASE_K) * sigma) & (hb <= tol[ys, xs])
             & (zb >= np.float32(config.min_depth)) & (zb <= np.float32(config.max_depth)))

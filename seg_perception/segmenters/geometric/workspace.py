@@ -63,6 +63,7 @@ def filter_regions(g: GridScene, labels: np.ndarray
             & (frac_on >= cfg.min_footprint_on_support)
             & (extent_m >= cfg.min_size) & (extent_m <= cfg.max_size))
     keep[0] = False
+    keep &= ~like_the_support(g, labels, lab, sel, keep)
     if cfg.reject_wall_planes:
         wall = wall_like(g, labels, keep, np.stack(mean, axis=1), eigval, eigvec[:, :, 0])
         background = wall[labels] & (labels > 0)
@@ -70,6 +71,55 @@ def filter_regions(g: GridScene, labels: np.ndarray
     lut = np.zeros(n_lab + 1, np.int32)
     lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     return lut[labels], workspace, background
+
+
+def like_the_support(g: GridScene, labels: np.ndarray, lab: np.ndarray, sel: np.ndarray,
+                     keep: np.ndarray) -> np.ndarray:
+    """``bool[n + 1]``: kept regions that stand out of the plane only by their own
+    (lower) noise and look like the support around them: a noise bump of a noisy table.
+
+    A region whose pixels are mostly under the plane's noise band (``noise_k`` sigmas of
+    the noise measured on the plane) is there because its own noise is lower
+    (:func:`.noise.local_noise`): a thin object on a dark table, or a stretch of the table
+    where the local estimate came out low by chance. Only the object looks different:
+    its mean CIELAB differs from the support pixels around it by at least
+    ``_MIN_COLOUR_CONTRAST``.
+    """
+    import cv2
+
+    cfg = g.cfg
+    out = np.zeros(keep.shape, bool)
+    n1 = keep.size
+    plane_band = np.float32(cfg.noise_k) * cfg.sigma(g.z.ravel()[sel])
+    above = np.bincount(lab, weights=g.height.ravel()[sel] > plane_band, minlength=n1)
+    count = np.maximum(np.bincount(lab, minlength=n1), 1)
+    doubtful = np.flatnonzero(keep & (above < 0.5 * count))
+    if doubtful.size == 0:
+        return out
+    lab_img = g.lab_of(slice(None), slice(None))
+    h, w = labels.shape
+    r = _RING_PX
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    for i in doubtful:
+        ys, xs = np.nonzero(labels == i)
+        y0, y1 = max(0, ys.min() - r), min(h, ys.max() + r + 1)
+        x0, x1 = max(0, xs.min() - r), min(w, xs.max() + r + 1)
+        mine = labels[y0:y1, x0:x1] == i
+        ring = (cv2.dilate(mine.view(np.uint8), disc) > 0) & ~mine & g.support[y0:y1, x0:x1]
+        if np.count_nonzero(ring) < 8:
+            continue  # nothing to compare with: keep it
+        crop = lab_img[y0:y1, x0:x1].astype(np.float32)
+        contrast = float(np.linalg.norm(crop[mine].mean(axis=0) - crop[ring].mean(axis=0)))
+        out[i] = contrast < _MIN_COLOUR_CONTRAST
+    return out
+
+
+_RING_PX = 3
+"""Grid pixels around a region where the support it is compared with lies."""
+
+_MIN_COLOUR_CONTRAST = 20.0
+"""CIELAB distance (0-255 scale; 20 ~ 8 L* units) between an object found only by its own
+noise and the support around it (a bump of the table's noise has the table's colour)."""
 
 
 def pixel_area(g: GridScene, sel: np.ndarray) -> np.ndarray:
