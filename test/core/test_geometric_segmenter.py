@@ -407,3 +407,46 @@ def test_a_region_under_the_tables_noise_band_must_look_unlike_the_table():
     ious = _matched_ious(masks, scene.instance_labels, 2)
     assert ious[0] > 0.8 and ious[1] == 0.0, ious
     assert len(masks) == 1
+
+
+def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():
+    # Two boxes of one height side by side, red and blue. A thin strip of the red top
+    # along the blue box (a crumb) is cut off from the rest of the red top by a line of
+    # one pixel that is no cut (a bridge): it belongs to red. Given to blue first (it
+    # shares more outline with blue), the bridge would then join red and blue.
+    from seg_perception.segmenters.geometric.grid import GridScene, eroded
+    from seg_perception.segmenters.geometric.merge import merge_regions
+    from seg_perception.segmenters.geometric.points import GridPoints
+    from seg_perception.segmenters.geometric.support import support_plane
+
+    objects = [Box((-0.05, 0.0), (0.10, 0.10, 0.06), color=(220, 40, 40)),
+               Box((0.05, 0.0), (0.10, 0.10, 0.06), color=(40, 60, 220))]
+    scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.001, 0.7)))
+    cfg = GeometricConfig()
+    points = GridPoints.of(scene.frame, cfg)
+    plane, _ = support_plane(points, cfg)
+    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    truth = scene.instance_labels
+    top = g.height > 0.05
+    red, blue = (truth == 1) & top, (truth == 2) & top
+    cols = np.flatnonzero(red.any(axis=0))
+    edge = cols.max()  # the red top's last column, against the blue box
+    labels = np.zeros(truth.shape, np.int32)
+    labels[red] = 1
+    labels[blue] = 2
+    rows = np.flatnonzero(red[:, edge])
+    mid = int(rows.mean())
+    r = np.arange(truth.shape[0])[:, None]
+    c = np.arange(truth.shape[1])[None, :]
+    # The strip: 15 pixels of the red top's last column, under min_area (a crumb); a
+    # one-pixel ring of no label around it on the red side.
+    strip = red & (c == edge) & (abs(r - mid) <= 7)
+    gap = red & ~strip & (c >= edge - 1) & (abs(r - mid) <= 8)
+    labels[strip] = 3
+    labels[gap] = 0
+    uncut = labels > 0
+    uncut[gap] = True
+    seeds = eroded(labels > 0, 1) & (labels != 3)
+    out = merge_regions(g, labels, uncut, seeds)
+    assert out[strip].min() == out[red & ~strip & ~gap].max()  # the strip joined red
+    assert out[red & ~gap].max() != out[blue].min()  # red and blue stay apart

@@ -51,14 +51,24 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     def union(keep: int, other: int) -> None:
         parent[find(other)] = find(keep)
 
+    seed_counts = np.bincount(labels[seeds], minlength=n + 1)
+    min_px = g.min_pixels(stats.depth)
+    crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < min_px[i]}
+    # Regions joined by a thin uncut bridge (a cup's rim between its inside and
+    # outside) with the same colour and top height: first, so that a crumb of an object
+    # (a piece of its rim) is taken by its own object, not by the neighbour it happens
+    # to share more outline with.
+    if cfg.merge_bridged:
+        for a, b in bridged_pairs(labels, uncut):
+            if find(a) != find(b) and same_colour_and_top(g, stats, a, b):
+                union(a, b)
+    taken = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
+    bridged = {c for c in crumbs if find(c) in taken}  # joined to an object already
     # Crumbs: regions too thin to hold a seed of min_points pixels (slivers
     # between two cut lines, mixed pixels at an edge) join the neighbour they
     # share most outline with, unless they stand in front of it or have an
     # object's area and none of its colour.
-    seed_counts = np.bincount(labels[seeds], minlength=n + 1)
-    min_px = g.min_pixels(stats.depth)
-    crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < min_px[i]}
-    for c in sorted(crumbs, key=lambda i: stats.count[i]):
+    for c in sorted(crumbs - bridged, key=lambda i: stats.count[i]):
         best, best_len = 0, 0
         for (a, b), length in stats.outline.items():
             other = b if a == c else a if b == c else 0
@@ -72,9 +82,6 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
         union(best, c)
     big = [i for i in range(1, n + 1) if stats.count[i] >= min_px[i] and i not in crumbs]
     if cfg.merge_bridged:
-        for a, b in bridged_pairs(labels, uncut):
-            if find(a) != find(b) and same_colour_and_top(g, stats, a, b):
-                union(a, b)
         # A container's inside and outside: the rim in front hides part of the
         # inside; both end at the rim height and have the same colour (two
         # different boxes of one height, one behind the other, differ in colour).
