@@ -57,10 +57,59 @@ def test_two_workers_run_at_the_same_time(parallel):
     first = parallel.submit(frames[0])
     assert parallel.wait_idle(timeout=5.0)  # the second worker is still free
     second = parallel.submit(frames[1])
-    assert not parallel.wait_idle(timeout=0.0)
+    # No worker is free unless one has finished already (wait_idle reads replies).
+    assert not parallel.wait_idle(timeout=0.0) or first.reply or second.reply
     assert second.result(timeout=60).frame is frames[1]
     assert first.result(timeout=60).frame is frames[0]
     assert parallel.wait_idle(timeout=0.0)
+
+
+def test_a_finished_worker_is_free_before_its_result_is_collected(parallel):
+    # wait_idle reads a finished worker's reply itself: a collector busy elsewhere (the
+    # node publishing the last result) does not keep that worker from its next frame.
+    frames = _stream(3, start=300)
+    parallel.reset()
+    jobs = [parallel.submit(frames[0]), parallel.submit(frames[1])]
+    assert parallel.wait_idle(timeout=60.0)  # no result() called yet
+    assert any(job.reply is not None for job in jobs)
+    jobs.append(parallel.submit(frames[2]))
+    scenes = [job.result(timeout=60) for job in reversed(jobs)]  # any order of asking
+    assert [s.frame for s in reversed(scenes)] == frames
+
+
+def test_a_dispatcher_and_a_collector_thread_keep_order_and_tracks(parallel):
+    # The node's use: one thread waits for an idle worker and submits, another collects
+    # the results in order; both read the pipes. Same scenes and tracks as one pipeline.
+    import queue
+    import threading
+
+    frames = _stream(12, start=400)
+    parallel.reset()
+    handles: queue.Queue = queue.Queue()
+    got: list = []
+
+    def dispatch() -> None:
+        for frame in frames:
+            while not parallel.wait_idle(timeout=0.2):
+                pass
+            handles.put(parallel.submit(frame))
+        handles.put(None)
+
+    def collect() -> None:
+        while (handle := handles.get(timeout=60)) is not None:
+            got.append(handle.result(timeout=60))
+
+    threads = [threading.Thread(target=fn, daemon=True) for fn in (dispatch, collect)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    single = Pipeline(PipelineConfig(**CPU))
+    want = [single.process(f) for f in frames]
+    assert [s.frame for s in got] == frames
+    assert [[o.track_id for o in s.objects] for s in got] == \
+        [[o.track_id for o in s.objects] for s in want]
 
 
 def test_config_changes_and_reset_reach_the_workers(parallel):
