@@ -253,7 +253,13 @@ def _overhead_parts(node: dict[str, Any]) -> list[str] | None:
     if not parts:
         return None
     labels = {"input": "stamp -> worker takes the frame (DDS in, sync, waiting)",
-              "convert": "messages -> RGBDFrame", "publish": "building + sending the outputs",
+              "convert": "messages -> RGBDFrame",
+              "objects": "~/objects built + sent (after the pipeline)",
+              "objects_out": "~/objects sent -> listener callback (DDS out, the bench "
+                             "process taking it)",
+              "other": "rest of the overhead (hand-over not in the pipeline's time)",
+              "publish": "every output built + sent (not in the overhead: the other "
+                         "outputs go after ~/objects)",
               "output": "listener callback - end of publishing (DDS out; negative when "
                         "~/objects, sent first, arrives before the other outputs are sent)"}
     return [f"Where the node's overhead goes at {node['latency_rate_hz']:g} Hz (per frame, ms):",

@@ -514,25 +514,36 @@ class NodeBench:
         """Where each frame's latency went, for stamps with an output and the node's timings.
 
         Keys (ms, one value per such frame): ``pipeline`` (``Scene.timings_ms["total"]``),
-        ``overhead`` (latency - pipeline), ``input`` (stamp to the worker taking the
-        frame: DDS in, synchronisation, waiting for the worker), ``convert`` (messages
-        to frame), ``publish`` (building and sending the outputs), ``output`` (end of
-        the node's work to the listener's callback: DDS out).
+        ``overhead`` (latency - pipeline), and its parts: ``input`` (stamp to the node
+        taking the frame up: DDS in, synchronisation, waiting for a worker), ``convert``
+        (messages to frame), ``objects`` (``~/objects`` built and sent, after the
+        pipeline), ``objects_out`` (``~/objects`` sent to the listener's callback: DDS
+        out and this process taking it), ``other`` (the rest of the overhead: hand-over
+        to the worker not in the pipeline's time; about 0); and ``publish`` (every
+        output built and sent: the outputs after ``~/objects`` are not in the latency).
         """
-        out: dict[str, list[float]] = {k: [] for k in ("pipeline", "overhead", "input", "convert",
-                                                      "publish", "output")}
+        keys = ("pipeline", "overhead", "input", "convert", "objects", "objects_out", "other",
+                "publish")
+        out: dict[str, list[float]] = {k: [] for k in keys}
         with self._lock:
             for s in stamps:
                 t = self.node_timings.get(s)
                 if s not in self.received or t is None or "total" not in t:
                     continue
                 latency = (self.received[s] - s) / 1e6
+                overhead = latency - t["total"]
                 out["pipeline"].append(t["total"])
-                out["overhead"].append(latency - t["total"])
+                out["overhead"].append(overhead)
                 out["input"].append(t["input"])
                 out["convert"].append(t["convert"])
+                objects = t.get("objects", float("nan"))
+                objects_out = ((self.received[s] - t["objects_ns"]) / 1e6
+                               if "objects_ns" in t else float("nan"))
+                out["objects"].append(objects)
+                out["objects_out"].append(objects_out)
+                out["other"].append(overhead - t["input"] - t["convert"] - objects
+                                    - objects_out)
                 out["publish"].append(t["publish"])
-                out["output"].append((self.received[s] - t["done_ns"]) / 1e6)
         return out
 
     def pipeline_ms(self, stamps: Sequence[int]) -> dict[int, float]:
@@ -794,7 +805,8 @@ def _measure_step(bench: NodeBench, rate: float, step_s: float) -> dict[str, Any
         "node_pipeline_ms": summary_ms(split["pipeline"]),
         "overhead_ms": summary_ms(split["overhead"]),
         "overhead_parts_ms": {k: summary_ms(split[k]) for k in
-                              ("input", "convert", "publish", "output")},
+                              ("input", "convert", "objects", "objects_out", "other",
+                               "publish")},
         "node_cpu_percent": round(cpu, 1),
         "node_rss_mb": round(bench.node_rss_mb(), 1),
         "node_workers_rss_mb": (step_fp or {}).get("node_workers_rss_mb"),

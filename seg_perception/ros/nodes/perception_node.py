@@ -7,10 +7,12 @@ subscription callbacks only hand the newest synchronised set to it, so a slow
 model drops stale frames instead of queueing them. With ``workers`` > 1 (the
 default on a multi-core CPU) that thread hands each frame to the first idle
 worker process of a :class:`~seg_perception.parallel.ParallelPipeline` and a
-second thread publishes the results in frame order; a raw (uncompressed) set
-that completes while a worker is idle and no older set is on its way goes to
-that worker straight from the subscription callback (no thread hand-off on
-the way in).
+second thread tracks the results in frame order and publishes ``~/objects``; a
+third builds and publishes the other outputs of the frame meanwhile, so the
+next frame's objects do not wait for the last frame's overlay and clouds. A raw
+(uncompressed) set that completes while a worker is idle and no older set is
+on its way goes to that worker straight from the subscription callback (no
+thread hand-off on the way in).
 """
 from __future__ import annotations
 
@@ -69,6 +71,9 @@ class PerceptionNode(ManagedNode):
         self._threads: list[threading.Thread] = []
         # Frames handed to worker processes, oldest first: (handle, header, stamp).
         self._in_flight: queue.Queue[tuple[Any, Any, int]] = queue.Queue()
+        # Frames whose ~/objects is out, for the outputs thread: (scene, header, stamp,
+        # ready ns, objects sent ns). Bounded: a collector more than this far ahead waits.
+        self._rest: queue.Queue[tuple[Any, Any, int, int, int]] = queue.Queue(maxsize=2)
         self._running = threading.Event()
         self._stats = NodeStats(
             problem_window_s=float(self.get_parameter("diagnostics_window").value))
@@ -153,7 +158,8 @@ class PerceptionNode(ManagedNode):
         self._slot.reopen()
         self._running.set()
         if isinstance(self._pipeline, ParallelPipeline):
-            targets = {"dispatch": self._dispatch, "publish": self._collect}
+            targets = {"dispatch": self._dispatch, "publish": self._collect,
+                       "outputs": self._publish_rest}
         else:
             targets = {"worker": self._work}
         self._threads = [threading.Thread(target=fn, name=f"seg_perception_{name}", daemon=True)
@@ -178,8 +184,8 @@ class PerceptionNode(ManagedNode):
         self._running.clear()
         self._slot.close()
         self._slot.wait_released(timeout=10.0)  # a set on its way from a callback
-        for thread in self._threads:  # the dispatcher first: nothing is sent after it
-            thread.join(timeout=10.0)
+        for thread in self._threads:  # the dispatcher first: nothing is sent after it,
+            thread.join(timeout=10.0)  # then the collector, then the outputs thread
         self._threads = []
 
     def _release(self) -> None:
@@ -360,7 +366,7 @@ class PerceptionNode(ManagedNode):
             except queue.Empty:
                 continue
             if self._running.is_set():
-                self._deliver(handle.result, header, stamp_ns)
+                self._deliver(handle.result, header, stamp_ns, rest=self._rest.put)
             else:  # deactivating: finish the frame, publish nothing
                 try:
                     handle.result()
@@ -409,21 +415,56 @@ class PerceptionNode(ManagedNode):
                 self._taken[frame.stamp_ns] = (taken_ns, (time.perf_counter() - t0) * 1e3)
         return frame
 
-    def _deliver(self, scene_of: Any, header: Any, stamp_ns: int) -> None:
-        """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised."""
+    def _deliver(self, scene_of: Any, header: Any, stamp_ns: int,
+                 rest: Callable[[tuple[Any, Any, int, int, int]], None] | None = None
+                 ) -> None:
+        """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised.
+
+        ``rest``: publish ``~/objects`` here and hand ``(scene, header, stamp_ns, ready_ns,
+        objects sent ns)`` to ``rest`` for the other outputs (:meth:`_publish_rest`).
+        """
         try:
             scene = scene_of()
-            ready = time.perf_counter()
+            ready = time.time_ns()  # the frame's scene is ready to publish
             if not self.context.ok():  # shutting down (SIGINT/SIGTERM): nothing to publish
                 return
-            self._publish(scene, header)
-        except Exception as exc:  # a model failing on one frame must not stop the robot
-            if not self.context.ok():
+            if rest is not None:
+                rest((scene, header, stamp_ns, ready,
+                      self._publish(scene, header, objects=True, others=False)))
                 return
-            message = f"processing failed: {type(exc).__name__}: {exc}"
-            self._stats.error(message)
-            self._warn("processing_error", message)
+            objects_ns = self._publish(scene, header)
+        except Exception as exc:  # a model failing on one frame must not stop the robot
+            self._failed(exc)
             return
+        self._delivered(scene, stamp_ns, ready, objects_ns)
+
+    def _publish_rest(self) -> None:
+        """Outputs thread (worker processes): every output but ``~/objects`` of each frame
+        the collector has published, in frame order; runs until the collector is done."""
+        while (self._running.is_set() or any(t.is_alive() for t in self._threads[:2])
+               or not self._rest.empty()):
+            try:
+                scene, header, stamp_ns, ready, objects_ns = self._rest.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                if not self.context.ok():
+                    continue
+                self._publish(scene, header, objects=False, others=True)
+            except Exception as exc:  # noqa: BLE001 - counted, the node goes on
+                self._failed(exc)
+                continue
+            self._delivered(scene, stamp_ns, ready, objects_ns)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self.context.ok():
+            return
+        message = f"processing failed: {type(exc).__name__}: {exc}"
+        self._stats.error(message)
+        self._warn("processing_error", message)
+
+    def _delivered(self, scene: Any, stamp_ns: int, ready: int, objects_ns: int) -> None:
+        """Bookkeeping once every output of a frame is out."""
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self._stats.output(latency_ms)
         pipeline = self._pipeline
@@ -433,7 +474,7 @@ class PerceptionNode(ManagedNode):
         if self._depth_hint:
             self._warn("depth_range", self._depth_hint)
         if self._frame_observers:
-            self._notify_observers(stamp_ns, scene.timings_ms, ready)
+            self._notify_observers(stamp_ns, scene.timings_ms, ready, objects_ns)
 
     # -- per-frame timings -----------------------------------------------------
     def add_frame_observer(self, callback: Callable[[dict[str, Any]], None]) -> None:
@@ -442,9 +483,11 @@ class PerceptionNode(ManagedNode):
         ``record``: ``stamp_ns`` (the image stamp), ``input`` (ms from the stamp to
         the node taking the frame up: DDS, synchronisation, waiting), ``convert``
         (ms, messages to frame and its checks), the pipeline's ``Scene.timings_ms``,
-        ``publish`` (ms, outputs built and sent) and ``done_ns`` (host clock when
-        the node's work on the frame ended). For benchmarks (``seg-perception
-        bench``); without observers the node does none of this bookkeeping.
+        ``objects`` (ms, ``~/objects`` built and sent, after the pipeline's
+        ``total``), ``publish`` (ms, every output built and sent), ``objects_ns``
+        (host clock when ``~/objects`` was sent) and ``done_ns`` (host clock when
+        the node's work on the frame ended). For benchmarks (``seg-perception bench``); without
+        observers the node does none of this bookkeeping.
         """
         self._frame_observers.append(callback)
 
@@ -454,24 +497,31 @@ class PerceptionNode(ManagedNode):
             self._frame_observers.remove(callback)
 
     def _notify_observers(self, stamp_ns: int, timings_ms: dict[str, float],
-                          ready: float) -> None:
+                          ready_ns: int, objects_ns: int) -> None:
         with self._taken_lock:
             taken = self._taken.pop(stamp_ns, None)
         if taken is None:  # taken up before the first observer came
             return
         record: dict[str, Any] = {"stamp_ns": stamp_ns, "input": (taken[0] - stamp_ns) / 1e6,
                                   "convert": taken[1], **timings_ms,
-                                  "publish": (time.perf_counter() - ready) * 1e3,
-                                  "done_ns": time.time_ns()}
+                                  "objects": (objects_ns - ready_ns) / 1e6,
+                                  "publish": (time.time_ns() - ready_ns) / 1e6,
+                                  "objects_ns": objects_ns, "done_ns": time.time_ns()}
         for callback in list(self._frame_observers):
             callback(dict(record))
 
-    def _publish(self, scene: Any, header: Any) -> None:
+    def _publish(self, scene: Any, header: Any, objects: bool = True,
+                 others: bool = True) -> int:
+        """Build and send the frame's outputs: ``~/objects`` first, then the ``others``;
+        returns the host clock (ns) when ``~/objects`` was sent."""
         pubs, pipeline = self._pubs, self._pipeline
-        if "objects" in pubs:
+        if objects and "objects" in pubs:
             pubs["objects"].publish(scene_to_objects_msg(
                 scene, header, backend=pipeline.config.instance_backend, device=pipeline.device,
                 with_clouds=self._node_cfg["publish_object_clouds"]))
+        sent = time.time_ns()
+        if not others:
+            return sent
         if "instance_labels" in pubs:
             pubs["instance_labels"].publish(instance_label_image(scene, header))
         if "semantic_labels" in pubs:
@@ -492,6 +542,7 @@ class PerceptionNode(ManagedNode):
         if "detections_3d" in pubs:
             pubs["detections_3d"].publish(scene_to_detections_3d(scene, header,
                                                                  class_id_format=class_id))
+        return sent
 
     # -- diagnostics ---------------------------------------------------------
     def diagnostics_status(self) -> DiagnosticStatus:
