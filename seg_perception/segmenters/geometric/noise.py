@@ -16,9 +16,9 @@ __all__ = ["local_noise"]
 _SMOOTH = 3
 """Grid pixels: the window of the local mean that the roughness is measured against."""
 
-_WINDOW = 7
-"""Grid pixels: the window of the median of the roughness (robust to a depth edge
-crossing up to half of it)."""
+_WINDOW = 5
+"""Samples (every 2nd grid pixel, so 10 x 10 grid pixels) in the window of the median of
+the roughness (robust to a depth edge crossing up to half of it)."""
 
 _MIN_VALID_SHARE = 0.5
 """Share of valid pixels the local mean needs (else the pixel has no roughness)."""
@@ -34,9 +34,9 @@ def local_noise(z: np.ndarray, valid: np.ndarray, support: np.ndarray, a_plane: 
     at every grid pixel.
 
     The roughness ``|z - mean_5x5(z)| / z^2`` is zero on a plane seen without noise
-    and proportional to ``a`` with noise; its median over a 7 x 7 window (robust to a
-    depth edge through up to half the window, and to missing pixels, which count
-    half as the smallest and half as the largest value) is scaled so that its median
+    and proportional to ``a`` with noise; its median over 5 x 5 samples two pixels
+    apart (robust to a depth edge through up to half the window, and to missing
+    pixels, which count half as the smallest and half as the largest value) is scaled so that its median
     over the ``support`` pixels equals ``a_plane`` (the plane's residuals: the same
     sensor, so the same ratio between roughness and noise elsewhere). The result is
     at least ``a_min``. Without enough support pixels, ``a_plane`` everywhere.
@@ -48,21 +48,26 @@ def local_noise(z: np.ndarray, valid: np.ndarray, support: np.ndarray, a_plane: 
     k = (_SMOOTH, _SMOOTH)
     total = cv2.boxFilter(z, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
     count = cv2.boxFilter(validf, -1, k, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    have = valid & (count >= _MIN_VALID_SHARE * _SMOOTH * _SMOOTH)
-    zz = np.where(have, z, np.float32(1.0))
-    ratio = np.abs(z - total / np.maximum(count, 1)) / (zz * zz)
+    # Sampled on every 2nd pixel (less correlated samples, a quarter of the work).
+    sub = (slice(None, None, 2), slice(None, None, 2))
+    zs, cs = z[sub], count[sub]
+    have = valid[sub] & (cs >= _MIN_VALID_SHARE * _SMOOTH * _SMOOTH)
+    zz = np.where(have, zs, np.float32(1.0))
+    ratio = np.abs(zs - total[sub] / np.maximum(cs, 1)) / (zz * zz)
     # Quantise to a scale of about 8 a_plane so the median resolves ~3 % of a_plane.
     step = np.float32(max(a_plane, a_min) * 8.0 / _LEVELS)
     q = np.minimum(ratio / step, _LEVELS - 1).astype(np.uint8)
     # Missing: alternately the smallest and the largest level (leaves the median alone).
-    checker = ((np.arange(h)[:, None] + np.arange(w)[None, :]) & 1).astype(bool)
+    hh, ww = q.shape
+    checker = ((np.arange(hh)[:, None] + np.arange(ww)[None, :]) & 1).astype(bool)
     q = np.where(have, q, np.where(checker, np.uint8(255), np.uint8(0)))
     med = cv2.medianBlur(q, _WINDOW).astype(np.float32) * step
-    on = support & have
+    on = support[sub] & have
     if np.count_nonzero(on) < 50:
         return np.full((h, w), np.float32(max(a_plane, a_min)))
     ref = float(np.median(med[on]))
     if not ref > 0:
         return np.full((h, w), np.float32(max(a_plane, a_min)))
-    out = med * np.float32(a_plane / ref)
+    med *= np.float32(a_plane / ref)
+    out = cv2.resize(med, (2 * ww, 2 * hh), interpolation=cv2.INTER_NEAREST)[:h, :w]
     return np.clip(out, np.float32(a_min), np.float32(max(a_plane, a_min)))
