@@ -7,7 +7,10 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    whose normal lies in a cone around ``up_hint`` (camera frame); the most "up"
    of them, and of parallel ones the nearest to the camera (a table over a floor).
 3. Object pixels lie between ``min_height`` and ``max_height`` above it; the
-   threshold grows with the depth noise (``~ z**2``).
+   threshold grows with the depth noise (``~ z**2``), measured at each pixel (a dark
+   table is noisier than the objects on it); a surface that clears it somewhere
+   continues down to 2 noise sigmas where connected (hysteresis). A region found only
+   under the plane's own noise band must differ in colour from the table around it.
 4. Cuts: depth discontinuities (occlusion edges, tolerant of surfaces seen
    obliquely), lower steps that stand out from the slope on both sides where the
    image shows an edge too (objects in a pile, flush box faces), and concave

@@ -60,6 +60,25 @@ def eroded(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), kernel, borderValue=0).view(bool)
 
 
+_LOW_K = 2.0
+"""Noise sigmas above the support plane down to which a surface that stands out of the
+plane's band (``noise_k`` sigmas) somewhere continues (hysteresis)."""
+
+
+def grown_candidates(candidates: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """``bool[h, w]``: pixels of ``low`` (not in ``candidates``) in an 8-connected
+    component of ``low | candidates`` that holds a candidate pixel."""
+    import cv2
+
+    both = low | candidates
+    n, comp = cv2.connectedComponents(both.view(np.uint8), connectivity=8)
+    if n < 2:
+        return np.zeros(low.shape, bool)
+    has = np.bincount(comp[candidates], minlength=n) > 0
+    has[0] = False
+    return has[comp] & ~candidates
+
+
 @dataclass(eq=False)
 class GridScene:
     """One frame on the processing grid with its support plane: what every stage of
@@ -109,6 +128,16 @@ class GridScene:
         else:
             noise = np.full(z.shape, np.float32(config.noise_at_1m))
         candidates = valid & (height > tol) & (height < np.float32(config.max_height))
+        # Hysteresis: a surface that stands out of its noise band somewhere continues
+        # down to _LOW_K sigmas where connected (a thin object in noisy depth is a
+        # speckle of pixels over the band, not fragments); never under min_height.
+        low_tol = np.maximum(np.float32(config.min_height), np.float32(_LOW_K) * noise * z * z)
+        grown = grown_candidates(candidates, valid & (height > low_tol)
+                                 & (height < np.float32(config.max_height)))
+        if grown.any():
+            candidates = candidates | grown
+            support = support & ~grown
+            tol = np.where(grown, low_tol, tol)
         return cls(frame, config, points, plane, height, tol, support, candidates, noise)
 
     def sigma(self) -> np.ndarray:
