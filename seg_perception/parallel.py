@@ -81,9 +81,6 @@ class _Job:
 _ALIGN = 64  # bytes; each array starts on a cache line
 _MIN_SHARED = 16 * 1024  # bytes; smaller arrays stay in the pickle
 _KEEP_BYTES = 8 * 1024 * 1024  # a block up to this size is kept however small the objects
-# A thread waiting for another to read the pipes looks again this often (the reader
-# notifies after each reply; this only bounds the wait when it stops reading).
-_RETRY_S = 0.05
 
 
 class _SharedChannel:
@@ -246,13 +243,7 @@ class ParallelPipeline:
         self._settings = _Settings(config)
         self._idle = threading.Condition()  # guards the workers' jobs and _pending
         self._pending: deque[_Job] = deque()
-        # Reading the pipes (one thread at a time; submit may replace a dead worker
-        # inside) and tracking (one collector at a time, in submission order) are apart:
-        # a dispatcher waiting for an idle worker reads a finished worker's reply while
-        # the collector is still busy with the last result (publishing it), so the worker
-        # takes its next frame at once instead of waiting for the collector.
-        self._receiving = threading.RLock()
-        self._tracking = threading.Lock()
+        self._receiving = threading.RLock()  # submit may replace a dead worker inside
         self._generation = 0
         self._closed = False
         self._last_worker_error = ""
@@ -298,12 +289,13 @@ class ParallelPipeline:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Waits until a worker is free to take a frame; False on timeout.
 
-        A worker is free once its reply is read. Unless a collector is reading the
-        pipes (``result()``), this thread reads the replies that are ready and waits
-        on the pipes itself, so a worker that has finished takes a new frame at once,
-        however busy the collector is with the last result. A dispatcher thread waits
-        here, then takes the newest frame, so frames that arrive while every worker is
-        busy are dropped, not queued.
+        Only a thread that collects results (``result()``) frees workers; a
+        dispatcher thread waits here, then takes the newest frame, so frames that
+        arrive while every worker is busy are dropped, not queued. That is also
+        back-pressure: no more frames are started than the collector takes on
+        (a dispatcher that read finished workers' replies itself, tried for
+        issue 21, let frames queue after the workers while the collector was
+        publishing, and with the CPU short the latency tail grew).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         self._reap()
@@ -311,27 +303,19 @@ class ParallelPipeline:
             with self._idle:
                 if any(w.idle for w in self._workers):
                     return True
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            read = False
-            if self._receiving.acquire(blocking=False):
+                starting = any(w.starting for w in self._workers)
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                # A replacement worker says it is ready on its pipe: look now and then,
+                # unless a collector is reading the pipes anyway.
+                pause = left if not starting else 0.05 if left is None else min(left, 0.05)
+                self._idle.wait(pause)
+            if starting and self._receiving.acquire(blocking=False):
                 try:
-                    if self._busy():
-                        self._receive(left)  # returns at the first reply, or on timeout
-                        read = True
+                    self._receive(0.0)
                 finally:
                     self._receiving.release()
-            if not read:  # a collector reads the pipes: it notifies when it frees a worker
-                with self._idle:
-                    if not any(w.idle for w in self._workers) and left != 0.0:
-                        self._idle.wait(_RETRY_S if left is None else min(left, _RETRY_S))
-            if left == 0.0:
-                with self._idle:
-                    return any(w.idle for w in self._workers)
-
-    def _busy(self) -> bool:
-        """Whether a reply (or a starting worker's "ready") is still to be read."""
-        return any(w.starting or (w.job is not None and w.job.reply is None)
-                   for w in self._workers)
 
     def submit(self, frame: RGBDFrame) -> _Job:
         """Sends ``frame`` to an idle worker (waiting for one) and returns its handle;
@@ -390,23 +374,12 @@ class ParallelPipeline:
                 on_idle: Callable[[], None] | None = None) -> Scene:
         """``on_idle``: called whenever a reply frees a worker, before tracking."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._tracking:  # one collector at a time; tracking in submission order
+        with self._receiving:  # one collector at a time; tracking in submission order
             while job.scene is None and job.error is None:
                 oldest = self._pending[0]
                 while oldest.reply is None:
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    if self._receiving.acquire(blocking=False):
-                        try:
-                            got = self._receive(left)
-                        finally:
-                            self._receiving.release()
-                    else:  # a dispatcher reads the pipes: it notifies after each reply
-                        with self._idle:
-                            if oldest.reply is None and left != 0.0:
-                                self._idle.wait(_RETRY_S if left is None
-                                                else min(left, _RETRY_S))
-                        got = oldest.reply is not None
-                    if not got and left == 0.0 and oldest.reply is None:
+                    if not self._receive(left) and left == 0.0:
                         raise TimeoutError("no result from the worker processes in time")
                     if on_idle is not None:
                         on_idle()
