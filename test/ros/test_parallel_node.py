@@ -142,9 +142,9 @@ def _unstamped(msg):
 
 
 def test_worker_processes_publish_the_same_outputs_as_the_in_process_pipeline(harness):
-    # With worker processes ~/objects goes out from the collector thread and the other
-    # outputs from the outputs thread: each frame's outputs are still all there, once,
-    # in frame order, and the first frame's are the in-process pipeline's, field for field.
+    # Worker processes (results collected on a thread of their own) and the in-process
+    # pipeline: each frame's outputs all there, once, in frame order, and the first
+    # frame's field for field the same.
     topics = ("objects", "instance_labels", "semantic_labels", "overlay", "objects_cloud",
               "markers")
     first = {}

@@ -7,12 +7,10 @@ subscription callbacks only hand the newest synchronised set to it, so a slow
 model drops stale frames instead of queueing them. With ``workers`` > 1 (the
 default on a multi-core CPU) that thread hands each frame to the first idle
 worker process of a :class:`~seg_perception.parallel.ParallelPipeline` and a
-second thread tracks the results in frame order and publishes ``~/objects``; a
-third builds and publishes the other outputs of the frame meanwhile, so the
-next frame's objects do not wait for the last frame's overlay and clouds. A raw
-(uncompressed) set that completes while a worker is idle and no older set is
-on its way goes to that worker straight from the subscription callback (no
-thread hand-off on the way in).
+second thread publishes the results in frame order; a raw (uncompressed) set
+that completes while a worker is idle and no older set is on its way goes to
+that worker straight from the subscription callback (no thread hand-off on
+the way in).
 """
 from __future__ import annotations
 
@@ -71,9 +69,6 @@ class PerceptionNode(ManagedNode):
         self._threads: list[threading.Thread] = []
         # Frames handed to worker processes, oldest first: (handle, header, stamp).
         self._in_flight: queue.Queue[tuple[Any, Any, int]] = queue.Queue()
-        # Frames whose ~/objects is out, for the outputs thread: (scene, header, stamp,
-        # ready ns, objects sent ns). Bounded: a collector more than this far ahead waits.
-        self._rest: queue.Queue[tuple[Any, Any, int, int, int]] = queue.Queue(maxsize=2)
         self._running = threading.Event()
         self._stats = NodeStats(
             problem_window_s=float(self.get_parameter("diagnostics_window").value))
@@ -158,8 +153,7 @@ class PerceptionNode(ManagedNode):
         self._slot.reopen()
         self._running.set()
         if isinstance(self._pipeline, ParallelPipeline):
-            targets = {"dispatch": self._dispatch, "publish": self._collect,
-                       "outputs": self._publish_rest}
+            targets = {"dispatch": self._dispatch, "publish": self._collect}
         else:
             targets = {"worker": self._work}
         self._threads = [threading.Thread(target=fn, name=f"seg_perception_{name}", daemon=True)
@@ -184,8 +178,8 @@ class PerceptionNode(ManagedNode):
         self._running.clear()
         self._slot.close()
         self._slot.wait_released(timeout=10.0)  # a set on its way from a callback
-        for thread in self._threads:  # the dispatcher first: nothing is sent after it,
-            thread.join(timeout=10.0)  # then the collector, then the outputs thread
+        for thread in self._threads:  # the dispatcher first: nothing is sent after it
+            thread.join(timeout=10.0)
         self._threads = []
 
     def _release(self) -> None:
@@ -366,7 +360,7 @@ class PerceptionNode(ManagedNode):
             except queue.Empty:
                 continue
             if self._running.is_set():
-                self._deliver(handle.result, header, stamp_ns, rest=self._rest.put)
+                self._deliver(handle.result, header, stamp_ns)
             else:  # deactivating: finish the frame, publish nothing
                 try:
                     handle.result()
@@ -415,46 +409,18 @@ class PerceptionNode(ManagedNode):
                 self._taken[frame.stamp_ns] = (taken_ns, (time.perf_counter() - t0) * 1e3)
         return frame
 
-    def _deliver(self, scene_of: Any, header: Any, stamp_ns: int,
-                 rest: Callable[[tuple[Any, Any, int, int, int]], None] | None = None
-                 ) -> None:
-        """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised.
-
-        ``rest``: publish ``~/objects`` here and hand ``(scene, header, stamp_ns, ready_ns,
-        objects sent ns)`` to ``rest`` for the other outputs (:meth:`_publish_rest`).
-        """
+    def _deliver(self, scene_of: Any, header: Any, stamp_ns: int) -> None:
+        """Publish ``scene_of()`` (the processed frame); a failure is counted, not raised."""
         try:
             scene = scene_of()
             ready = time.time_ns()  # the frame's scene is ready to publish
             if not self.context.ok():  # shutting down (SIGINT/SIGTERM): nothing to publish
-                return
-            if rest is not None:
-                rest((scene, header, stamp_ns, ready,
-                      self._publish(scene, header, objects=True, others=False)))
                 return
             objects_ns = self._publish(scene, header)
         except Exception as exc:  # a model failing on one frame must not stop the robot
             self._failed(exc)
             return
         self._delivered(scene, stamp_ns, ready, objects_ns)
-
-    def _publish_rest(self) -> None:
-        """Outputs thread (worker processes): every output but ``~/objects`` of each frame
-        the collector has published, in frame order; runs until the collector is done."""
-        while (self._running.is_set() or any(t.is_alive() for t in self._threads[:2])
-               or not self._rest.empty()):
-            try:
-                scene, header, stamp_ns, ready, objects_ns = self._rest.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                if not self.context.ok():
-                    continue
-                self._publish(scene, header, objects=False, others=True)
-            except Exception as exc:  # noqa: BLE001 - counted, the node goes on
-                self._failed(exc)
-                continue
-            self._delivered(scene, stamp_ns, ready, objects_ns)
 
     def _failed(self, exc: Exception) -> None:
         if not self.context.ok():
@@ -486,8 +452,8 @@ class PerceptionNode(ManagedNode):
         ``objects`` (ms, ``~/objects`` built and sent, after the pipeline's
         ``total``), ``publish`` (ms, every output built and sent), ``objects_ns``
         (host clock when ``~/objects`` was sent) and ``done_ns`` (host clock when
-        the node's work on the frame ended). For benchmarks (``seg-perception bench``); without
-        observers the node does none of this bookkeeping.
+        the node's work on the frame ended). For benchmarks (``seg-perception
+        bench``); without observers the node does none of this bookkeeping.
         """
         self._frame_observers.append(callback)
 
@@ -510,18 +476,15 @@ class PerceptionNode(ManagedNode):
         for callback in list(self._frame_observers):
             callback(dict(record))
 
-    def _publish(self, scene: Any, header: Any, objects: bool = True,
-                 others: bool = True) -> int:
-        """Build and send the frame's outputs: ``~/objects`` first, then the ``others``;
-        returns the host clock (ns) when ``~/objects`` was sent."""
+    def _publish(self, scene: Any, header: Any) -> int:
+        """Build and send the frame's outputs, ``~/objects`` first; returns the host clock
+        (ns) when ``~/objects`` was sent."""
         pubs, pipeline = self._pubs, self._pipeline
-        if objects and "objects" in pubs:
+        if "objects" in pubs:
             pubs["objects"].publish(scene_to_objects_msg(
                 scene, header, backend=pipeline.config.instance_backend, device=pipeline.device,
                 with_clouds=self._node_cfg["publish_object_clouds"]))
         sent = time.time_ns()
-        if not others:
-            return sent
         if "instance_labels" in pubs:
             pubs["instance_labels"].publish(instance_label_image(scene, header))
         if "semantic_labels" in pubs:
