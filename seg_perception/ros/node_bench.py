@@ -21,10 +21,11 @@ ways), whatever else loads the machine meanwhile.
 Every output the node publishes (``~/objects``, the label images, ``~/overlay``,
 ``~/objects_cloud``, ``~/markers``, ``~/detections``, ``~/detections_3d``, the
 label infos: whatever the node's graph entry lists) has a subscriber, on a sink
-node of its own executor thread taking raw bytes, so the node builds and sends
+node in a process of its own taking raw bytes, so the node builds and sends
 everything a fully-subscribed robot asks of it (it skips the overlay and the
-cloud without a listener) and the ``~/objects`` receive time is not queued
-behind the large messages.
+cloud without a listener) and the ``~/objects`` receive time waits neither for
+the large messages nor for this process's interpreter lock while it takes them
+(as on a robot, where RViz or a mapper is not the planner's process).
 
 Start-up and footprint, the node run as its own process: seconds from starting
 the process to its lifecycle state answering *active* (``get_state`` polled),
@@ -133,7 +134,7 @@ class NodeBench:
         self._last_stamp = 0
         self._spawned_at: float | None = None  # monotonic time the node was started
         self._get_state: Any = None
-        self._sinks: list[OutputSink] = []
+        self._sinks: list[Any] = []  # OutputSink or _SinkProcess
 
     # -- setup / teardown ----------------------------------------------------
     def __enter__(self) -> "NodeBench":
@@ -453,11 +454,17 @@ class NodeBench:
 
     def subscribe_outputs(self, timeout_s: float = 10.0, settle_s: float = 0.5) -> list[str]:
         """Subscribe (raw bytes, counted in :attr:`output_counts`) to every topic the node
-        publishes besides ``~/objects`` (the listener has it): an :class:`OutputSink` on
-        this bench's context. Returns every output topic, ``~/objects`` included, sorted.
+        publishes besides ``~/objects`` (the listener has it): an :class:`OutputSink` in a
+        process of its own. Returns every output topic, ``~/objects`` included, sorted.
+
+        Its own process, as on a robot the consumers of the overlay, clouds and label
+        images (RViz, a mapper) are other processes than the planner taking
+        ``~/objects``: taking 2 MB of other outputs per frame in this process held the
+        listener's callback (one interpreter lock) up to ~5 ms (p95) after the node had
+        sent ``~/objects``, and that was counted as the node's overhead.
         """
-        sink = OutputSink(self._context, f"/{_NODE_NAME}", skip=("objects",),
-                          timeout_s=timeout_s, settle_s=settle_s)
+        sink = _SinkProcess(self.domain_id, f"/{_NODE_NAME}", skip=("objects",),
+                            timeout_s=timeout_s, settle_s=settle_s)
         self._sinks.append(sink)
         return list(sink.topics)
 
@@ -679,6 +686,91 @@ class OutputSink:
         self._executor = None
 
 
+class _SinkProcess:
+    """An :class:`OutputSink` in a child process (``python -m seg_perception.ros.node_bench
+    --output-sink``), on this bench's ROS domain; ``snapshot()`` asks it for its counts."""
+
+    def __init__(self, domain_id: int, node: str, *, skip: Sequence[str], timeout_s: float,
+                 settle_s: float) -> None:
+        import subprocess
+
+        env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "PYTHONUNBUFFERED": "1",
+               "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "seg_perception.ros.node_bench", "--output-sink", node,
+             str(domain_id), ",".join(skip), str(timeout_s), str(settle_s)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=env)
+        self._lock = threading.Lock()
+        self._last: dict[str, int] = {}
+        first = self._read()
+        if "topics" not in first:
+            self.close()
+            raise TimeoutError(first.get("error", "the output sink process gave no topics"))
+        self.topics: list[str] = first["topics"]
+
+    def _read(self) -> dict[str, Any]:
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        return json.loads(line) if line.strip() else {"error": "output sink process ended"}
+
+    def snapshot(self) -> dict[str, int]:
+        """Messages received so far per subscribed topic (the last answer if it ended)."""
+        with self._lock:
+            if self._proc.poll() is None:
+                try:
+                    assert self._proc.stdin is not None
+                    self._proc.stdin.write("counts\n")
+                    self._proc.stdin.flush()
+                    answer = self._read()
+                    if "error" not in answer:
+                        self._last = {k: int(v) for k, v in answer.items()}
+                except (OSError, ValueError):
+                    pass
+            return dict(self._last)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self.snapshot()
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.close()  # end of input: the child stops
+            except OSError:
+                pass
+            try:
+                self._proc.wait(timeout=5.0)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+                self._proc.kill()
+                self._proc.wait(timeout=5.0)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def _sink_main(args: list[str]) -> int:
+    """The output sink process: ``node domain_id skip timeout_s settle_s``; prints
+    ``{"topics": [...]}`` once subscribed, then its counts (JSON) for each ``counts``
+    line on stdin; stops at the end of stdin."""
+    import rclpy
+
+    node, domain_id, skip, timeout_s, settle_s = args
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(domain_id))
+    try:
+        try:
+            sink = OutputSink(context, node, skip=[s for s in skip.split(",") if s],
+                              timeout_s=float(timeout_s), settle_s=float(settle_s))
+        except TimeoutError as exc:
+            print(json.dumps({"error": str(exc)}), flush=True)
+            return 1
+        print(json.dumps({"topics": sink.topics}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "counts":
+                print(json.dumps(sink.snapshot()), flush=True)
+        sink.close()
+    finally:
+        context.try_shutdown()
+    return 0
+
+
 # --------------------------------------------------------------------------- rate sweep
 
 def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15, 20, 30),
@@ -844,4 +936,6 @@ def _serve(args: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--output-sink"]:
+        sys.exit(_sink_main(sys.argv[2:]))
     sys.exit(_serve(sys.argv))
