@@ -40,8 +40,8 @@ class Extents:
 
 
 def surface_extents(support: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                    fx: float, fy: float, plane: Plane, workspace: str, margin: float
-                    ) -> tuple[Extents | None, np.ndarray]:
+                    fx: float, fy: float, plane: Plane, workspace: str, margin: float,
+                    bridge: np.ndarray | None = None) -> tuple[Extents | None, np.ndarray]:
     """The workspace surfaces among the support-plane pixels ``support`` (``bool[h, w]``,
     with their camera-frame coordinates ``x, y, z`` on that grid of focal lengths
     ``fx, fy``).
@@ -49,7 +49,9 @@ def surface_extents(support: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.nda
     Surfaces are the connected pieces of ``support`` (gaps of a pixel, noise and
     missing depth, closed); ``largest_surface`` keeps the piece the camera sees most
     of, ``all_surfaces`` every piece of at least 0.01 m², each with its own extent
-    (a chair between two tables is on neither). Returns the extents (None if there is
+    (a chair between two tables is on neither). ``bridge`` (``bool[h, w]``): pixels
+    that may connect pieces without being support, e.g. no depth (a shadow or a
+    cable across the table does not cut it in two). Returns the extents (None if there is
     no support) and ``bool[h, w]``: the support pixels of the chosen surfaces.
     """
     import cv2
@@ -59,12 +61,14 @@ def surface_extents(support: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.nda
     support = np.ascontiguousarray(support, bool)
     if not support.any():
         return None, np.zeros(support.shape, bool)
-    closed = cv2.morphologyEx(support.view(np.uint8), cv2.MORPH_CLOSE,
+    joined = support if bridge is None else support | np.asarray(bridge, bool)
+    closed = cv2.morphologyEx(joined.view(np.uint8), cv2.MORPH_CLOSE,
                               np.ones((3, 3), np.uint8))
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    n, comp = cv2.connectedComponents(closed, connectivity=8)
     comp = np.where(support, comp, 0)
     if workspace == "largest_surface":
-        chosen = [1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] if n > 1 else []
+        seen = np.bincount(comp[support], minlength=n)  # support pixels, not bridges
+        chosen = [1 + int(np.argmax(seen[1:]))] if n > 1 else []
     else:
         sel = np.flatnonzero(support)
         zs = z.ravel()[sel].astype(np.float64)
@@ -125,7 +129,8 @@ def instances_on_workspace(frame: "RGBDFrame", labels: np.ndarray, count: int, p
             else noise_at_1m
         tol = np.maximum(np.float32(distance), np.float32(3.0 * a) * z * z)
         support = free & (np.abs(height) <= tol)
-    extents, _ = surface_extents(support, x, y, z, fx, fy, plane, workspace, margin)
+    extents, _ = surface_extents(support, x, y, z, fx, fy, plane, workspace, margin,
+                                 bridge=~valid)
     if extents is None:
         return keep
     sel = np.flatnonzero(valid & (lab > 0) & (lab <= count))

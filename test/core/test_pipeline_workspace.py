@@ -102,3 +102,16 @@ def test_an_unknown_workspace_is_refused(room):
     plane = estimate_support_plane(room.frame)
     with pytest.raises(ValueError, match="largest_surface"):
         instances_on_workspace(room.frame, room.instance_labels, 6, plane, workspace="table")
+
+
+def test_a_strip_without_depth_does_not_cut_the_table_in_two(room):
+    # A cable's or shadow's strip of missing depth between the objects: both halves
+    # are still one surface, so no object is dropped.
+    frame = room.frame
+    plane = estimate_support_plane(frame)
+    labels = np.where(room.instance_labels <= 3, room.instance_labels, 0).astype(np.uint16)
+    cols = np.flatnonzero((labels == 1).any(axis=0))
+    depth = frame.depth.copy()
+    depth[:, cols.max() + 3:cols.max() + 9] = 0.0
+    cut = RGBDFrame(frame.rgb, depth, frame.intrinsics)
+    assert instances_on_workspace(cut, labels, 3, plane).all()
