@@ -358,14 +358,19 @@ def _dark_table_frame(seed: int) -> tuple[RGBDFrame, np.ndarray, int]:
                Box((0.12, 0.05), (0.10, 0.08, 0.025), yaw=-0.3, color=(40, 170, 150)),
                Box((0.0, 0.15), (0.06, 0.05, 0.08), color=(210, 50, 40))]
     scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.75, 0.9)))
+    return _noisy_depth(scene, seed, 0.0015, 0.006), scene.instance_labels, len(objects)
+
+
+def _noisy_depth(scene, seed: int, object_noise: float, table_noise: float) -> RGBDFrame:
+    """``scene``'s frame with sigma = a z^2 depth noise, ``a`` (at 1 m) one value on
+    the objects and another on the rest."""
     rng = np.random.default_rng(seed)
     depth = scene.frame.depth.copy()
     valid = depth > 0
-    a = np.where(scene.instance_labels > 0, 0.0015, 0.006).astype(np.float32)
+    a = np.where(scene.instance_labels > 0, object_noise, table_noise).astype(np.float32)
     depth[valid] += (rng.normal(0, 1, valid.sum()) * a[valid] * depth[valid] ** 2).astype(
         np.float32)
-    return RGBDFrame.create(scene.frame.rgb, depth, scene.frame.intrinsics), \
-        scene.instance_labels, len(objects)
+    return RGBDFrame.create(scene.frame.rgb, depth, scene.frame.intrinsics)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -460,13 +465,7 @@ def test_a_thin_object_at_its_noise_band_is_one_object_not_a_speckle(seed):
     objects = [Box((-0.1, 0.0), (0.14, 0.10, 0.018), yaw=0.2, color=(230, 230, 220)),
                Box((0.12, 0.05), (0.12, 0.09, 0.018), yaw=-0.3, color=(40, 170, 150))]
     scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.75, 0.9)))
-    rng = np.random.default_rng(seed)
-    depth = scene.frame.depth.copy()
-    valid = depth > 0
-    a = np.where(scene.instance_labels > 0, 0.004, 0.008).astype(np.float32)
-    depth[valid] += (rng.normal(0, 1, valid.sum()) * a[valid] * depth[valid] ** 2).astype(
-        np.float32)
-    frame = RGBDFrame.create(scene.frame.rgb, depth, scene.frame.intrinsics)
+    frame = _noisy_depth(scene, seed, 0.004, 0.008)
     masks = build_geometric().segment(frame)
     ious = _matched_ious(masks, scene.instance_labels, 2)
     assert ious.min() > 0.6, ious

@@ -13,22 +13,8 @@ from seg_perception.geometry.plane import estimate_support_plane
 from seg_perception.geometry.workspace import instances_on_workspace
 from seg_perception.pipeline import Pipeline
 from seg_perception.results import InstanceMasks
-from seg_perception.sim.synthetic import Box, look_at, preset_objects, render_scene
 
 CABINET, OTHER_TABLE, ON_OTHER_TABLE = 4, 5, 6  # labels of the room's extra primitives
-
-
-@pytest.fixture(scope="module")
-def room():
-    """Three objects on a table; behind it a cabinet rising above the table top, beside
-    it a second table of the same height with a box on it."""
-    objects = preset_objects("separated") + [
-        Box((0.0, 0.75), (0.5, 0.3, 0.9), z_base=-0.75, color=(120, 100, 90)),
-        Box((0.6, 0.1), (0.3, 0.5, 0.75), z_base=-0.75, color=(150, 150, 150)),
-        Box((0.6, 0.1), (0.08, 0.08, 0.1), z_base=0.0, color=(200, 200, 40)),
-    ]
-    return render_scene(objects, table_size=(0.7, 0.6), wall_distance=1.2,
-                        camera=look_at((0.1, -0.7, 0.55), (0.1, 0.0, 0.0)))
 
 
 class EverythingSegmenter:

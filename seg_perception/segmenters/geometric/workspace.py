@@ -8,13 +8,10 @@ import math
 import numpy as np
 
 from ...geometry.plane import SurfaceExtent
+from ...geometry.workspace import MIN_SURFACE_M2, Extents
 from .grid import GridScene
 
 __all__ = ["filter_regions"]
-
-# A support surface smaller than this (square metres) is not a place to put objects on.
-_MIN_SURFACE_M2 = 0.01
-
 
 def filter_regions(g: GridScene, labels: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +148,7 @@ def workspace_extent(g: GridScene) -> tuple[Extents | None, np.ndarray]:
     Surfaces are the connected pieces of the support plane's pixels (gaps of a few
     pixels, noise and missing depth, closed; found on every 2nd grid pixel, which
     is plenty for a surface); ``largest_surface`` keeps the one the camera sees
-    most of, ``all_surfaces`` each piece of at least ``_MIN_SURFACE_M2``, with its
+    most of, ``all_surfaces`` each piece of at least ``MIN_SURFACE_M2``, with its
     own extent (a chair between two tables is on neither). Returns the extents (None
     if no support is seen) and ``bool[h, w]`` the support pixels of those surfaces.
     """
@@ -172,7 +169,7 @@ def workspace_extent(g: GridScene) -> tuple[Extents | None, np.ndarray]:
         flat = (2 * v) * g.support.shape[1] + 2 * u
         area = np.bincount(comp.ravel()[sel], weights=4.0 * pixel_area(g, flat),
                            minlength=n)
-        chosen = [c for c in range(1, n) if area[c] >= _MIN_SURFACE_M2]
+        chosen = [c for c in range(1, n) if area[c] >= MIN_SURFACE_M2]
     extents = []
     for c in chosen:
         sv, su = np.nonzero(comp[::2, ::2] == c)  # every 4th grid pixel
@@ -232,15 +229,3 @@ def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.n
         out[r] = float(beyond[upper].mean()) >= 0.5
     return out
 
-
-class Extents:
-    """Several surface extents: a point is on the workspace if it is on any of them."""
-
-    def __init__(self, extents: list[SurfaceExtent]) -> None:
-        self.extents = extents
-
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        out = self.extents[0].contains(points)
-        for extent in self.extents[1:]:
-            out |= extent.contains(points)
-        return out
