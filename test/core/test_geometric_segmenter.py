@@ -289,18 +289,11 @@ def test_low_depth_steps_need_an_edge_in_the_image():
     # pixels: not between flat patches of depth noise on a plain dark face.
     from seg_perception.segmenters.geometric.regions import colour_edges
 
-    class Grid:
-        def __init__(self, lab):
-            self.lab = lab
-
-        def lab_of(self, rows, cols):
-            return self.lab[rows, cols]
-
     lab = np.full((8, 8, 3), 128, np.uint8)
     lab[:, 4:, 0] = 200  # a lightness edge between columns 3 and 4
     steps = np.zeros((8, 8), bool)
     steps[2, :] = True  # a step line crossing the edge
-    kept = colour_edges(Grid(lab), steps, 20.0)
+    kept = colour_edges(lab, steps, 20.0)
     assert kept[2, 3] and kept[2, 4]
     assert not kept[2, :2].any() and not kept[2, 6:].any()
     assert not kept[~steps].any()

@@ -12,29 +12,40 @@ from .grid import GridScene
 __all__ = ["colour_similarity", "colour_split", "two_means"]
 
 
-def colour_split(g: GridScene, labels: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """Split regions in two by colour where an unclosed geometric cut supports it."""
+def colour_split(g: GridScene, labels: np.ndarray, cuts: np.ndarray,
+                 window: tuple[slice, slice] | None = None) -> np.ndarray:
+    """Split regions in two by colour where an unclosed geometric cut supports it.
+
+    ``window``: grid rows and columns holding every labelled pixel with at least
+    ``2 * crease_baseline + 2`` pixels to spare (work outside it is skipped)."""
     import cv2
     from scipy.ndimage import find_objects
 
     k = g.cfg.crease_baseline
     win = np.ones((4 * k + 3, 4 * k + 3), np.uint8)
-    lab16 = labels.astype(np.uint16)
+    window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
+    crop = labels[window]
+    lab16 = crop.astype(np.uint16)
     # Cut pixels with no other region within two crease baselines: the cut did
     # not separate anything. Cuts along the outline between two regions (an
     # occluder's edge) do not count.
-    others = np.where(labels > 0, lab16, np.uint16(65535))
-    internal = cuts & (labels > 0) & (cv2.dilate(lab16, win) == cv2.erode(others, win))
+    others = np.where(crop > 0, lab16, np.uint16(65535))
+    internal = np.zeros(labels.shape, bool)
+    internal[window] = (cuts[window] & (crop > 0)
+                        & (cv2.dilate(lab16, win) == cv2.erode(others, win)))
     n = int(labels.max()) + 1
-    counts = np.bincount(labels[internal], minlength=n)
+    counts = np.bincount(crop[internal[window]], minlength=n)
     out = labels
     next_label = n
     tried = np.flatnonzero(counts >= max(4, 2 * k))
-    boxes = find_objects(labels, max_label=int(tried.max())) if tried.size else []
+    boxes = find_objects(crop, max_label=int(tried.max())) if tried.size else []
+    y0, x0 = window[0].start, window[1].start
     for r in tried:
         if boxes[r - 1] is None:
             continue
-        split = try_colour_split(g, out, int(r), internal, boxes[r - 1])
+        rows, cols = boxes[r - 1]
+        box = (slice(rows.start + y0, rows.stop + y0), slice(cols.start + x0, cols.stop + x0))
+        split = try_colour_split(g, out, int(r), internal, box)
         if split is not None:
             out = out.copy() if out is labels else out
             out[split] = next_label

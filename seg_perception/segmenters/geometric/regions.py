@@ -27,30 +27,25 @@ def segment_objects(g: GridScene, timer: StageTimer
     :func:`.workspace.filter_regions`); each step's time goes to ``timer``."""
     cfg = g.cfg
     k = cfg.crease_baseline
-    jumps = depth_edges(g.z, g.jump, g.valid, slope_ratio=cfg.jump_slope_ratio,
-                        noise=g.step_noise) & g.candidates
-    creases = concave_edges((g.x, g.y, g.z), g.normals,
-                            g.normals_ok & g.candidates, baseline=k,
-                            min_score=crease_threshold(g), max_gap=g.jump * (2 * k))
-    if cfg.jump_slope_ratio is not None:
-        # Low steps that stand out from the slope on both sides (objects in a pile,
-        # flush box faces) cut where the image shows an edge too: not the steps
-        # between flat patches that depth noise makes on a dark or shiny face.
-        low = jumps & ~creases & ~big_steps(g, jumps)
-        if low.any():
-            jumps &= ~low
-            jumps |= colour_edges(g, low, _LOW_STEP_MIN_COLOUR_STEP)
-    cuts = jumps | creases
+    reassign_radius = 2 * k + 1.5 + cfg.seed_erosion
+    # Cuts and regions only where candidates are: the window around them (with room for
+    # every neighbourhood these steps read) gives the same result as the whole grid.
+    win = candidate_window(g.candidates, margin=int(math.ceil(reassign_radius)) + 2 * k + 2)
+    cuts = _cuts(g, win)
     timer.lap("edges")
-    far = float(np.max(g.z, where=g.candidates, initial=0.0)) or 1.0
-    labels = label_regions(g.candidates, cuts,
-                           min_pixels=max(3, int(g.min_pixels(far)) // 4),
-                           reassign_radius=2 * k + 1.5 + cfg.seed_erosion, depth=g.z,
-                           depth_tolerance=g.jump, erode=cfg.seed_erosion)
-    seeds = eroded(g.candidates & ~cuts, cfg.seed_erosion)
+    candidates = g.candidates[win]
+    far = float(np.max(g.z[win], where=candidates, initial=0.0)) or 1.0
+    labels = np.zeros(g.z.shape, np.int32)
+    seeds = np.zeros(g.z.shape, bool)
+    if candidates.size:
+        labels[win] = label_regions(candidates, cuts[win],
+                                    min_pixels=max(3, int(g.min_pixels(far)) // 4),
+                                    reassign_radius=reassign_radius, depth=g.z[win],
+                                    depth_tolerance=g.jump[win], erode=cfg.seed_erosion)
+        seeds[win] = eroded(candidates & ~cuts[win], cfg.seed_erosion)
     timer.lap("components")
     if cfg.colour_split and labels.max() > 0:
-        labels = colour_split(g, labels, cuts)
+        labels = colour_split(g, labels, cuts, win)
         timer.lap("colour_split")
     if (cfg.merge_bridged or cfg.merge_occluded) and labels.max() > 1:
         labels = merge_regions(g, labels, g.candidates & ~cuts, seeds)
@@ -60,28 +55,71 @@ def segment_objects(g: GridScene, timer: StageTimer
     return labels, workspace, background
 
 
-def big_steps(g: GridScene, edges: np.ndarray) -> np.ndarray:
+def candidate_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of ``mask``'s bounding box grown by ``margin`` pixels (clipped to
+    the image); an empty window for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    h, w = mask.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
+
+
+def _cuts(g: GridScene, win: tuple[slice, slice]) -> np.ndarray:
+    """``bool[h, w]``: depth steps and concave creases between candidate pixels (within
+    ``win``, which holds them all)."""
+    cfg = g.cfg
+    k = cfg.crease_baseline
+    cuts = np.zeros(g.z.shape, bool)
+    candidates, z, jump = g.candidates[win], g.z[win], g.jump[win]
+    if candidates.size == 0:
+        return cuts
+    jumps = depth_edges(z, jump, g.valid[win], slope_ratio=cfg.jump_slope_ratio,
+                        noise=_crop(g.step_noise, win)) & candidates
+    creases = concave_edges([g.x[win], g.y[win], z], [n[win] for n in g.normals],
+                            g.normals_ok[win] & candidates, baseline=k,
+                            min_score=_crop(crease_threshold(g), win),
+                            max_gap=jump * (2 * k))
+    if cfg.jump_slope_ratio is not None:
+        # Low steps that stand out from the slope on both sides (objects in a pile,
+        # flush box faces) cut where the image shows an edge too: not the steps
+        # between flat patches that depth noise makes on a dark or shiny face.
+        low = jumps & ~creases & ~big_steps(z, g.valid[win], jump, jumps)
+        if low.any():
+            jumps &= ~low
+            jumps |= colour_edges(g.lab_of(*win), low, _LOW_STEP_MIN_COLOUR_STEP)
+    cuts[win] = jumps | creases
+    return cuts
+
+
+def _crop(value: np.ndarray | float, win: tuple[slice, slice]) -> np.ndarray | float:
+    return value[win] if isinstance(value, np.ndarray) and value.ndim == 2 else value
+
+
+def big_steps(z: np.ndarray, valid: np.ndarray, jump: np.ndarray, edges: np.ndarray
+              ) -> np.ndarray:
     """``edges`` (far sides of depth steps, ``bool[h, w]``) whose step from a valid
-    4-neighbour exceeds ``g.jump`` there: the plain test of :func:`depth_edges`."""
+    4-neighbour exceeds ``jump`` there: the plain test of :func:`depth_edges`."""
     ys, xs = np.nonzero(edges)
     h, w = edges.shape
     # Neighbours off the grid are clipped onto the pixel itself: a step of 0.
     yy = np.clip(ys[:, None] + _DY4, 0, h - 1)
     xx = np.clip(xs[:, None] + _DX4, 0, w - 1)
-    zn = np.where(g.valid[yy, xx], g.z[yy, xx], np.float32(np.inf))
-    big = ((g.z[ys, xs] - g.jump[ys, xs])[:, None] > zn).any(axis=1)
+    zn = np.where(valid[yy, xx], z[yy, xx], np.float32(np.inf))
+    big = ((z[ys, xs] - jump[ys, xs])[:, None] > zn).any(axis=1)
     out = np.zeros(edges.shape, bool)
     out[ys[big], xs[big]] = True
     return out
 
 
-def colour_edges(g: GridScene, pixels: np.ndarray, min_step: float) -> np.ndarray:
-    """``pixels`` (``bool[h, w]``) kept where CIELAB (any channel, 0-255 scale) changes
-    by at least ``min_step`` within their 3 x 3 neighbourhood: an edge in the image."""
+def colour_edges(lab: np.ndarray, pixels: np.ndarray, min_step: float) -> np.ndarray:
+    """``pixels`` (``bool[h, w]``) kept where CIELAB ``lab`` (``uint8[h, w, 3]``; any
+    channel, 0-255 scale) changes by at least ``min_step`` within their 3 x 3
+    neighbourhood: an edge in the image."""
     import cv2
 
     box3 = np.ones((3, 3), np.uint8)
-    lab = g.lab_of(slice(None), slice(None))
     spread = cv2.split(cv2.subtract(cv2.dilate(lab, box3), cv2.erode(lab, box3)))
     largest = cv2.max(cv2.max(spread[0], spread[1]), spread[2])
     return pixels & (largest >= min_step)
