@@ -11,10 +11,10 @@ from ...frames import CameraIntrinsics, RGBDFrame
 from ...results import Plane
 from .config import GeometricConfig
 from .noise import local_noise
-from .points import GridPoints
+from .points import GridPoints, subsampled
 from .support import measured_noise
 
-__all__ = ["GridScene", "eroded", "height_image", "signed_distance", "subsampled"]
+__all__ = ["GridScene", "eroded", "height_image", "signed_distance"]
 
 
 def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
@@ -37,17 +37,6 @@ def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.nda
     n = np.asarray(plane.normal, np.float32)
     along = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
     return depth * along + np.float32(plane.offset)
-
-
-def subsampled(image: np.ndarray, stride: int) -> np.ndarray:
-    """``image[::stride, ::stride]``, contiguous (OpenCV's nearest-neighbour resize picks
-    exactly those pixels, several times faster than numpy's strided copy)."""
-    import cv2
-
-    h, w = image.shape[:2]
-    if stride == 1 or h % stride or w % stride:  # exact only for whole multiples
-        return np.ascontiguousarray(image[::stride, ::stride])
-    return cv2.resize(image, (w // stride, h // stride), interpolation=cv2.INTER_NEAREST)
 
 
 def eroded(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -10,14 +10,25 @@ from ...frames import CameraIntrinsics, RGBDFrame
 from ...geometry.normals import normals_planar
 from .config import GeometricConfig
 
-__all__ = ["GridPoints", "fill_small_holes", "sample_grid"]
+__all__ = ["GridPoints", "fill_small_holes", "sample_grid", "subsampled"]
+
+
+def subsampled(image: np.ndarray, stride: int) -> np.ndarray:
+    """``image[::stride, ::stride]``, contiguous (OpenCV's nearest-neighbour resize picks
+    exactly those pixels, several times faster than numpy's strided copy)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if stride == 1 or h % stride or w % stride:  # exact only for whole multiples
+        return np.ascontiguousarray(image[::stride, ::stride])
+    return cv2.resize(image, (w // stride, h // stride), interpolation=cv2.INTER_NEAREST)
 
 
 def sample_grid(frame: RGBDFrame, config: GeometricConfig
                 ) -> tuple[int, np.ndarray, CameraIntrinsics]:
     """``(stride, float32[h, w] depth in range (0 elsewhere), the grid's intrinsics)``."""
     stride = max(1, int(round(frame.width / config.grid_width)))
-    depth = frame.depth[::stride, ::stride]
+    depth = subsampled(frame.depth, stride)
     K = frame.intrinsics
     # Subsampling by a stride keeps pixel centres: u_grid = u / stride exactly.
     grid_k = CameraIntrinsics(depth.shape[1], depth.shape[0], K.fx / stride, K.fy / stride,
