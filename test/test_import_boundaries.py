@@ -93,14 +93,6 @@ def _is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
 
-# geometry/filters.py is being reworked by another change (issue 21): these names become
-# public there, and then leave this list (the test fails while a listed import is gone).
-_PRIVATE_IMPORTS_BEING_RENAMED = {
-    ("seg_perception.geometry.object3d", "seg_perception.geometry.filters", name)
-    for name in ("_density_inliers", "_group_means", "_mean_colors", "_voxel_density",
-                 "_voxelize")}
-
-
 def test_no_module_imports_private_names_of_another():
     """A name with a leading underscore stays in its module: what another module needs
     is public there. Names of a package's private modules (``segmenters._api``) are
@@ -112,7 +104,4 @@ def test_no_module_imports_private_names_of_another():
     found = {(mod, target, name) for mod, edges in _package_imports().items()
              for target, name in edges
              if _is_private(name) and not own_private_module(mod, target)}
-    assert found - _PRIVATE_IMPORTS_BEING_RENAMED == set(), "private names imported"
-    assert _PRIVATE_IMPORTS_BEING_RENAMED <= found, (
-        "renamed: remove from _PRIVATE_IMPORTS_BEING_RENAMED "
-        f"{sorted(_PRIVATE_IMPORTS_BEING_RENAMED - found)}")
+    assert found == set(), f"private names imported: {sorted(found)}"

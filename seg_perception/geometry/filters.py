@@ -24,16 +24,21 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "density_inliers",
     "depth_range",
     "erode_mask",
     "erode_mask_at_depth_edges",
+    "group_means",
     "knn_mean_distances",
     "load_neighbor_backend",
+    "mean_colors",
     "neighbor_cell",
     "remove_statistical_outliers",
     "remove_voxel_outliers",
+    "voxel_density",
     "voxel_downsample",
     "voxel_neighbor_counts",
+    "voxelize",
 ]
 
 
@@ -131,7 +136,7 @@ def depth_range(points: np.ndarray, min_z: float, max_z: float) -> np.ndarray:
 
 
 class _Voxels(NamedTuple):
-    """Voxels of one or more clouds (see :func:`_voxelize`)."""
+    """Voxels of one or more clouds (see :func:`voxelize`)."""
 
     inverse: np.ndarray  # intp[M]: each point's voxel
     counts: np.ndarray  # int64[K]: points per voxel
@@ -146,7 +151,7 @@ class _Voxels(NamedTuple):
 _DENSE_CELLS = 1 << 20
 
 
-def _voxelize(rows: np.ndarray, voxel_size: float, sizes: np.ndarray | None = None,
+def voxelize(rows: np.ndarray, voxel_size: float, sizes: np.ndarray | None = None,
               cell: int = 1) -> _Voxels:
     """Group coordinate rows ``float[3, M]`` into voxels ``floor(p / voxel_size)``,
     each segment on its own.
@@ -158,7 +163,7 @@ def _voxelize(rows: np.ndarray, voxel_size: float, sizes: np.ndarray | None = No
     multiples of ``cell`` voxels, with at least ``cell`` empty voxels on every
     side, so that blocks of ``cell**3`` voxels aligned to the grid never mix
     segments and every segment has an empty block around it (for
-    :func:`_voxel_density`).
+    :func:`voxel_density`).
     """
     m = rows.shape[1]
     scaled = np.floor(rows * (1.0 / voxel_size))  # integer-valued floats
@@ -201,7 +206,7 @@ def _voxelize(rows: np.ndarray, voxel_size: float, sizes: np.ndarray | None = No
     return _Voxels(inverse, counts, segment, cells, dims, occupancy)
 
 
-def _group_means(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def group_means(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``float64[C, K]`` per-voxel means of ``values[C, M]``."""
     k = counts.shape[0]
     out = np.empty((values.shape[0], k), np.float64)
@@ -211,9 +216,9 @@ def _group_means(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) ->
     return out
 
 
-def _mean_colors(colors: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def mean_colors(colors: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per-voxel mean of ``colors[M, 3]`` as ``[K, 3]``, same dtype (rounded for integers)."""
-    avg = _group_means(colors.T, inverse, counts).T
+    avg = group_means(colors.T, inverse, counts).T
     if np.issubdtype(colors.dtype, np.integer):
         avg = np.rint(avg)
     return avg.astype(colors.dtype)
@@ -243,10 +248,10 @@ def voxel_downsample(points: np.ndarray, voxel_size: float,
     if voxel_size <= 0 or points.shape[0] == 0:
         return points.astype(np.float32, copy=False), colors
     rows = np.ascontiguousarray(points.T)
-    vox = _voxelize(rows, voxel_size)
-    out_points = _group_means(rows, vox.inverse, vox.counts).T.astype(np.float32)
+    vox = voxelize(rows, voxel_size)
+    out_points = group_means(rows, vox.inverse, vox.counts).T.astype(np.float32)
     out_colors = (None if colors is None
-                  else _mean_colors(np.asarray(colors), vox.inverse, vox.counts))
+                  else mean_colors(np.asarray(colors), vox.inverse, vox.counts))
     return out_points, out_colors
 
 
@@ -288,13 +293,13 @@ def voxel_neighbor_counts(points: np.ndarray, voxel_size: float, cell: int = 1) 
         raise ValueError(f"voxel_neighbor_counts: cell must be >= 1 voxel, got {cell}")
     if points.shape[0] == 0:
         return np.zeros(0, np.int32)
-    vox = _voxelize(np.ascontiguousarray(points.T), voxel_size, cell=cell)
-    return _voxel_density(vox, cell)[vox.inverse]
+    vox = voxelize(np.ascontiguousarray(points.T), voxel_size, cell=cell)
+    return voxel_density(vox, cell)[vox.inverse]
 
 
-def _voxel_density(vox: _Voxels, cell: int) -> np.ndarray:
+def voxel_density(vox: _Voxels, cell: int) -> np.ndarray:
     """``int32[K]``: :func:`voxel_neighbor_counts` of each voxel of ``vox``
-    (made by :func:`_voxelize` with the same ``cell``); segments never count each other."""
+    (made by :func:`voxelize` with the same ``cell``); segments never count each other."""
     if cell == 1 and vox.occupancy is not None:
         return _box3(vox.occupancy.view(np.uint8), vox.dims)[vox.cells].astype(np.int32)
     d0, d1, d2 = vox.dims
@@ -397,10 +402,10 @@ def remove_voxel_outliers(points: np.ndarray, voxel_size: float, nb_neighbors: i
     if std_ratio <= 0:
         raise ValueError(f"remove_voxel_outliers: std_ratio must be > 0, got {std_ratio}")
     counts = voxel_neighbor_counts(points, voxel_size, neighbor_cell(nb_neighbors))
-    return _density_inliers(counts, np.zeros(n, np.intp), 1, std_ratio, floor_ratio)
+    return density_inliers(counts, np.zeros(n, np.intp), 1, std_ratio, floor_ratio)
 
 
-def _density_inliers(counts: np.ndarray, segment: np.ndarray, n_segments: int,
+def density_inliers(counts: np.ndarray, segment: np.ndarray, n_segments: int,
                      std_ratio: float, floor_ratio: float, min_size: int = 0) -> np.ndarray:
     """``bool[K]``: the statistical test on ``1 / sqrt(neighbour count)`` (a mean-distance
     proxy), within each segment (``segment`` ``intp[K]`` in ``[0, n_segments)``).

@@ -42,15 +42,15 @@ from ..results import (
 )
 from .boxes import OrientedBox, box_along_axes, extend_box_down, gravity_box, gravity_frame
 from .filters import (
-    _density_inliers,
-    _group_means,
-    _mean_colors,
-    _voxel_density,
-    _voxelize,
+    density_inliers,
     erode_mask,
     erode_mask_at_depth_edges,
+    group_means,
+    mean_colors,
     neighbor_cell,
     remove_statistical_outliers,
+    voxel_density,
+    voxelize,
 )
 
 __all__ = ["Object3DConfig", "compute_object_geometry", "compute_objects",
@@ -278,10 +278,10 @@ def _clouds(parts: list[tuple[np.ndarray, np.ndarray | None]], plane: Plane | No
 
     if cfg.voxel_size > 0:
         # The voxel grid doubles as the occupancy grid of the outlier test.
-        vox = _voxelize(rows, cfg.voxel_size, sizes, cell)
-        rows = _group_means(rows, vox.inverse, vox.counts).astype(np.float32)
+        vox = voxelize(rows, cfg.voxel_size, sizes, cell)
+        rows = group_means(rows, vox.inverse, vox.counts).astype(np.float32)
         if colors is not None:
-            colors = _mean_colors(colors, vox.inverse, vox.counts)
+            colors = mean_colors(colors, vox.inverse, vox.counts)
         segment = vox.segment
         sizes = np.bincount(segment, minlength=n_parts)
     else:
@@ -290,7 +290,7 @@ def _clouds(parts: list[tuple[np.ndarray, np.ndarray | None]], plane: Plane | No
 
     keep = None
     if voxel_test:
-        keep = _density_inliers(_voxel_density(vox, cell), segment, n_parts,
+        keep = density_inliers(voxel_density(vox, cell), segment, n_parts,
                                 cfg.outlier_std_ratio, cfg.outlier_floor_ratio, min_size=k)
     elif k > 0:
         keep = np.concatenate([
