@@ -33,12 +33,14 @@ _HOLE_WIDTH = 2
 of up to twice this width, as a sensor loses at an occlusion edge, is no gap)."""
 
 
-def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np.ndarray
-                  ) -> np.ndarray:
+def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np.ndarray,
+                  window: tuple[slice, slice] | None = None) -> np.ndarray:
     """``labels`` with regions of one object joined (union-find over region ids).
-    ``uncut``: candidate pixels off the cuts; ``seeds``: those eroded (see regions)."""
+    ``uncut``: candidate pixels off the cuts; ``seeds``: those eroded (see regions);
+    ``window``: grid rows and columns holding every labelled pixel."""
     cfg = g.cfg
-    stats = RegionStats(g, labels)
+    window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
+    stats = RegionStats(g, labels, window)
     n = stats.n
     parent = np.arange(n + 1)
 
@@ -59,7 +61,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # (a piece of its rim) is taken by its own object, not by the neighbour it happens
     # to share more outline with.
     if cfg.merge_bridged:
-        for a, b in bridged_pairs(labels, uncut):
+        for a, b in bridged_pairs(labels[window], uncut[window]):
             if find(a) != find(b) and same_colour_and_top(g, stats, a, b):
                 union(a, b)
     taken = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
@@ -113,8 +115,10 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
         merge_occluded(g, labels, stats, big, union, roots)
-    roots = np.array([find(i) for i in range(n + 1)])
-    return roots[labels].astype(np.int32)
+    roots = np.array([find(i) for i in range(n + 1)], np.int32)
+    out = np.zeros(labels.shape, np.int32)
+    out[window] = roots[labels[window]]
+    return out
 
 
 def same_colour_and_top(g: GridScene, stats: RegionStats, a: int, b: int,

@@ -48,7 +48,7 @@ def segment_objects(g: GridScene, timer: StageTimer
         labels = colour_split(g, labels, cuts, win)
         timer.lap("colour_split")
     if (cfg.merge_bridged or cfg.merge_occluded) and labels.max() > 1:
-        labels = merge_regions(g, labels, g.candidates & ~cuts, seeds)
+        labels = merge_regions(g, labels, g.candidates & ~cuts, seeds, win)
         timer.lap("merge")
     labels, workspace, background = filter_regions(g, labels)
     timer.lap("filter")

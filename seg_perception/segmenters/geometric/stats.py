@@ -17,10 +17,17 @@ class RegionStats:
     length and how often one is behind the other across it.
     """
 
-    def __init__(self, g: GridScene, labels: np.ndarray) -> None:
+    def __init__(self, g: GridScene, labels: np.ndarray,
+                 window: tuple[slice, slice] | None = None) -> None:
+        """``window``: grid rows and columns holding every labelled pixel (the work is
+        done there only)."""
         n = self.n = int(labels.max())
-        sel = np.flatnonzero(labels.ravel())
-        lab = labels.ravel()[sel]
+        window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
+        crop = labels[window]
+        sel_c = np.flatnonzero(crop)  # in the window; the same order as in the grid
+        cy, cx = np.divmod(sel_c, crop.shape[1])
+        sel = (cy + window[0].start) * labels.shape[1] + (cx + window[1].start)
+        lab = crop.ravel()[sel_c]
         self.count = np.bincount(lab, minlength=n + 1)
         heights, zs = g.height.ravel()[sel], g.z.ravel()[sel]
         by_height = sorted_within(lab, heights)
@@ -34,7 +41,8 @@ class RegionStats:
         # a*b* histogram bin of every grid pixel, then of the selected ones (one
         # flat index into a 1-byte image: much cheaper than picking [M, 3] rows).
         ab = g.lab_of(slice(None), slice(None))
-        key = ((ab[:, :, 1] >> 5) * 8 + (ab[:, :, 2] >> 5)).ravel()[sel].astype(np.int64)
+        abw = ab[window]
+        key = ((abw[:, :, 1] >> 5) * 8 + (abw[:, :, 2] >> 5)).ravel()[sel_c].astype(np.int64)
         hist = np.bincount(lab.astype(np.int64) * 64 + key,
                            minlength=(n + 1) * 64).reshape(n + 1, 64)
         self.hist = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
@@ -55,14 +63,13 @@ class RegionStats:
         x_min, x_max = np.minimum.reduceat(cols, first), np.maximum.reduceat(cols, first)
         self.box = {int(i): (int(y_min[k]), int(y_max[k]) + 1, int(x_min[k]), int(x_max[k]) + 1)
                     for k, i in enumerate(np.flatnonzero(has)) if i > 0}
-        self._pairs(g, labels)
+        self._pairs(crop, g.z[window], g.jump[window])
 
-    def _pairs(self, g: GridScene, labels: np.ndarray) -> None:
+    def _pairs(self, labels: np.ndarray, z: np.ndarray, jump: np.ndarray) -> None:
         n1 = self.n + 1
         outline: list[np.ndarray] = []
         touch: list[np.ndarray] = []
         behind: list[np.ndarray] = []
-        z, jump = g.z, g.jump
         for sa, sb in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
                        ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
             la, lb = labels[sa], labels[sb]
