@@ -9,6 +9,7 @@ from seg_perception.config import PipelineConfig
 from seg_perception.errors import ConfigError
 from seg_perception.frames import RGBDFrame
 from seg_perception.geometry.plane import SurfaceExtent, depth_noise_on_plane
+from seg_perception.geometry.workspace import surface_extents
 from seg_perception.pipeline import Pipeline
 from seg_perception.results import Plane
 from seg_perception.segmenters.geometric import GeometricConfig, build_geometric
@@ -17,11 +18,13 @@ from seg_perception.sim.synthetic import look_at, preset_objects, render_scene
 CABINET, OTHER_TABLE, ON_OTHER_TABLE = 4, 5, 6  # labels of the room's extra primitives
 
 
-def _truth_of_each(scene, workspace: str) -> list[int]:
-    """The GT label each predicted object lies on (majority), sorted."""
+def _truth_of_each(scene, workspace: str, frame: RGBDFrame | None = None) -> list[int]:
+    """The GT label each predicted object lies on (majority), sorted; ``frame``: the
+    scene's frame with other depth."""
+    frame = frame or scene.frame
     seg = build_geometric(workspace=workspace)
-    analysis = seg.analyse(scene.frame)
-    labels = analysis.full_labels(scene.frame)
+    analysis = seg.analyse(frame)
+    labels = analysis.full_labels(frame)
     out = []
     for i in range(1, analysis.num_objects + 1):
         truth = scene.instance_labels[labels == i]
@@ -36,6 +39,56 @@ def test_only_objects_on_the_largest_surface_by_default(room):
 
 def test_all_surfaces_adds_the_other_table_but_never_furniture(room):
     assert _truth_of_each(room, "all_surfaces") == [1, 2, 3, ON_OTHER_TABLE]
+
+
+def test_a_strip_without_depth_across_the_table_drops_no_object(room):
+    # A shadow's or cable's strip (2 cm) between the objects, over the whole image: the
+    # table's two sides stay one surface, and the strip joins nothing else to it (the
+    # cabinet where it crosses the table's height would become an "object").
+    cols = np.flatnonzero((room.instance_labels == 1).any(axis=0))
+    depth = room.frame.depth.copy()
+    depth[:, cols.max() + 3:cols.max() + 9] = 0.0
+    cut = RGBDFrame.create(room.frame.rgb, depth, room.frame.intrinsics)
+    assert _truth_of_each(room, "largest_surface", cut) == [1, 2, 3]
+
+
+def _table_cut_by(strip_cm: int):
+    """``(support, x, y, z, plane)``: a table 1 m away seen face-on, 1 cm a pixel
+    (40 x 60 pixels, f = 100), without depth in a strip of ``strip_cm`` columns from
+    column 20 on."""
+    z = np.ones((40, 60), np.float32)
+    v, u = np.mgrid[0:40, 0:60].astype(np.float32)
+    support = np.ones(z.shape, bool)
+    support[:, 20:20 + strip_cm] = False
+    return support, (u - 30) / 100 * z, (v - 20) / 100 * z, z, Plane((0.0, 0.0, -1.0), 1.0)
+
+
+def _at_columns(*cols: int) -> np.ndarray:
+    return np.array([[(c - 30) / 100, 0.0, 1.0] for c in cols], np.float32)
+
+
+def test_a_narrow_strip_without_depth_does_not_cut_a_surface():
+    support, x, y, z, plane = _table_cut_by(3)
+    args = (support, x, y, z, 100.0, 100.0, plane, "largest_surface", 0.0)
+    extents, mine = surface_extents(*args, bridge=~support)
+    assert (mine == support).all()
+    assert extents.contains(_at_columns(5, 21, 50)).all()
+    # Without the bridge, the larger side alone.
+    _, alone = surface_extents(*args)
+    assert alone.sum() == support[:, 23:].sum() and not alone[:, :20].any()
+
+
+def test_wider_missing_depth_joins_nothing():
+    # 12 cm (a dark chair, the dropouts along an occlusion edge): two surfaces.
+    support, x, y, z, plane = _table_cut_by(12)
+    extents, mine = surface_extents(support, x, y, z, 100.0, 100.0, plane, "largest_surface",
+                                    0.0, bridge=~support)
+    assert (mine == (support & (np.arange(60) >= 32))).all()  # by support pixels: the right
+    assert extents.contains(_at_columns(5, 26, 50)).tolist() == [False, False, True]
+    extents, mine = surface_extents(support, x, y, z, 100.0, 100.0, plane, "all_surfaces",
+                                    0.0, bridge=~support)
+    assert (mine == support).all() and len(extents.extents) == 2
+    assert extents.contains(_at_columns(5, 26, 50)).tolist() == [True, False, True]
 
 
 def test_wall_flush_with_the_table_edge_is_not_an_object():

@@ -7,8 +7,7 @@ import math
 
 import numpy as np
 
-from ...geometry.plane import SurfaceExtent
-from ...geometry.workspace import MIN_SURFACE_M2, Extents
+from ...geometry import workspace as ws
 from .grid import GridScene
 
 __all__ = ["filter_regions"]
@@ -22,7 +21,11 @@ def filter_regions(g: GridScene, labels: np.ndarray
     surface(s) objects may stand on, and regions rejected as part of a wall.
     """
     cfg = g.cfg
-    extent, workspace = workspace_extent(g)
+    # The pipeline's workspace rule for learned backends, on the grid: a narrow strip
+    # without depth (a shadow, a cable) does not cut the table in two.
+    extent, workspace = ws.surface_extents(g.support, g.x, g.y, g.z, g.K.fx, g.K.fy, g.plane,
+                                           cfg.workspace, cfg.workspace_margin,
+                                           bridge=~g.valid)
     background = np.zeros(g.z.shape, bool)
     n_lab = int(labels.max())
     if n_lab == 0:
@@ -120,67 +123,17 @@ noise and the support around it (a bump of the table's noise has the table's col
 
 
 def pixel_area(g: GridScene, sel: np.ndarray) -> np.ndarray:
-    """Square metres each grid pixel ``sel`` (flat indices) covers seen face-on,
-    ``z^2 / (fx fy)``: a lower bound (oblique surfaces cover more)."""
-    z = g.z.ravel()[sel].astype(np.float64)
-    return z * z / (g.K.fx * g.K.fy)
+    """Square metres each grid pixel ``sel`` (flat indices) covers seen face-on
+    (:func:`...geometry.workspace.pixel_area`)."""
+    return ws.pixel_area(g.z.ravel()[sel], g.K.fx, g.K.fy)
 
 
 def footprints(g: GridScene, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points ``sel`` (flat indices) dropped onto the support plane (``float32[M, 3]``)
-    and whether that footprint is in the camera's view."""
-    nrm = np.asarray(g.plane.normal, np.float32)
-    hgt = g.height.ravel()[sel]
-    foot = np.stack([g.x.ravel()[sel] - hgt * nrm[0], g.y.ravel()[sel] - hgt * nrm[1],
-                     g.z.ravel()[sel] - hgt * nrm[2]], axis=1)
-    K = g.K
-    h, w = g.z.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fu = np.float32(K.fx) * foot[:, 0] / foot[:, 2] + np.float32(K.cx)
-        fv = np.float32(K.fy) * foot[:, 1] / foot[:, 2] + np.float32(K.cy)
-    in_view = (foot[:, 2] > 0) & (fu >= -0.5) & (fu < w - 0.5) & (fv >= -0.5) & (fv < h - 0.5)
-    return foot, in_view
-
-
-def workspace_extent(g: GridScene) -> tuple[Extents | None, np.ndarray]:
-    """The extents of the support surface(s) objects may stand on (``workspace``).
-
-    Surfaces are the connected pieces of the support plane's pixels (gaps of a few
-    pixels, noise and missing depth, closed; found on every 2nd grid pixel, which
-    is plenty for a surface); ``largest_surface`` keeps the one the camera sees
-    most of, ``all_surfaces`` each piece of at least ``MIN_SURFACE_M2``, with its
-    own extent (a chair between two tables is on neither). Returns the extents (None
-    if no support is seen) and ``bool[h, w]`` the support pixels of those surfaces.
-    """
-    import cv2
-
-    cfg = g.cfg
-    half = np.ascontiguousarray(g.support[::2, ::2])
-    if not half.any():
-        return None, np.zeros(g.z.shape, bool)
-    closed = cv2.morphologyEx(half.view(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
-    comp = np.where(half, comp, 0)
-    if cfg.workspace == "largest_surface":
-        chosen = [1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] if n > 1 else []
-    else:
-        sel = np.flatnonzero(half)
-        v, u = np.divmod(sel, half.shape[1])
-        flat = (2 * v) * g.support.shape[1] + 2 * u
-        area = np.bincount(comp.ravel()[sel], weights=4.0 * pixel_area(g, flat),
-                           minlength=n)
-        chosen = [c for c in range(1, n) if area[c] >= MIN_SURFACE_M2]
-    extents = []
-    for c in chosen:
-        sv, su = np.nonzero(comp[::2, ::2] == c)  # every 4th grid pixel
-        if sv.size >= 3:
-            sv, su = sv * 4, su * 4
-            pts = np.stack([g.x[sv, su], g.y[sv, su], g.z[sv, su]], axis=1)
-            extents.append(SurfaceExtent(pts, g.plane, cfg.workspace_margin))
-    mine = (comp == chosen[0]) if len(chosen) == 1 else np.isin(comp, chosen)
-    h, w = g.support.shape
-    workspace = g.support & np.repeat(np.repeat(mine, 2, axis=0), 2, axis=1)[:h, :w]
-    return (Extents(extents) if extents else None), workspace
+    and whether that footprint is in the camera's view (``bool[M]``)."""
+    foot = ws.footprints(g.x.ravel()[sel], g.y.ravel()[sel], g.z.ravel()[sel],
+                         g.height.ravel()[sel], g.plane)
+    return foot, ws.in_view(foot, g.K)
 
 
 def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.ndarray,
