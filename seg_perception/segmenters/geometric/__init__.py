@@ -36,8 +36,9 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    colour and close in 3D; the gap covered by something nearer, slivers of
    either fragment on the way counting as that fragment).
 7. The workspace: the support plane's pixels form surfaces (connected in the
-   image, bridged by the objects standing on them); ``workspace`` picks the
-   largest (by area in square metres) or all. A region is an object only if its
+   image, also across strips without depth up to 5 cm wide: a cable, a shadow);
+   ``workspace`` picks the largest (the most support pixels) or every one of at
+   least 0.01 m² (``geometry.workspace.surface_extents``). A region is an object only if its
    footprint (its points dropped onto the plane) lies on that surface's convex
    extent grown by ``workspace_margin`` metres: a chair or a second table
    beyond it, a wall behind it, are not objects.
