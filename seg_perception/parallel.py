@@ -433,11 +433,16 @@ class ParallelPipeline:
         Does not wait for it: the other workers go on taking frames meanwhile, and
         the new one takes frames once its "ready" is read (``_receive``).
         """
+        # Callers hold ``_receiving``: two threads that both saw the death (a failed send
+        # and a collector reading the closed pipe) replace it once.
+        with self._idle:
+            if dead not in self._workers:
+                return
+            slot = self._workers.index(dead)
         dead.close()  # frees the shared memory the dead process held
         self._last_worker_error = (f"{dead.process.name} died (exit code "
                                    f"{dead.process.exitcode})")
-        fresh = _Worker(self._ctx, self._settings.config.updated(tracking=False),
-                        self._workers.index(dead))
+        fresh = _Worker(self._ctx, self._settings.config.updated(tracking=False), slot)
         with self._idle:
             self._workers[self._workers.index(dead)] = fresh
             self._idle.notify_all()

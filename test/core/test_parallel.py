@@ -157,6 +157,24 @@ def test_a_killed_worker_frees_its_shared_memory_and_the_others_keep_going():
         assert fresh is not victim and fresh.process.pid != victim.process.pid
 
 
+def test_a_death_seen_by_two_threads_replaces_the_worker_once():
+    # The collector reads the dead worker's closed pipe and replaces it; the dispatcher's
+    # send to it failed too and asks again (a race seen in CI): one replacement, no error.
+    frames = _stream(3, start=700)
+    with ParallelPipeline(PipelineConfig(**CPU), workers=2) as pipeline:
+        list(pipeline.stream(frames[:2]))
+        victim = pipeline._workers[0]
+        os.kill(victim.process.pid, signal.SIGKILL)
+        victim.process.join(5)
+        with pipeline._receiving:
+            pipeline._replace(victim)  # the collector's
+            fresh = pipeline._workers[0]
+            pipeline._replace(victim)  # the dispatcher's: already done
+        assert pipeline._workers[0] is fresh and fresh is not victim
+        assert pipeline.workers == 2 and victim not in pipeline._workers
+        assert len(list(pipeline.stream(frames[2:]))) == 1
+
+
 def test_a_block_grown_for_a_large_frame_shrinks_again():
     large = render_scene(preset_objects("touching"), 1920, 1080, stamp_ns=10**9).frame
     with ParallelPipeline(PipelineConfig(**CPU), workers=1) as pipeline:

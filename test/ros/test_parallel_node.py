@@ -128,6 +128,30 @@ def test_a_worker_killed_while_idle_is_replaced(harness):
     assert h.node.stats.errors == 0  # no frame was sent to the dead worker
 
 
+def test_the_dispatcher_outlives_a_failing_submit(harness, monkeypatch):
+    """An unexpected error while handing a frame to a worker is counted and shown in
+    /diagnostics; the dispatcher thread goes on with the next frame."""
+    h = harness(workers=2)
+    pipeline = h.node.pipeline
+    h.wait_for_subscribers()
+    assert h.spin_until(lambda: h.got["objects"], timeout=30)
+    real_submit, calls = pipeline.submit, []
+
+    def submit_failing_once(frame):
+        calls.append(frame)
+        if len(calls) == 1:
+            raise ValueError("a bug in the hand-over")
+        return real_submit(frame)
+
+    monkeypatch.setattr(pipeline, "submit", submit_failing_once)
+    h.got["objects"].clear()
+    assert h.spin_until(lambda: len(calls) >= 2 and len(h.got["objects"]) >= 3, timeout=30)
+    assert h.node.stats.errors == 1
+    assert h.node._threads[0].is_alive()  # the dispatcher
+    assert h.spin_until(lambda: h.got["diagnostics"] and "a bug in the hand-over" in
+                        h.diag_values()[1].get("last_problem", ""), timeout=10)
+
+
 def _unstamped(msg):
     """``msg`` as nested dicts with every header stamp left out (frames differ in stamp)."""
     from rosidl_runtime_py.convert import message_to_ordereddict

@@ -348,8 +348,14 @@ class PerceptionNode(ManagedNode):
         """Convert a synchronised set and submit it to an idle worker (with the slot's
         claim held: one set at a time, in order)."""
         frame = self._frame_from(*item)
-        if frame is not None:
-            self._in_flight.put((pipeline.submit(frame), item[0].header, frame.stamp_ns))
+        if frame is None:
+            return
+        try:
+            handle = pipeline.submit(frame)
+        except Exception as exc:  # noqa: BLE001 - the dispatcher must outlive any frame
+            self._failed(exc)  # counted and in /diagnostics; the next frame goes on
+            return
+        self._in_flight.put((handle, item[0].header, frame.stamp_ns))
 
     def _collect(self) -> None:
         # Runs until the dispatcher has stopped and every frame it sent is back.
