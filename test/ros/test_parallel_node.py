@@ -152,6 +152,28 @@ def test_the_dispatcher_outlives_a_failing_submit(harness, monkeypatch):
                         h.diag_values()[1].get("last_problem", ""), timeout=10)
 
 
+def test_the_dispatcher_outlives_a_failing_pool(harness, monkeypatch):
+    """The pool itself failing in the dispatcher's loop (a replacement worker that cannot
+    be started raises there) is counted; the thread goes on once the pool works again."""
+    h = harness(workers=2)
+    pipeline = h.node.pipeline
+    h.wait_for_subscribers()
+    assert h.spin_until(lambda: h.got["objects"], timeout=30)
+    monkeypatch.setattr(h.node, "_direct_dispatch", False)  # every frame via the dispatcher
+    real_wait, calls = pipeline.wait_idle, []
+
+    def wait_failing_twice(timeout=None):
+        calls.append(timeout)
+        if len(calls) <= 2:
+            raise OSError("cannot start a worker process")
+        return real_wait(timeout)
+
+    monkeypatch.setattr(pipeline, "wait_idle", wait_failing_twice)
+    h.got["objects"].clear()
+    assert h.spin_until(lambda: len(h.got["objects"]) >= 3, timeout=30, publish_every=0.1)
+    assert h.node.stats.errors == 2 and h.node._threads[0].is_alive()
+
+
 def _unstamped(msg):
     """``msg`` as nested dicts with every header stamp left out (frames differ in stamp)."""
     from rosidl_runtime_py.convert import message_to_ordereddict

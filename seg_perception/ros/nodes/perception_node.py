@@ -325,24 +325,31 @@ class PerceptionNode(ManagedNode):
         pipeline = self._pipeline
         assert isinstance(pipeline, ParallelPipeline)
         while self._running.is_set():
-            if not pipeline.wait_idle(timeout=0.2):
-                continue
-            item = self._slot.take(timeout=0.2, claim=True)
-            if item is None:
-                continue
             try:
-                # A set sent straight from the callback may have taken the idle worker
-                # since: wait for the next, then send the newest set by then.
-                while self._running.is_set() and not pipeline.wait_idle(timeout=0.2):
-                    pass
-                newer = self._slot.take(timeout=0)
-                if newer is not None:
-                    self._stats.drop()
-                    item = newer
-                if self._running.is_set():
-                    self._send(pipeline, item)
-            finally:
-                self._slot.release()
+                self._dispatch_one(pipeline)
+            except Exception as exc:  # noqa: BLE001 - without this thread no frame goes out
+                self._failed(exc)  # e.g. a replacement worker that cannot be started
+                time.sleep(0.2)
+
+    def _dispatch_one(self, pipeline: ParallelPipeline) -> None:
+        if not pipeline.wait_idle(timeout=0.2):
+            return
+        item = self._slot.take(timeout=0.2, claim=True)
+        if item is None:
+            return
+        try:
+            # A set sent straight from the callback may have taken the idle worker
+            # since: wait for the next, then send the newest set by then.
+            while self._running.is_set() and not pipeline.wait_idle(timeout=0.2):
+                pass
+            newer = self._slot.take(timeout=0)
+            if newer is not None:
+                self._stats.drop()
+                item = newer
+            if self._running.is_set():
+                self._send(pipeline, item)
+        finally:
+            self._slot.release()
 
     def _send(self, pipeline: ParallelPipeline, item: tuple[Any, Any, Any]) -> None:
         """Convert a synchronised set and submit it to an idle worker (with the slot's
