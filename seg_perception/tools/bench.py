@@ -13,7 +13,8 @@ perception_node (its own process, or ``--in-process``), its memory sampled every
 second; writes ``soak.json``, ``soak.md`` and ``soak.png`` to ``--out`` (default
 out/soak). ``--soak --fuzz SECONDS``: the long fuzz run instead (corrupted camera
 messages, then clean ones); writes ``fuzz.json``, ``fuzz.csv`` and ``fuzz.md``.
-See :mod:`seg_perception.ros.soak`.
+See :mod:`seg_perception.ros.soak`. ``--worker-faults gap|memory|all``: worker processes
+killed while frames flow, and memory after 4K frames (:mod:`seg_perception.ros.worker_faults`).
 """
 from __future__ import annotations
 
@@ -73,6 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="with --soak: fuzz run of this many seconds instead of the soak")
     soak.add_argument("--fuzz-exclude", nargs="*", default=[], metavar="MUTATION",
                       help="mutations left out of the fuzz run")
+    soak.add_argument("--worker-faults", choices=("gap", "memory", "all"),
+                      help="worker-fault run instead: 'gap' kills a worker process every "
+                           "--period s at --rate and measures the output gap and the shared "
+                           "memory left; 'memory' sends 3840x2160 frames between --size ones "
+                           "and samples RSS; writes worker_faults.md/.json/.csv "
+                           "(default out/worker_faults)")
+    soak.add_argument("--kills", type=int, default=5, help="--worker-faults gap: workers killed")
+    soak.add_argument("--period", type=float, default=6.0,
+                      help="--worker-faults gap: seconds between kills (and without kills "
+                           "before the first)")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -113,7 +124,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.soak or args.fuzz > 0:
+    if args.soak or args.fuzz > 0 or args.worker_faults:
         return run_soak(args)
     from ..benchmark import run_benchmark
 
@@ -163,6 +174,8 @@ def run_soak(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seg-perception bench: {exc}", file=sys.stderr)
         return 2
+    if args.worker_faults:
+        return _run_worker_faults(args, width, height)
     from ..ros import soak
 
     out = Path(args.out or "out/soak")
@@ -187,4 +200,39 @@ def run_soak(args: argparse.Namespace) -> int:
                   load_avg_end=[round(v, 2) for v in os.getloadavg()])
     print(soak.write_soak(result, out))
     print(f"wrote {out / 'soak.json'}, {out / 'soak.md'}, {out / 'soak.png'}")
+    return 0
+
+
+def _run_worker_faults(args: argparse.Namespace, width: int, height: int) -> int:
+    """``--worker-faults``: see :mod:`seg_perception.ros.worker_faults`."""
+    import os
+    import time
+
+    from ..benchmark import render_bench_frames
+    from ..ros import worker_faults as wf
+
+    if args.kills < 1 or args.period <= 1.0:
+        print("seg-perception bench --worker-faults: --kills must be >= 1 and --period > 1 s",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out or "out/worker_faults")
+    out.mkdir(parents=True, exist_ok=True)
+    source = args.frame_source or "tabletop"
+    print(f"rendering {args.size} frames ({source}) ...", flush=True)
+    small = render_bench_frames(width, height, scenes=1, frames_per_scene=4, source=source)
+    result: dict[str, Any] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                              "load_avg": [round(v, 2) for v in os.getloadavg()]}
+    if args.worker_faults in ("gap", "all"):
+        print(f"gap: {args.kills} worker kills at {args.rate:g} Hz ...", flush=True)
+        result["gap"] = wf.run_worker_gap(small, kills=args.kills, rate_hz=args.rate,
+                                          period_s=args.period, baseline_s=args.period,
+                                          size=args.size, log_path=out / "node_gap.log")
+    if args.worker_faults in ("memory", "all"):
+        print("memory: rendering a 3840x2160 frame ...", flush=True)
+        big = render_bench_frames(3840, 2160, scenes=1, frames_per_scene=1,
+                                  source="synthetic")[0]
+        result["memory"] = wf.run_frame_memory(small, big, rate_hz=args.rate, size=args.size,
+                                               log_path=out / "node_memory.log")
+    print(wf.write_worker_faults(result, out))
+    print(f"wrote {out}/worker_faults.json, worker_faults.md and the CSV tables")
     return 0

@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""Worker faults and frame-size memory of perception_node, measured over DDS.
+"""Worker faults and frame-size memory of perception_node, measured over DDS
+(``seg-perception bench --worker-faults gap|memory|all``).
 
 perception_node runs as its own process with its default configuration
 (``workers`` auto: one worker process per core), fed by a fixture camera in this
@@ -16,28 +16,24 @@ process (``seg_perception.ros.node_bench.NodeBench``). Two measurements:
   the pages only that process holds, where readable) after 640x480 frames,
   after five 3840x2160 frames, after 640x480 frames again, twice over.
 
-Prints the tables and writes ``worker_faults.json``, ``gaps.csv``,
-``memory.csv`` and ``worker_faults.md`` to ``--out``. Source ``scripts/env.sh``.
-
-Usage:
-    python scripts/worker_faults.py [--kills 5] [--rate 10] [--size 640x480]
-        [--period 6] [--only gap|memory] [--out out/worker_faults]
+``write_worker_faults`` writes ``worker_faults.json``, ``gaps.csv``, ``memory.csv`` and
+``worker_faults.md``.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ..io import write_json
+from .node_bench import NodeBench
 
-from seg_perception.benchmark import parse_size, render_bench_frames  # noqa: E402
-from seg_perception.io import write_json  # noqa: E402
+__all__ = ["largest_gap_s", "run_frame_memory", "run_worker_gap", "worker_faults_markdown",
+           "write_worker_faults"]
 
 _MB = 1024.0 * 1024.0
 
@@ -109,30 +105,33 @@ def largest_gap_s(times_ns: list[int], start_ns: int, end_ns: int) -> tuple[floa
     return (max(gaps) if gaps else float("inf")), len(inside)
 
 
-def run_gap(args, frames, out: Path) -> dict:
-    from seg_perception.ros.node_bench import NodeBench
+def run_worker_gap(frames: Sequence[Any], *, kills: int = 5, rate_hz: float = 10.0,
+                   period_s: float = 6.0, baseline_s: float = 6.0, size: str = "",
+                   log_path: Path | None = None) -> dict[str, Any]:
+    """The ``gap`` measurement (module docstring): ``kills`` workers SIGKILLed, one every
+    ``period_s`` seconds after ``baseline_s`` seconds without kills, at a ``rate_hz`` camera."""
 
     shm_before_node = shm_segments()
     rows = []
-    with NodeBench(frames, log_path=out / "node_gap.log") as bench:
-        node = bench._psutil_proc  # the perception_node process
+    with NodeBench(frames, log_path=log_path) as bench:
+        node = bench.node_process
         bench.wait_ready(120)
-        bench.drain(bench.publish_at(args.rate, duration_s=3.0))  # warm-up
+        bench.drain(bench.publish_at(rate_hz, duration_s=3.0))  # warm-up
         procs = [node, *workers_of(node)]
         ever_mapped = mapped_segments(procs)  # every segment the node's processes used
         start = {"mapped": len(ever_mapped), "in_dev_shm": len(shm_segments()),
                  "workers": len(procs) - 1}
-        total_s = args.baseline + args.kills * args.period + 1.0
+        total_s = baseline_s + kills * period_s + 1.0
         sent: list[int] = []
         publisher = threading.Thread(
-            target=lambda: sent.extend(bench.publish_at(args.rate, duration_s=total_s)),
+            target=lambda: sent.extend(bench.publish_at(rate_hz, duration_s=total_s)),
             name="camera", daemon=True)
         before_counters = bench.node_counters()
         t_base = time.time_ns()
         publisher.start()
-        time.sleep(args.baseline)
-        kills = []
-        for k in range(args.kills):
+        time.sleep(baseline_s)
+        done: list[dict[str, Any]] = []
+        for k in range(kills):
             victims = sorted(workers_of(node), key=lambda p: p.pid)
             if not victims:
                 raise RuntimeError("the node has no worker processes (one core?)")
@@ -142,7 +141,7 @@ def run_gap(args, frames, out: Path) -> dict:
             t_kill = time.time_ns()
             os.kill(victim.pid, signal.SIGKILL)
             replaced_s = None
-            deadline = time.monotonic() + args.period - 0.5
+            deadline = time.monotonic() + period_s - 0.5
             while time.monotonic() < deadline:
                 pids = {p.pid for p in workers_of(node)}
                 if replaced_s is None and victim.pid not in pids and len(pids) == len(victims):
@@ -151,7 +150,7 @@ def run_gap(args, frames, out: Path) -> dict:
             procs = [node, *workers_of(node)]
             mapped_now = mapped_segments(procs)
             ever_mapped |= mapped_now
-            kills.append({"kill": k + 1, "t_kill_ns": t_kill, "victim_pid": victim.pid,
+            done.append({"kill": k + 1, "t_kill_ns": t_kill, "victim_pid": victim.pid,
                           "replacement_process_after_s": replaced_s,
                           # the dead worker's blocks still in /dev/shm and used by nobody
                           "victim_blocks": len(victim_blocks),
@@ -163,12 +162,12 @@ def run_gap(args, frames, out: Path) -> dict:
         publisher.join()
         bench.drain(sent)
         after_counters = bench.node_counters()
-        with bench._lock:
-            times = sorted(bench.received[s] for s in sent if s in bench.received)
-        base_gap, base_n = largest_gap_s(times, t_base + int(1e9), kills[0]["t_kill_ns"]
-                                         - int(0.5e9)) if kills else (float("nan"), 0)
-        for i, kill in enumerate(kills):
-            end = (kills[i + 1]["t_kill_ns"] if i + 1 < len(kills)
+        got, latencies = bench.latencies_ms(sent)
+        times = sorted(s + int(ms * 1e6) for s, ms in zip(got, latencies))
+        base_gap, base_n = largest_gap_s(times, t_base + int(1e9), done[0]["t_kill_ns"]
+                                         - int(0.5e9)) if done else (float("nan"), 0)
+        for i, kill in enumerate(done):
+            end = (done[i + 1]["t_kill_ns"] if i + 1 < len(done)
                    else t_base + int(total_s * 1e9)) - int(0.5e9)
             gap, n = largest_gap_s(times, kill["t_kill_ns"] - int(1e9), end)
             rows.append({**{k: v for k, v in kill.items() if k != "t_kill_ns"},
@@ -176,7 +175,7 @@ def run_gap(args, frames, out: Path) -> dict:
         received = len(times)
     shm_after_node = shm_segments()
     return {
-        "rate_hz": args.rate, "size": args.size, "period_s": args.period,
+        "rate_hz": rate_hz, "size": size, "period_s": period_s,
         "baseline_largest_gap_s": round(base_gap, 3), "baseline_outputs": base_n,
         "sent": len(sent), "received": received,
         "node_errors": after_counters["errors"] - before_counters["errors"],
@@ -190,20 +189,23 @@ def run_gap(args, frames, out: Path) -> dict:
 
 
 # -- memory after large frames -------------------------------------------------------------
-def run_memory(args, small, big, out: Path) -> dict:
-    from seg_perception.ros.node_bench import NodeBench
+def run_frame_memory(small: Sequence[Any], big: Any, *, rate_hz: float = 10.0, size: str = "",
+                     log_path: Path | None = None) -> dict[str, Any]:
+    """The ``memory`` measurement (module docstring): ``small`` frames, five ``big`` ones,
+    small ones again, twice over."""
+    large = f"{big.rgb.shape[1]}x{big.rgb.shape[0]}"
 
     n_small = len(small)
     big_index = n_small  # NodeBench publishes frame ``index % len(frames)``
     rows = []
-    with NodeBench([*small, big], log_path=out / "node_memory.log") as bench:
-        node = bench._psutil_proc
+    with NodeBench([*small, big], log_path=log_path) as bench:
+        node = bench.node_process
 
         def small_frames(count):
             stamps = []
             for i in range(count):
                 stamps.append(bench.publish_one(i % n_small))
-                time.sleep(1.0 / args.rate)
+                time.sleep(1.0 / rate_hz)
             bench.drain(stamps)
             time.sleep(2.0)  # let the workers' replies and frees settle
             return stamps
@@ -215,7 +217,7 @@ def run_memory(args, small, big, out: Path) -> dict:
             i += 1
             time.sleep(0.5)
         small_frames(30)
-        rows.append({"phase": f"after 30 {args.size} frames", **memory_mb(node)})
+        rows.append({"phase": f"after 30 {size} frames", **memory_mb(node)})
         for cycle in (1, 2):
             peak = 0.0
             for _ in range(5):
@@ -225,20 +227,20 @@ def run_memory(args, small, big, out: Path) -> dict:
                     peak = max(peak, memory_mb(node)["total_rss_mb"])
                     time.sleep(0.2)
                 if stamp not in bench.received:
-                    raise TimeoutError("no output for a 3840x2160 frame within 300 s")
+                    raise TimeoutError(f"no output for a {large} frame within 300 s")
             time.sleep(2.0)
-            rows.append({"phase": f"cycle {cycle}: after five 3840x2160 frames",
+            rows.append({"phase": f"cycle {cycle}: after five {large} frames",
                          "peak_total_rss_mb": round(peak, 1), **memory_mb(node)})
             small_frames(50)
-            rows.append({"phase": f"cycle {cycle}: then 50 {args.size} frames", **memory_mb(node)})
+            rows.append({"phase": f"cycle {cycle}: then 50 {size} frames", **memory_mb(node)})
     base = rows[0]["total_rss_mb"]
     for r in rows:
         r["total_rss_vs_start_mb"] = round(r["total_rss_mb"] - base, 1)
-    return {"size": args.size, "large": "3840x2160", "rows": rows}
+    return {"size": size, "large": large, "rows": rows}
 
 
 # -- report ------------------------------------------------------------------------------
-def markdown(result: dict) -> str:
+def worker_faults_markdown(result: dict[str, Any]) -> str:
     lines = [f"# perception_node worker faults and memory ({result['when']})", "",
              f"Node: separate process, default parameters (workers auto); "
              f"{os.cpu_count()} cores, load average {result['load_avg']} at start.", ""]
@@ -284,7 +286,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
+def write_worker_faults(result: dict[str, Any], out: Path) -> str:
+    """Writes ``worker_faults.json``, ``gaps.csv``, ``memory.csv`` (those measured) and
+    ``worker_faults.md`` to ``out``; returns the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    if result.get("gap"):
+        _write_csv(out / "gaps.csv", result["gap"]["kills"])
+    if result.get("memory"):
+        _write_csv(out / "memory.csv", result["memory"]["rows"])
+    write_json(out / "worker_faults.json", result)
+    text = worker_faults_markdown(result)
+    (out / "worker_faults.md").write_text(text)
+    return text
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -292,44 +308,3 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=10.0, help="camera rate, Hz")
-    parser.add_argument("--size", default="640x480")
-    parser.add_argument("--period", type=float, default=6.0, help="seconds between kills")
-    parser.add_argument("--baseline", type=float, default=6.0, help="seconds before the first kill")
-    parser.add_argument("--source", choices=("tabletop", "synthetic"), default="tabletop")
-    parser.add_argument("--only", choices=("gap", "memory"))
-    parser.add_argument("--out", default="out/worker_faults")
-    args = parser.parse_args()
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    w, h = parse_size(args.size)
-    print(f"rendering {args.size} frames ({args.source}) ...", flush=True)
-    small = render_bench_frames(w, h, scenes=1, frames_per_scene=4, source=args.source)
-    result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "load_avg": [round(v, 2) for v in os.getloadavg()]}
-    if args.only in (None, "gap"):
-        print(f"gap: {args.kills} worker kills at {args.rate:g} Hz ...", flush=True)
-        result["gap"] = run_gap(args, small, out)
-        write_csv(out / "gaps.csv", result["gap"]["kills"])
-    if args.only in (None, "memory"):
-        print("memory: rendering a 3840x2160 frame ...", flush=True)
-        big = render_bench_frames(3840, 2160, scenes=1, frames_per_scene=1,
-                                  source="synthetic")[0]
-        result["memory"] = run_memory(args, small, big, out)
-        write_csv(out / "memory.csv", result["memory"]["rows"])
-    write_json(out / "worker_faults.json", result)
-    text = markdown(result)
-    (out / "worker_faults.md").write_text(text)
-    print(text)
-    print(f"wrote {out}/worker_faults.json, .md, gaps.csv, memory.csv")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
