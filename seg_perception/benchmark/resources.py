@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 __all__ = ["HEAVY_LIBRARIES", "Usage", "heavy_libraries", "loadavg", "peak_rss_mb",
-           "process_tree_footprint", "progress_bar"]
+           "process_tree_footprint", "progress_bar", "worker_processes"]
 
 _MB = 1024.0 * 1024.0
 
@@ -97,6 +97,21 @@ def _is_worker(proc: Any) -> bool:
     """A multiprocessing spawn child (``... -c 'from multiprocessing.spawn import
     spawn_main; ...'``): the pipeline's worker processes."""
     return "spawn_main" in " ".join(proc.cmdline())
+
+
+def worker_processes(node: Any) -> list[Any]:
+    """The live worker processes (``psutil.Process``) of the node process ``node``: its
+    spawn children; a killed worker not reaped yet (a zombie) is left out."""
+    import psutil
+
+    out = []
+    for child in node.children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and _is_worker(child):
+                out.append(child)
+        except psutil.Error:  # it just exited
+            continue
+    return out
 
 
 def process_tree_footprint(pid: int, *, pss: bool = False) -> dict[str, Any]:

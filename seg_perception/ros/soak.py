@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..benchmark.resources import worker_processes
 from ..io import write_json
 from .node_bench import NodeBench, summary_ms
 
@@ -262,9 +263,7 @@ def run_fuzz(frames: Sequence[Any], *, seconds: float, rate_hz: float = 15.0, se
             return [o for o in objects if o[0] >= t_ns]
 
     def workers_of(node: Any) -> list[int]:
-        return sorted(c.pid for c in node.children()
-                      if "spawn_main" in " ".join(c.cmdline())
-                      and "resource_tracker" not in " ".join(c.cmdline()))
+        return sorted(p.pid for p in worker_processes(node))
 
     with NodeBench(list(frames)[:1], log_path=log_path) as bench:
         bench.listener.create_subscription(ObjectInstanceArray, "/perception_node/objects",

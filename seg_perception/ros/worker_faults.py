@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..benchmark.resources import worker_processes
 from ..io import write_json
 from .node_bench import NodeBench
 
@@ -39,24 +40,6 @@ _MB = 1024.0 * 1024.0
 
 
 # -- processes ---------------------------------------------------------------------------
-def workers_of(node) -> list:
-    """The node's live worker processes (spawned by multiprocessing, not its resource
-    tracker; a killed worker the node has not reaped yet is a zombie, left out)."""
-    import psutil
-
-    out = []
-    for child in node.children():
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                continue
-            cmd = " ".join(child.cmdline())
-        except Exception:  # noqa: BLE001 - it just exited
-            continue
-        if "spawn_main" in cmd and "resource_tracker" not in cmd:
-            out.append(child)
-    return out
-
-
 def shm_segments() -> set[str]:
     """Python shared-memory segments in /dev/shm (every process's, not only the node's)."""
     try:
@@ -81,7 +64,7 @@ def mapped_segments(procs) -> set[str]:
 
 def memory_mb(node) -> dict:
     """RSS and USS (MB) of the node process and its workers."""
-    procs = [node, *workers_of(node)]
+    procs = [node, *worker_processes(node)]
     rss = [p.memory_info().rss / _MB for p in procs]
     try:
         uss = [p.memory_full_info().uss / _MB for p in procs]
@@ -117,7 +100,7 @@ def run_worker_gap(frames: Sequence[Any], *, kills: int = 5, rate_hz: float = 10
         node = bench.node_process
         bench.wait_ready(120)
         bench.drain(bench.publish_at(rate_hz, duration_s=3.0))  # warm-up
-        procs = [node, *workers_of(node)]
+        procs = [node, *worker_processes(node)]
         ever_mapped = mapped_segments(procs)  # every segment the node's processes used
         start = {"mapped": len(ever_mapped), "in_dev_shm": len(shm_segments()),
                  "workers": len(procs) - 1}
@@ -132,7 +115,7 @@ def run_worker_gap(frames: Sequence[Any], *, kills: int = 5, rate_hz: float = 10
         time.sleep(baseline_s)
         done: list[dict[str, Any]] = []
         for k in range(kills):
-            victims = sorted(workers_of(node), key=lambda p: p.pid)
+            victims = sorted(worker_processes(node), key=lambda p: p.pid)
             if not victims:
                 raise RuntimeError("the node has no worker processes (one core?)")
             victim = victims[k % len(victims)]
@@ -143,11 +126,11 @@ def run_worker_gap(frames: Sequence[Any], *, kills: int = 5, rate_hz: float = 10
             replaced_s = None
             deadline = time.monotonic() + period_s - 0.5
             while time.monotonic() < deadline:
-                pids = {p.pid for p in workers_of(node)}
+                pids = {p.pid for p in worker_processes(node)}
                 if replaced_s is None and victim.pid not in pids and len(pids) == len(victims):
                     replaced_s = (time.time_ns() - t_kill) / 1e9
                 time.sleep(0.02)
-            procs = [node, *workers_of(node)]
+            procs = [node, *worker_processes(node)]
             mapped_now = mapped_segments(procs)
             ever_mapped |= mapped_now
             done.append({"kill": k + 1, "t_kill_ns": t_kill, "victim_pid": victim.pid,
