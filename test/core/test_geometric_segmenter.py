@@ -321,6 +321,9 @@ def test_small_parts_of_one_coloured_object_join_across_a_crease_or_a_depth_hole
         def same_hue(self, a: int, b: int, *_: float, of_pixels: bool = False) -> bool:
             return True
 
+        def shifted_similarity(self, a: int, b: int) -> float:
+            return float(np.minimum(self.hist[a], self.hist[b]).sum())
+
     stats = Stats()
     assert one_coloured_pairs(stats, list(stats.outline)) == [(1, 2)]
     stats.same_hue = lambda a, b, *_, **__: False  # grey or white: colour says nothing
@@ -342,6 +345,35 @@ def test_small_parts_of_one_coloured_object_join_across_a_crease_or_a_depth_hole
     labels[:, 7] = 0
     valid[:, 7] = False  # five: too wide
     assert across_holes(SimpleNamespace(valid=valid), labels, apart) == []
+
+
+def test_one_colour_in_light_and_shade_joins_across_a_histogram_bin_edge():
+    # Issue 24 item 3: a mug's handle or inside in shade has the mug's hue at a lower
+    # chroma; where that straddles an a*b* bin edge the histograms share no bin, and
+    # the piece stayed a phantom object. On bins shifted by half a bin they are alike:
+    # one colour if the hues agree to a few degrees; a similar colour of another hue
+    # (7 degrees apart) stays apart.
+    from types import SimpleNamespace
+
+    from seg_perception.segmenters.geometric.merge import one_coloured_pairs
+    from seg_perception.segmenters.geometric.stats import RegionStats
+
+    h, w = 14, 12
+    labels = np.zeros((h, w), np.int32)
+    labels[:6, :6], labels[:6, 6:], labels[8:, :6], labels[8:, 6:] = 1, 2, 3, 4
+    lab = np.full((h, w, 3), 128, np.uint8)
+    lab[..., 0] = 120
+    lab[labels == 1, 1:] = (149, 163)  # lit: hue 59.0 degrees, chroma 41
+    lab[labels == 2, 1:] = (145, 155)  # shade: hue 57.8, chroma 32; other b* bin
+    lab[labels == 3, 1:] = (145, 155)
+    lab[labels == 4, 1:] = (154, 160)  # hue 50.9, the b* bin of 1: another object
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+    z = np.ones((h, w), np.float32)  # no depth step along any seam
+    g = SimpleNamespace(x=cols * 0.005, y=rows * 0.005, z=z, height=z * 0.05,
+                        jump=z * 0.01, lab_of=lambda ys, xs: lab[ys, xs])
+    stats = RegionStats(g, labels)
+    assert stats.colour_similarity(1, 2) == stats.colour_similarity(3, 4) == 0.0
+    assert one_coloured_pairs(stats, [(1, 2), (3, 4)]) == [(1, 2)]
 
 
 def _dark_table_frame(seed: int) -> tuple[RGBDFrame, np.ndarray, int]:

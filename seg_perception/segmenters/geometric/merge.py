@@ -28,6 +28,12 @@ at least this (``merge_colour_similarity`` is 0.6), at most this share of their 
 depth step, and the smaller part at most this size in metres (a limb, a head, a handle;
 two boxes of one colour side by side are each larger)."""
 
+_SHADE_HUE_DEGREES = 3.0
+"""Two such parts whose a*b* histograms meet the bar only on bins shifted by half a bin
+(one colour in light and shade straddling a bin edge) need hues this close: shade
+scales a*b* towards grey along one hue, while two objects of a similar colour differ
+by more (5 degrees and up in the simulated piles)."""
+
 _HOLE_WIDTH = 2
 """Grid pixels each of those parts may grow into missing depth to meet the other (a band
 of up to twice this width, as a sensor loses at an occlusion edge, is no gap)."""
@@ -139,21 +145,30 @@ def one_coloured_pairs(stats: RegionStats, pairs: list[tuple[int, int]]
                        ) -> list[tuple[int, int]]:
     """Those of ``pairs`` that are parts of one object: the smaller part at most
     ``_MAX_PART_SIZE``, no depth step along their seam (neither behind the other), one
-    chromatic colour (a*b* histograms alike, the same hue at a stable chroma)."""
+    chromatic colour (a*b* histograms alike, the same hue at a stable chroma; or alike
+    on half-bin shifted bins with hues within ``_SHADE_HUE_DEGREES``)."""
     if not pairs:
         return []
     ab = np.array(pairs, np.int64)
     a, b = ab[:, 0], ab[:, 1]
-    keep = np.minimum(stats.size[a], stats.size[b]) <= _MAX_PART_SIZE
-    keep[keep] = (np.minimum(stats.hist[a[keep]], stats.hist[b[keep]]).sum(axis=1)
-                  >= _SEAM_COLOUR_SIMILARITY)
-    ab = ab[keep]
+    ab = ab[np.minimum(stats.size[a], stats.size[b]) <= _MAX_PART_SIZE]
     if not ab.size:
         return []
     # No depth step along the seam (pairs that do not touch have none to measure).
-    step = stats.seam_step(ab[:, 0], ab[:, 1])
-    return [(int(i), int(j)) for i, j in ab[step <= _MAX_SEAM_STEP]
-            if stats.same_hue(i, j, _MIN_CHROMA, _MAX_HUE_DEGREES, of_pixels=True)]
+    ab = ab[stats.seam_step(ab[:, 0], ab[:, 1]) <= _MAX_SEAM_STEP]
+    similar = (np.minimum(stats.hist[ab[:, 0]], stats.hist[ab[:, 1]]).sum(axis=1)
+               >= _SEAM_COLOUR_SIMILARITY)
+    out = []
+    for (i, j), alike in zip(ab.tolist(), similar.tolist(), strict=True):
+        if alike:
+            if stats.same_hue(i, j, _MIN_CHROMA, _MAX_HUE_DEGREES, of_pixels=True):
+                out.append((i, j))
+        # A shaded and a lit part of one colour can fall on either side of a bin edge:
+        # alike on bins shifted by half a bin, and of one hue to a few degrees.
+        elif stats.same_hue(i, j, _MIN_CHROMA, _SHADE_HUE_DEGREES, of_pixels=True) and \
+                stats.shifted_similarity(i, j) >= _SEAM_COLOUR_SIMILARITY:
+            out.append((i, j))
+    return out
 
 
 def across_holes(g: GridScene, labels: np.ndarray, stats: RegionStats

@@ -140,6 +140,21 @@ class RegionStats:
             self._ab_cache[r] = (ab.mean(axis=0) - 128.0 if len(ab) else np.zeros(2))
         return self._ab_cache[r]
 
+    def shifted_similarity(self, a: int, b: int) -> float:
+        """The largest histogram intersection of the regions' a*b* colours on the 8 x 8
+        bins shifted by half a bin along a*, b* or both: a colour spread across a bin
+        edge of :attr:`hist` is judged on bins that hold it whole."""
+        flat = self._ab.reshape(-1, 3)
+        hists = []
+        for r in (a, b):
+            x = flat[self.pixels(r), 1:].astype(np.int32) + 16  # half of a 32-wide bin
+            ka, kb = x[:, 0] >> 5, x[:, 1] >> 5  # 0..8 on the shifted bins
+            unshifted_a, unshifted_b = (x[:, 0] - 16) >> 5, (x[:, 1] - 16) >> 5
+            n = max(len(x), 1)
+            hists.append([np.bincount(p * 9 + q, minlength=81) / n
+                          for p, q in ((ka, unshifted_b), (unshifted_a, kb), (ka, kb))])
+        return max(float(np.minimum(ha, hb).sum()) for ha, hb in zip(*hists, strict=True))
+
     def colour_similarity(self, a: int, b: int) -> float:
         """Histogram intersection in [0, 1] of the regions' a*b* colours."""
         return float(np.minimum(self.hist[a], self.hist[b]).sum())
