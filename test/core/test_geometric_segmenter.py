@@ -439,6 +439,44 @@ def test_a_region_under_the_tables_noise_band_must_look_unlike_the_table():
     assert len(masks) == 1
 
 
+def test_a_thin_top_found_under_the_tables_noise_band_grows_over_its_colour():
+    # Issue 24 item 3: on a noisy (dark) table only a patch of a thin book's top clears
+    # the band; the rest is labelled support. The patch continues over the connected
+    # workspace pixels of its colour: not over a patch of that colour it does not
+    # touch, not into pixels without depth, not over the table, and not beyond an
+    # object's size (max_size: a flood over a patterned table).
+    from types import SimpleNamespace
+
+    from seg_perception.segmenters.geometric.workspace import grow_thin_tops
+
+    h, w = 64, 80  # the table's colour is a median over every 8th pixel
+    lab = np.zeros((h, w, 3), np.uint8)
+    lab[:] = (20, 128, 131)  # a near-black table
+    book = np.zeros((h, w), bool)
+    book[8:17, 8:21] = True
+    lab[book] = (215, 128, 126)  # a white book's top
+    lab[22:27, 30:37] = (215, 128, 126)  # a white paper apart from it
+    labels = np.zeros((h, w), np.int32)
+    labels[11:14, 11:14] = 1  # the patch that cleared the band
+    valid = np.ones((h, w), bool)
+    valid[15, 18] = False  # a dropout on the book
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+
+    def grid(spacing: float) -> SimpleNamespace:
+        return SimpleNamespace(valid=valid, x=cols * spacing, y=rows * spacing,
+                               z=np.ones((h, w), np.float32),
+                               cfg=GeometricConfig(), lab_of=lambda ys, xs: lab[ys, xs])
+
+    workspace = np.ones((h, w), bool)  # support pixels of the table (the book is in band)
+    workspace[labels > 0] = False
+    grown = grow_thin_tops(grid(0.01), labels.copy(), np.array([1]), workspace)
+    expected = book & valid
+    assert np.array_equal(grown == 1, expected)
+    # 10 cm per grid pixel: the book would be 1.2 m wide: no object's top.
+    grown = grow_thin_tops(grid(0.1), labels.copy(), np.array([1]), workspace)
+    assert np.array_equal(grown, labels)
+
+
 def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():
     # Two boxes of one height side by side, red and blue. A thin strip of the red top
     # along the blue box (a crumb) is cut off from the rest of the red top by a line of

@@ -63,37 +63,109 @@ def filter_regions(g: GridScene, labels: np.ndarray
             & (frac_on >= cfg.min_footprint_on_support)
             & (extent_m >= cfg.min_size) & (extent_m <= cfg.max_size))
     keep[0] = False
-    keep &= ~like_the_support(g, labels, lab, sel, keep)
+    thin = keep & under_the_band(g, lab, sel, n_lab + 1)
+    keep &= ~like_the_support(g, labels, thin)
     if cfg.reject_wall_planes:
         wall = wall_like(g, labels, keep, np.stack(mean, axis=1), eigval, eigvec[:, :, 0])
         background = wall[labels] & (labels > 0)
         keep &= ~wall
     lut = np.zeros(n_lab + 1, np.int32)
     lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return lut[labels], workspace, background
+    labels = lut[labels]
+    if (thin & keep).any():
+        labels = grow_thin_tops(g, labels, lut[thin & keep], workspace)
+    return labels, workspace, background
 
 
-def like_the_support(g: GridScene, labels: np.ndarray, lab: np.ndarray, sel: np.ndarray,
-                     keep: np.ndarray) -> np.ndarray:
-    """``bool[n + 1]``: kept regions that stand out of the plane only by their own
-    (lower) noise and look like the support around them: a noise bump of a noisy table.
-
-    A region whose pixels are mostly under the plane's noise band (``noise_k`` sigmas of
-    the noise measured on the plane) is there because its own noise is lower
-    (:func:`.noise.local_noise`): a thin object on a dark table, or a stretch of the table
-    where the local estimate came out low by chance. Only the object looks different:
-    its mean CIELAB differs from the support pixels around it by at least
-    ``_MIN_COLOUR_CONTRAST``.
-    """
-    import cv2
-
+def under_the_band(g: GridScene, lab: np.ndarray, sel: np.ndarray, n1: int) -> np.ndarray:
+    """``bool[n1]``: regions whose pixels are mostly under the plane's noise band
+    (``noise_k`` sigmas of the noise measured on the plane): found only because their
+    own noise is lower (:func:`.noise.local_noise`)."""
     cfg = g.cfg
-    out = np.zeros(keep.shape, bool)
-    n1 = keep.size
     plane_band = np.float32(cfg.noise_k) * cfg.sigma(g.z.ravel()[sel])
     above = np.bincount(lab, weights=g.height.ravel()[sel] > plane_band, minlength=n1)
     count = np.maximum(np.bincount(lab, minlength=n1), 1)
-    doubtful = np.flatnonzero(keep & (above < 0.5 * count))
+    return above < 0.5 * count
+
+
+def grow_thin_tops(g: GridScene, labels: np.ndarray, ids: np.ndarray,
+                   workspace: np.ndarray) -> np.ndarray:
+    """``labels`` with each region ``ids`` (a thin object found under the plane's noise
+    band: a book's top on a noisy table) grown over the workspace pixels of its colour
+    connected to it.
+
+    Only part of such an object's top clears the band; the rest is in it, so labelled
+    support, though no less the object: depth cannot tell, colour can. A pixel joins
+    if its CIELAB is within ``_MIN_COLOUR_CONTRAST`` of the region's mean colour and
+    nearer to it than to the support's (median over the workspace: the table).
+    """
+    import cv2
+
+    # Growth is into the workspace only: its bounding box (one pixel more) is enough.
+    rows, cols = np.flatnonzero(workspace.any(axis=1)), np.flatnonzero(workspace.any(axis=0))
+    if rows.size == 0:
+        return labels
+    h, w = labels.shape
+    win = (slice(max(0, rows[0] - 1), min(h, rows[-1] + 2)),
+           slice(max(0, cols[0] - 1), min(w, cols[-1] + 2)))
+    lab = g.lab_of(*win)
+    crop = labels[win]  # a view: written through
+    free = workspace[win] & g.valid[win] & (crop == 0)
+    sample = (slice(None, None, 8), slice(None, None, 8))
+    table_px = free[sample]
+    if np.count_nonzero(table_px) < 50:
+        return labels
+    table = np.median(lab[sample][table_px], axis=0)
+    lab_f = lab.astype(np.float32)
+    ones = np.ones((1, 3), np.float32)
+
+    def dist2(colour: tuple[float, ...]) -> np.ndarray:  # squared CIELAB distance
+        d = cv2.subtract(lab_f, (*colour[:3], 0.0))
+        return cv2.transform(cv2.multiply(d, d), ones)
+
+    d_table = dist2(tuple(float(c) for c in table))
+    for i in ids:
+        mine = (crop == i).view(np.uint8)
+        if not mine.any():
+            continue
+        d_obj = dist2(cv2.mean(lab, mask=mine))
+        ok = free & (d_obj < np.float32(_MIN_COLOUR_CONTRAST ** 2)) & (d_obj < d_table)
+        n, comp = cv2.connectedComponents(ok.view(np.uint8) | mine, connectivity=4)
+        reached = np.zeros(n, bool)
+        reached[comp[mine.view(bool)]] = True
+        grow = reached[comp] & ok
+        if not _object_sized(g, win, grow | mine.view(bool)):
+            continue  # a flood over a patterned table, not one object's top
+        crop[grow] = i
+        free &= ~grow
+    return labels
+
+
+def _object_sized(g: GridScene, win: tuple[slice, slice], mask: np.ndarray) -> bool:
+    """The grid pixels ``mask`` (in the crop ``win``) span at most ``max_size`` metres
+    along their major axis (the size test of :func:`filter_regions`)."""
+    pts = np.stack([c[win][mask] for c in (g.x, g.y, g.z)], axis=1).astype(np.float64)
+    if len(pts) < 2:
+        return True
+    largest = float(np.linalg.eigvalsh(np.cov(pts, rowvar=False, bias=True))[-1])
+    return math.sqrt(12.0 * max(largest, 0.0)) <= g.cfg.max_size
+
+
+def like_the_support(g: GridScene, labels: np.ndarray, doubtful_mask: np.ndarray
+                     ) -> np.ndarray:
+    """``bool[n + 1]``: of the regions ``doubtful_mask`` (kept ones that stand out of the
+    plane only by their own, lower noise: :func:`under_the_band`), those that look like
+    the support around them: a noise bump of a noisy table.
+
+    A region whose pixels are mostly under the plane's noise band is a thin object on a
+    dark table, or a stretch of the table where the local estimate came out low by
+    chance. Only the object looks different: its mean CIELAB differs from the support
+    pixels around it by at least ``_MIN_COLOUR_CONTRAST``.
+    """
+    import cv2
+
+    out = np.zeros(doubtful_mask.shape, bool)
+    doubtful = np.flatnonzero(doubtful_mask)
     if doubtful.size == 0:
         return out
     lab_img = g.lab_of(slice(None), slice(None))
