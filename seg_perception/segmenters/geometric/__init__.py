@@ -5,7 +5,8 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
 1. Back-project depth (isolated missing pixels filled); smoothed surface normals.
 2. Support plane: RANSAC with normal agreement over up to three large planes
    whose normal lies in a cone around ``up_hint`` (camera frame); the most "up"
-   of them, and of parallel ones the nearest to the camera (a table over a floor).
+   of them, and of parallel ones the nearest to the camera (a table over a floor);
+   refit by least squares in inverse depth, where ``~ z**2`` noise is one constant.
 3. Object pixels lie between ``min_height`` and ``max_height`` above it; the
    threshold grows with the depth noise (``~ z**2``), measured at each pixel (a dark
    table is noisier than the objects on it); a surface that clears it somewhere
