@@ -68,6 +68,51 @@ def grown_candidates(candidates: np.ndarray, low: np.ndarray) -> np.ndarray:
     return has[comp] & ~candidates
 
 
+_THIN_FLOOR, _THIN_MAX_TILT_DEG = 0.5, 15.0
+"""A thin flat object's top (:func:`thin_flat`): from this share of ``min_height`` up,
+facing up within this many degrees of the support's normal."""
+
+
+def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.ndarray,
+              min_height: float) -> np.ndarray:
+    """``bool[h, w]``: the tops of thin flat objects (a plate, a closed book lying flat).
+
+    Such a top is about ``min_height`` over the support, so the per-pixel test finds it
+    only where the noise lifts it: a speckle, or nothing. A connected patch of pixels
+    facing up like the support, between ``_THIN_FLOOR`` and twice ``min_height``
+    high, whose mean height clears ``min_height`` is such a top, all of it. A bowl's
+    floor or a warped table stays under ``min_height`` on average; an object's sides
+    and foot do not face up. Only where the noise (``noise2``: 2 sigmas, metres) is
+    under the patch's floor: elsewhere the band would hold the table's upper noise
+    tail, whose mean is high.
+    """
+    import cv2
+
+    floor = np.float32(_THIN_FLOOR * min_height)
+    band = ((height > floor) & (height < np.float32(2.0 * min_height)) & (noise2 <= floor)
+            & points.valid & points.normals_ok)
+    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
+    if rows.size == 0:
+        return band
+    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    n = np.asarray(plane.normal, np.float32)
+    nx, ny, nz = (c[win] for c in points.normals)
+    up = nx * n[0]
+    up += ny * n[1]
+    up += nz * n[2]
+    cos_max = np.float32(math.cos(math.radians(_THIN_MAX_TILT_DEG)))
+    crop = band[win] & (np.abs(up) >= cos_max)
+    k, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
+    idx = comp[crop]
+    count = np.bincount(idx, minlength=k)
+    total = np.bincount(idx, weights=height[win][crop], minlength=k)
+    clears = total >= min_height * np.maximum(count, 1)
+    clears[0] = False
+    out = np.zeros(band.shape, bool)
+    out[win] = clears[comp] & crop
+    return out
+
+
 @dataclass(eq=False)
 class GridScene:
     """One frame on the processing grid with its support plane: what every stage of
@@ -119,10 +164,16 @@ class GridScene:
         candidates = valid & (height > tol) & (height < np.float32(config.max_height))
         # Hysteresis: a surface that stands out of its noise band somewhere continues
         # down to _LOW_K sigmas where connected (a thin object in noisy depth is a
-        # speckle of pixels over the band, not fragments); never under min_height.
-        low_tol = np.maximum(np.float32(config.min_height), np.float32(_LOW_K) * noise * z * z)
+        # speckle of pixels over the band, not fragments); never under min_height,
+        # but for the top of a thin flat object (thin_flat: a plate lying flat).
+        noise2 = np.float32(_LOW_K) * noise * z * z
+        low_tol = np.maximum(np.float32(config.min_height), noise2)
         grown = grown_candidates(candidates, valid & (height > low_tol)
                                  & (height < np.float32(config.max_height)))
+        thin = thin_flat(points, plane, height, noise2, config.min_height) & ~candidates & ~grown
+        if thin.any():
+            low_tol = np.where(thin, np.float32(_THIN_FLOOR * config.min_height), low_tol)
+            grown |= thin
         if grown.any():
             candidates = candidates | grown
             support = support & ~grown
