@@ -585,3 +585,44 @@ def test_a_thin_flat_object_at_min_height_is_one_object(seed):
     ious = _matched_ious(masks, scene.instance_labels, 2)
     assert ious.min() > 0.8, ious
     assert len(masks) == 2
+
+
+def test_crumbs_of_two_objects_bridged_together_do_not_join_the_objects():
+    # Two grey boxes side by side, 5.5 and 3.5 cm tall (a pile: one colour, no depth
+    # step across the seam). A crumb of the tall box's wall and a crumb of the low box's
+    # top meet at the seam, bridged, of one colour and (each within the tolerance of the
+    # other) one top height; the first is bridged to its own box. Two crumbs join only
+    # while neither holds an object: the low box's crumb goes to the low box, not
+    # through the other crumb to the tall one.
+    import cv2
+
+    from seg_perception.segmenters.geometric.grid import GridScene
+    from seg_perception.segmenters.geometric.merge import merge_regions
+    from seg_perception.segmenters.geometric.points import GridPoints
+    from seg_perception.segmenters.geometric.support import support_plane
+
+    objects = [Box((-0.05, 0.0), (0.10, 0.10, 0.055), color=(150, 150, 150)),
+               Box((0.05, 0.0), (0.10, 0.10, 0.035), color=(120, 120, 120))]
+    scene = render_scene(objects, 320, 240, camera=look_at((0.35, -0.001, 0.55)))
+    cfg = GeometricConfig()
+    points = GridPoints.of(scene.frame, cfg)
+    plane, _ = support_plane(points, cfg)
+    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    truth, height = scene.instance_labels, g.height
+    tall = (truth == 1) & (height > 0.048)
+    wall = (truth == 1) & (height <= 0.048) & (height > 0.036)  # seen above the low box
+    low = (truth == 2) & (height > 0.03)
+    r = np.arange(truth.shape[0])[:, None]
+    c = np.arange(truth.shape[1])[None, :]
+    band = abs(c - int(np.flatnonzero(wall.any(axis=0)).mean())) <= 3
+    crumb_tall = wall & band
+    crumb_low = low & band & (r < np.argmax(low, axis=0)[None, :] + 2)  # its first 2 rows
+    labels = np.zeros(truth.shape, np.int32)
+    labels[tall], labels[low], labels[crumb_tall], labels[crumb_low] = 1, 2, 3, 4
+    # The low box's pixels around the crumbs are a cut line (labelled, not uncut).
+    around = cv2.dilate((crumb_tall | crumb_low).view(np.uint8), np.ones((3, 3), np.uint8))
+    cut = around.view(bool) & low & ~crumb_low
+    out = merge_regions(g, labels, (labels > 0) & ~cut, tall | (low & ~cut))
+    assert out[crumb_tall].min() == out[tall].max()
+    assert out[crumb_low].min() == out[low].max()  # old: given to the tall box
+    assert out[tall].max() != out[low].min()

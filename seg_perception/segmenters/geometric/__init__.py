@@ -28,11 +28,12 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    along the colour boundary between the two surfaces it separates. Colour is
    CIELAB a*b* without lightness, so a printed or striped object stays one.
 6. Merges: regions joined by a thin uncut bridge with one colour and top height (a
-   cup's rim) first; then slivers join their neighbour, unless a bridge gave them to an
-   object already (one with an object's area stays apart from a neighbour of a
-   wholly different colour: a plate on its side in a pile); a
-   container's inside joins its outside (same rim height and colour or hue, behind
-   the rim); an object's foot (a lower region of its colour whose footprint lies
+   cup's rim) first (two slivers only while neither is part of an object: slivers of
+   two objects meet at their seam in a pile); then slivers join their neighbour,
+   unless a bridge gave them to an object already (one with an object's area stays
+   apart from a neighbour of a wholly different colour: a plate on its side in a
+   pile); a container's inside joins its outside (same rim height and colour or
+   hue, behind the rim); an object's foot (a lower region of its colour whose footprint lies
    under it) joins it; a small part
    of one chromatic colour (a toy's head or leg, a mug's handle; at most 10 cm) joins
    the part it meets with no depth step, or across only a thin band of missing depth,

@@ -67,8 +67,17 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # (a piece of its rim) is taken by its own object, not by the neighbour it happens
     # to share more outline with.
     if cfg.merge_bridged:
-        for a, b in bridged_pairs(labels[window], uncut[window]):
-            if find(a) != find(b) and same_colour_and_top(g, stats, a, b):
+        pairs = bridged_pairs(labels[window], uncut[window])
+        two_crumbs = [a in crumbs and b in crumbs for a, b in pairs]
+        for (a, b), skip in zip(pairs, two_crumbs, strict=True):
+            if not skip and find(a) != find(b) and same_colour_and_top(g, stats, a, b):
+                union(a, b)
+        # Two crumbs join only while neither holds an object: slivers of two objects
+        # side by side in a pile, bridged at their seam, would join the objects.
+        owned = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
+        for (a, b), both in zip(pairs, two_crumbs, strict=True):
+            if both and find(a) not in owned and find(b) not in owned \
+                    and find(a) != find(b) and same_colour_and_top(g, stats, a, b):
                 union(a, b)
     taken = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
     bridged = {c for c in crumbs if find(c) in taken}  # joined to an object already
