@@ -626,3 +626,35 @@ def test_crumbs_of_two_objects_bridged_together_do_not_join_the_objects():
     assert out[crumb_tall].min() == out[tall].max()
     assert out[crumb_low].min() == out[low].max()  # old: given to the tall box
     assert out[tall].max() != out[low].min()
+
+
+def test_a_crumb_given_to_a_neighbour_by_outline_does_not_join_a_third_object():
+    # Two teal book tops of one height, end to end (each 18 cm: no small part of the
+    # other), apart but for a sliver between cut lines at their seam that shares most
+    # of its outline with the left one and meets the right one over 3 pixels (elsewhere
+    # a gap without label parts them). The sliver goes to the left book; its one colour
+    # with the right book, with no depth step, used to join the two books through it.
+    from seg_perception.segmenters.geometric.grid import GridScene
+    from seg_perception.segmenters.geometric.merge import merge_regions
+    from seg_perception.segmenters.geometric.points import GridPoints
+    from seg_perception.segmenters.geometric.support import support_plane
+
+    scene = render_scene([Box((0.0, 0.0), (0.36, 0.14, 0.03), color=(40, 170, 150))],
+                         320, 240, camera=look_at((0.0, -0.001, 0.9)))
+    cfg = GeometricConfig()
+    points = GridPoints.of(scene.frame, cfg)
+    plane, _ = support_plane(points, cfg)
+    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    top = (scene.instance_labels == 1) & (g.height > 0.025)
+    r = np.arange(top.shape[0])[:, None]
+    c = np.arange(top.shape[1])[None, :]
+    cols, rows = np.flatnonzero(top.any(axis=0)), np.flatnonzero(top.any(axis=1))
+    m, r0 = int(cols.mean()), int(rows.min())
+    left, right = top & (c < m - 1), top & (c >= m + 2)
+    sliver = top & ((c == m - 1) | (c == m)) & (r < r0 + 12)  # 2 x 12 pixels
+    touch = top & (c == m + 1) & (r < r0 + 3)  # the right book reaches the sliver here
+    labels = np.zeros(top.shape, np.int32)
+    labels[left], labels[right | touch], labels[sliver] = 1, 2, 3
+    out = merge_regions(g, labels, (labels > 0) & ~sliver, left | right)
+    assert out[sliver].min() == out[left].max()
+    assert out[left].max() != out[right].min()

@@ -33,13 +33,13 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    unless a bridge gave them to an object already (one with an object's area stays
    apart from a neighbour of a wholly different colour: a plate on its side in a
    pile); a container's inside joins its outside (same rim height and colour or
-   hue, behind the rim); an object's foot (a lower region of its colour whose footprint lies
-   under it) joins it; a small part
-   of one chromatic colour (a toy's head or leg, a mug's handle; at most 10 cm) joins
-   the part it meets with no depth step, or across only a thin band of missing depth,
-   cut off by a crease of the object's own shape; fragments of an
-   object cut in two by an occluder join (same plane at the gap, or same
-   colour and close in 3D; the gap covered by something nearer, slivers of
+   hue, behind the rim); an object's foot (a lower region of its colour whose
+   footprint lies under it) joins it; a small part of one chromatic colour (a toy's
+   head or leg, a mug's handle; at most 10 cm) joins the part it meets with no depth
+   step, or across only a thin band of missing depth, cut off by a crease of the
+   object's own shape (not through a sliver that only its outline gave to another
+   object); fragments of an object cut in two by an occluder join (same plane at the
+   gap, or same colour and close in 3D; the gap covered by something nearer, slivers of
    either fragment on the way counting as that fragment).
 7. The workspace: the support plane's pixels form surfaces (connected in the
    image, also across strips without depth up to 5 cm wide: a cable, a shadow);

@@ -85,6 +85,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # between two cut lines, mixed pixels at an edge) join the neighbour they
     # share most outline with, unless they stand in front of it or have an
     # object's area and none of its colour.
+    by_outline: set[int] = set()
     for c in sorted(crumbs - bridged, key=lambda i: stats.count[i]):
         best, best_len = 0, 0
         for (a, b), length in stats.outline.items():
@@ -97,6 +98,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
                 stats.colour_similarity(best, c) < _CRUMB_MIN_COLOUR_SIMILARITY:
             continue  # an object's area, only thin, of another colour: its own
         union(best, c)
+        by_outline.add(c)
     big = [i for i in range(1, n + 1) if stats.count[i] >= min_px[i] and i not in crumbs]
     if cfg.merge_bridged:
         # A container's inside and outside: the rim in front hides part of the
@@ -124,9 +126,17 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # only a thin band of missing depth parts them (a self-occlusion edge).
     pairs = [(a, b) for a, b in list(stats.outline) + across_holes(g, labels, stats)
              if find(a) != find(b)]
+    objects = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
     for a, b in one_coloured_pairs(stats, pairs):
-        if find(a) != find(b):
-            union(a, b)
+        if find(a) == find(b):
+            continue
+        # A crumb given to a neighbour for its outline alone does not join that
+        # neighbour to a third object (a sliver of one object in a pile, between two).
+        if (a in by_outline or b in by_outline) and find(a) in objects and find(b) in objects:
+            continue
+        if find(a) in objects or find(b) in objects:
+            objects.add(find(a))  # the root union(a, b) keeps
+        union(a, b)
     if cfg.merge_occluded and len(big) > 1:
         roots = np.array([find(i) for i in range(n + 1)])
         merge_occluded(g, labels, stats, big, union, roots)
