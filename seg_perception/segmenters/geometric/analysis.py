@@ -81,6 +81,13 @@ class SceneAnalysis:
 
     def full_labels(self, frame: RGBDFrame) -> np.ndarray:
         """``uint16[H, W]`` instance labels at the frame's resolution (0 = none), memoised."""
+        return self._upsampled(frame)[0]
+
+    def full_window(self, frame: RGBDFrame) -> tuple[slice, slice]:
+        """Rows and columns of :meth:`full_labels` that hold every labelled pixel."""
+        return self._upsampled(frame)[1]
+
+    def _upsampled(self, frame: RGBDFrame) -> tuple[np.ndarray, tuple[slice, slice]]:
         if "full_labels" not in self._memo:
             self._memo["full_labels"] = upsample_labels(self.labels, self.stride, self.plane,
                                                         frame, self.config, self.noise)

@@ -21,11 +21,14 @@ _RING = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
 def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
                     frame: RGBDFrame, config: GeometricConfig,
-                    noise: np.ndarray | None = None) -> np.ndarray:
-    """``uint16[H, W]`` full-resolution labels: nearest grid label, checked against full depth.
+                    noise: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """``(uint16[H, W] full-resolution labels, the window holding every labelled pixel)``:
+    nearest grid label, checked against full depth.
 
-    Only the bounding box of all objects (plus a margin) is processed at full size.
-    ``noise``: the grid's depth noise at 1 m per pixel (else ``config.noise_at_1m``).
+    Only that window (the bounding box of all objects plus a margin) is processed at
+    full size. ``noise``: the grid's depth noise at 1 m per pixel (else
+    ``config.noise_at_1m``).
     """
     import cv2
 
@@ -33,10 +36,10 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     labels = grid_labels.astype(np.uint16)
     H, W = frame.height, frame.width
     if s == 1:
-        return labels
+        return labels, (slice(0, H), slice(0, W))
     out = np.zeros((H, W), np.uint16)
     if plane is None or not labels.any():
-        return out
+        return out, (slice(0, 0), slice(0, 0))
     rows = np.flatnonzero(labels.any(axis=1))
     cols = np.flatnonzero(labels.any(axis=0))
     gy0, gy1 = max(0, rows[0] - 1), min(labels.shape[0], rows[-1] + 2)
@@ -110,20 +113,25 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
         fine[ys[new], xs[new]] = best[new]
         ys, xs, zb, step = ys[~new], xs[~new], zb[~new], step[~new]
     out[y0:y1, x0:x1] = fine
-    return out
+    return out, (slice(y0, y1), slice(x0, x1))
 
 
-def instances(labels: np.ndarray, n: int) -> InstanceMasks:
-    """One instance per label ``1..n`` present, with exact boxes (one pass over the image
-    finds them), kept as the label image itself: no masks are made (issue 21)."""
+def instances(labels: np.ndarray, n: int,
+              window: tuple[slice, slice] | None = None) -> InstanceMasks:
+    """One instance per label ``1..n`` present, with exact boxes (one pass over
+    ``window``, the part of the image holding every label, finds them), kept as the
+    label image itself: no masks are made (issue 21)."""
     from scipy.ndimage import find_objects
 
     if n == 0:
         return InstanceMasks.empty(*labels.shape)
-    found = [(i, sl) for i, sl in enumerate(find_objects(labels, max_label=n), 1)
+    rows0, cols0 = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
+    y0, x0 = rows0.start or 0, cols0.start or 0
+    found = [(i, sl) for i, sl in enumerate(find_objects(labels[rows0, cols0], max_label=n), 1)
              if sl is not None]
     if not found:
         return InstanceMasks.empty(*labels.shape)
-    boxes = [(cols.start, rows.start, cols.stop, rows.stop) for _, (rows, cols) in found]
+    boxes = [(cols.start + x0, rows.start + y0, cols.stop + x0, rows.stop + y0)
+             for _, (rows, cols) in found]
     return InstanceMasks.from_labels(labels, [i for i, _ in found], tight_boxes=boxes)
 

@@ -60,7 +60,8 @@ class GeometricSegmenter:
         """Instances, the support plane and the :class:`SceneAnalysis` (which the
         layout segmenter reuses: :meth:`GeometricLayoutSegmenter.segment_reusing`)."""
         analysis = self.analyse(frame)
-        masks = instances(analysis.full_labels(frame), analysis.num_objects)
+        masks = instances(analysis.full_labels(frame), analysis.num_objects,
+                          analysis.full_window(frame))
         return InstanceResult(masks, analysis.plane, analysis)
 
     def segment_with_plane(self, frame: RGBDFrame) -> tuple[InstanceMasks, Plane | None]:
