@@ -14,7 +14,7 @@ from .merge import merge_regions
 from .timing import StageTimer
 from .workspace import filter_regions
 
-__all__ = ["colour_edges", "crease_threshold", "segment_objects"]
+__all__ = ["colour_edges", "crease_threshold", "grown_labels", "segment_objects"]
 
 _LOW_STEP_MIN_COLOUR_STEP = 20.0
 """CIELAB change (0-255 scale, any channel; 20 ~ 8 L* units) within 3 x 3 pixels that
@@ -43,6 +43,7 @@ def segment_objects(g: GridScene, timer: StageTimer
                                     reassign_radius=reassign_radius, depth=g.z[win],
                                     depth_tolerance=g.jump[win], erode=cfg.seed_erosion)
         seeds[win] = eroded(candidates & ~cuts[win], cfg.seed_erosion)
+        unlabelled = candidates & (labels[win] == 0)
     timer.lap("components")
     if cfg.colour_split and labels.max() > 0:
         labels = colour_split(g, labels, cuts, win)
@@ -51,8 +52,51 @@ def segment_objects(g: GridScene, timer: StageTimer
         labels = merge_regions(g, labels, g.candidates & ~cuts, seeds, win)
         timer.lap("merge")
     labels, workspace, background = filter_regions(g, labels)
+    if candidates.size:
+        # Pixels the components stage left out (a cut pixel or crumb whose nearest seed
+        # pixel is past a depth step: an object's side seen obliquely, a cup's inner
+        # wall) join the object they continue, as far as that reassignment reaches.
+        # After the merges and filters, so no two regions touch through them and no
+        # rejected region's pixels are taken.
+        labels[win] = grown_labels(labels[win], unlabelled, g.z[win], g.jump[win],
+                                   int(reassign_radius))
     timer.lap("filter")
     return labels, workspace, background
+
+
+def grown_labels(labels: np.ndarray, todo: np.ndarray, z: np.ndarray, tol: np.ndarray,
+                 steps: int) -> np.ndarray:
+    """``labels`` (``int32[h, w]``, 0 = none) grown into the unlabelled pixels of ``todo``
+    one 4-neighbour ring per step, up to ``steps`` pixels: a pixel joins a labelled
+    neighbour whose depth ``z`` it continues (step within ``tol``, metres, per pixel),
+    the smallest step winning. Unlike the reassignment to the nearest seed pixel, which
+    needs that one pixel's depth, this follows a surface over its depth slope."""
+    out = labels.copy()
+    idx = np.flatnonzero(todo & (out == 0))
+    if idx.size == 0:
+        return out
+    h, w = out.shape
+    ys, xs = np.divmod(idx, w)
+    # Flat indices of the 4 neighbours; off the grid, the pixel itself (never labelled).
+    nb = np.stack([np.where(ys > 0, idx - w, idx), np.where(ys < h - 1, idx + w, idx),
+                   np.where(xs > 0, idx - 1, idx), np.where(xs < w - 1, idx + 1, idx)],
+                  axis=1)
+    zf, flat = z.ravel(), out.ravel()
+    dz = np.abs(zf[nb] - zf[idx][:, None])
+    dz[dz > tol.ravel()[idx][:, None]] = np.inf  # a depth step: never across it
+    for _ in range(steps):
+        near = flat[nb]  # labels before this step's assignments: one ring per step
+        d = np.where(near > 0, dz, np.float32(np.inf))
+        j = np.argmin(d, axis=1)
+        rows = np.arange(idx.size)
+        got = np.isfinite(d[rows, j])
+        if not got.any():
+            break
+        flat[idx[got]] = near[rows, j][got]
+        idx, nb, dz = idx[~got], nb[~got], dz[~got]
+        if idx.size == 0:
+            break
+    return out
 
 
 def candidate_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
