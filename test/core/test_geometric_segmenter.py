@@ -514,6 +514,45 @@ def test_a_thin_top_found_under_the_tables_noise_band_grows_over_its_colour():
     assert np.array_equal(grown, labels)
 
 
+def test_a_pocket_one_object_encloses_joins_it_if_it_looks_like_the_object():
+    # Issue 24 item 3: a mug's inside floor is at table height, so the grid leaves a
+    # pocket in the mug's mask; it joins the mug (its pixels with depth only). The
+    # table seen through a handle (the table's colour), a pocket two objects enclose
+    # and a gap open to the table stay unlabelled.
+    from types import SimpleNamespace
+
+    from seg_perception.segmenters.geometric.workspace import fill_enclosed
+
+    h, w = 40, 60
+    lab = np.zeros((h, w, 3), np.uint8)
+    lab[:] = (90, 140, 150)  # a brown table
+    labels = np.zeros((h, w), np.int32)
+    labels[5:17, 5:17] = 1  # a green mug seen from above: a rim around its inside
+    labels[8:14, 8:14] = 0
+    lab[5:17, 5:17] = (150, 90, 150)
+    lab[8:14, 8:14] = (110, 95, 145)  # its inside, in shade
+    labels[5:17, 17:21] = 1  # a handle: the table shows through it
+    lab[5:17, 17:21] = (150, 90, 150)
+    labels[8:14, 18:20] = 0
+    lab[8:14, 18:20] = (90, 140, 150)
+    labels[22:32, 5:15] = 2  # a pocket between two objects
+    labels[22:32, 15:25] = 3
+    labels[25:29, 12:18] = 0
+    lab[25:29, 12:18] = (150, 90, 150)
+    labels[22:32, 35:45] = 4  # a gap open to the table
+    labels[26:28, 40:45] = 0
+    lab[22:32, 35:45] = lab[26:28, 40:45] = (200, 120, 100)
+    valid = np.ones((h, w), bool)
+    valid[10, 10] = False  # a dropout in the mug's inside
+    support = labels == 0
+    grid = SimpleNamespace(valid=valid, support=support, lab_of=lambda ys, xs: lab[ys, xs])
+    filled = fill_enclosed(grid, labels.copy())
+    inside = np.zeros((h, w), bool)
+    inside[8:14, 8:14] = True
+    assert np.array_equal(filled == 1, (labels == 1) | (inside & valid))
+    assert np.array_equal(filled[~inside], labels[~inside])
+
+
 def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():
     # Two boxes of one height side by side, red and blue. A thin strip of the red top
     # along the blue box (a crumb) is cut off from the rest of the red top by a line of

@@ -51,10 +51,12 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
 8. A region that is one vertical plane continuing beyond what is seen of it
    (above ``max_height`` on the same plane, or into missing depth / the image
    border) is part of a wall or furniture side: background, not an object.
-   Regions of implausible size (metres, square metres) are dropped. Object pixels
-   left out at step 4 (whose nearest seed lay past a depth step, e.g. the far side of
-   an occluding edge) then join the object whose depth they continue, one pixel ring
-   at a time, as far as step 4 reaches.
+   Regions of implausible size (metres, square metres) are dropped. A pocket that
+   one object encloses (a mug's inside, its floor at table height) joins it where it
+   has depth and is nearer the object's colour than the table's (not a handle's hole).
+   Object pixels left out at step 4 (whose nearest seed lay past a depth step, e.g.
+   the far side of an occluding edge) then join the object whose depth they continue,
+   one pixel ring at a time, as far as step 4 reaches.
 9. Full resolution: each pixel takes the nearest grid label if it is itself above
    the plane; an object's outline then grows by up to one grid cell into pixels
    still 2 noise sigmas above the plane that continue its depth (the bottom of its

@@ -74,7 +74,76 @@ def filter_regions(g: GridScene, labels: np.ndarray
     labels = lut[labels]
     if (thin & keep).any():
         labels = grow_thin_tops(g, labels, lut[thin & keep], workspace)
+    if keep.any():
+        labels = fill_enclosed(g, labels)
     return labels, workspace, background
+
+
+def fill_enclosed(g: GridScene, labels: np.ndarray) -> np.ndarray:
+    """``labels`` with each unlabelled pocket that one object encloses on all sides
+    given to it where it has depth and looks like the object, not the table (a mug's
+    inside, whose floor is at table height; not the table seen through its handle).
+
+    Pixels without depth stay unlabelled (real labels never hold them).
+    """
+    import cv2
+
+    rows, cols = np.flatnonzero(labels.any(axis=1)), np.flatnonzero(labels.any(axis=0))
+    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    crop = labels[win]  # a view: written through
+    free = (crop == 0).view(np.uint8)
+    n, comp, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
+    h, w = crop.shape
+    x0, y0, bw, bh = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    # Pockets that reach the window's edge are open to the rest of the image.
+    inside = np.flatnonzero((x0 > 0) & (y0 > 0) & (x0 + bw < w) & (y0 + bh < h))
+    inside = inside[inside > 0]
+    if inside.size == 0:
+        return labels
+    # Labels 4-next to each pocket: one object encloses it if their min == max.
+    # Only the pockets' own pixels are looked at (few: the rest is open table).
+    is_in = np.zeros(n, bool)
+    is_in[inside] = True
+    py, px = np.nonzero(is_in[comp])
+    pc = comp[py, px]
+    lab = g.lab_of(*win)
+    big = np.int32(np.iinfo(np.int32).max)
+    lo = np.full(n, big, np.int32)
+    hi = np.zeros(n, np.int32)
+    # The enclosing object's colour where it meets the pocket (a mug's rim).
+    rim_n = np.zeros(n)
+    rim = np.zeros((3, n))
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):  # inside pockets never touch the edge
+        nb = crop[py + dy, px + dx]
+        np.maximum.at(hi, pc, nb)
+        np.minimum.at(lo, pc, np.where(nb > 0, nb, big))
+        on = nb > 0
+        rim_n += np.bincount(pc[on], minlength=n)
+        col = lab[py[on] + dy, px[on] + dx]
+        for c in range(3):
+            rim[c] += np.bincount(pc[on], weights=col[:, c], minlength=n)
+    one = is_in & (lo == hi)
+    have = one[pc] & g.valid[win][py, px]
+    py, px, pc = py[have], px[have], pc[have]
+    if pc.size == 0:
+        return labels
+    # The pocket's mean colour against its object's and the table's (median of the
+    # support pixels in the window, every 4th row and column).
+    sub = (slice(None, None, 4), slice(None, None, 4))
+    table_px = lab[sub][g.support[win][sub] & (crop[sub] == 0)]
+    if len(table_px) < 8:
+        return labels
+    table = np.median(table_px, axis=0).astype(np.float64)
+    cnt = np.bincount(pc, minlength=n)
+    col = lab[py, px]
+    pk = np.stack([np.bincount(pc, weights=col[:, c], minlength=n) for c in range(3)])
+    pk /= np.maximum(cnt, 1)
+    obj = rim / np.maximum(rim_n, 1)
+    nearer = ((pk - obj) ** 2).sum(axis=0) < ((pk - table[:, None]) ** 2).sum(axis=0)
+    take = np.where(one & (cnt > 0) & nearer, hi, 0)
+    val = take[pc]
+    crop[py[val > 0], px[val > 0]] = val[val > 0]
+    return labels
 
 
 def under_the_band(g: GridScene, lab: np.ndarray, sel: np.ndarray, n1: int) -> np.ndarray:
