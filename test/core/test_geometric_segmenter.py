@@ -321,6 +321,31 @@ def test_object_bases_reach_the_support_at_full_resolution(seg, noise_seed):
     assert _matched_ious(masks, scene.instance_labels, 3).min() >= 0.9
 
 
+def test_an_objects_base_joins_from_one_noise_sigma_above_the_support():
+    # Issue 24 item 3: the bottom of an object's side is under the height tolerance;
+    # at full resolution its pixels join the object from one noise sigma above the
+    # plane where they continue its depth (a noisy table hides more of a base than two
+    # sigmas would give back). The table next to it (on the plane, or half a sigma
+    # above it) does not.
+    from seg_perception.frames import CameraIntrinsics
+    from seg_perception.segmenters.geometric.labels import upsample_labels
+
+    cfg = GeometricConfig()
+    sigma = cfg.noise_at_1m  # at 1 m
+    depth = np.ones((40, 40), np.float32)  # the table, 1 m straight ahead
+    depth[:, 20:30] = 1.0 - 0.008  # the object's lowest visible rows: 8 mm up
+    depth[:, 19] = 1.0 - 1.5 * sigma  # its base: 1.5 sigma above the table
+    depth[:20, 19] = 1.0 - 0.5 * sigma  # (upper half: only half a sigma)
+    frame = RGBDFrame(np.zeros((40, 40, 3), np.uint8), depth,
+                      CameraIntrinsics(40, 40, 40.0, 40.0, 19.5, 19.5))
+    grid = np.zeros((20, 20), np.int32)
+    grid[:, 10:15] = 1
+    labels = upsample_labels(grid, 2, Plane((0.0, 0.0, -1.0), 1.0), frame, cfg)
+    assert (labels[20:39, 19] == 1).all()  # the base (the image's last row is not read)
+    assert not labels[:20, 19].any()  # half a sigma: the table's noise
+    assert not labels[:, :19].any()
+
+
 def test_low_depth_steps_need_an_edge_in_the_image():
     # A low step (jump_slope_ratio) cuts only where the colour changes within 3 x 3
     # pixels: not between flat patches of depth noise on a plain dark face.

@@ -59,7 +59,7 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
    one pixel ring at a time, as far as step 4 reaches.
 9. Full resolution: each pixel takes the nearest grid label if it is itself above
    the plane; an object's outline then grows by up to one grid cell into pixels
-   still 2 noise sigmas above the plane that continue its depth (the bottom of its
+   still 1 noise sigma above the plane that continue its depth (the bottom of its
    sides, under the height tolerance).
 
 All thresholds are physical (metres, degrees, pixels of the processing grid)
