@@ -10,7 +10,7 @@ Algorithm (on a grid of about 320 columns; labels are pasted back to full size):
 3. Object pixels lie between ``min_height`` and ``max_height`` above it; the
    threshold grows with the depth noise (``~ z**2``), measured at each pixel (a dark
    table is noisier than the objects on it); a surface that clears it somewhere
-   continues down to 2 noise sigmas where connected (hysteresis). A thin flat object's
+   continues down to 1.5 noise sigmas where connected (hysteresis). A thin flat object's
    top (a plate lying flat: up-facing, its mean height over ``min_height`` where the
    per-pixel test sees only a speckle) counts down to half ``min_height``. A region
    found only under the plane's own noise band must differ in colour from the table
