@@ -340,7 +340,7 @@ def test_an_objects_base_joins_from_one_noise_sigma_above_the_support():
                       CameraIntrinsics(40, 40, 40.0, 40.0, 19.5, 19.5))
     grid = np.zeros((20, 20), np.int32)
     grid[:, 10:15] = 1
-    labels = upsample_labels(grid, 2, Plane((0.0, 0.0, -1.0), 1.0), frame, cfg)
+    labels, _ = upsample_labels(grid, 2, Plane((0.0, 0.0, -1.0), 1.0), frame, cfg)
     assert (labels[20:39, 19] == 1).all()  # the base (the image's last row is not read)
     assert not labels[:20, 19].any()  # half a sigma: the table's noise
     assert not labels[:, :19].any()
