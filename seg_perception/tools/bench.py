@@ -15,6 +15,11 @@ out/soak). ``--soak --fuzz SECONDS``: the long fuzz run instead (corrupted camer
 messages, then clean ones); writes ``fuzz.json``, ``fuzz.csv`` and ``fuzz.md``.
 See :mod:`seg_perception.ros.soak`. ``--worker-faults gap|memory|all``: worker processes
 killed while frames flow, and memory after 4K frames (:mod:`seg_perception.ros.worker_faults`).
+
+``--against TREE``: before / after instead: this checkout's bare pipeline and the one
+of the source tree ``TREE`` (e.g. ``git worktree add /tmp/old <commit>``) on the same
+rendered frames, timed in turns (:mod:`seg_perception.benchmark.against`); writes
+``against.md`` and ``against.json`` (default out/against).
 """
 from __future__ import annotations
 
@@ -59,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model with random weights and the real output layout)")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (--fuzz: fuzz seed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--against", metavar="TREE",
+                        help="before/after instead of the benchmark: this checkout's bare "
+                             "pipeline against the seg_perception source tree TREE (e.g. a git "
+                             "worktree of an older commit) on the same frames, in turns")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="--against: turns per tree (default 3)")
     soak = parser.add_argument_group("soak and fuzz runs (perception_node over DDS)")
     soak.add_argument("--soak", action="store_true",
                       help="soak run instead of the benchmark: --frames frames at --rate into "
@@ -126,6 +137,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     if args.soak or args.fuzz > 0 or args.worker_faults:
         return run_soak(args)
+    if args.against:
+        return run_against(args)
     from ..benchmark import run_benchmark
 
     try:
@@ -154,6 +167,36 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'bench.json'}, {out / 'bench.md'} and plots to {out}/")
     node = report.get("node") or {}
     return 1 if "error" in node else 0
+
+
+def run_against(args: argparse.Namespace) -> int:
+    """``--against TREE``: see :mod:`seg_perception.benchmark.against`."""
+    import json
+
+    from ..benchmark import parse_size, render_bench_frames
+    from ..benchmark.against import compare_trees, markdown_against
+
+    try:
+        width, height = parse_size((args.sizes or "640x480").split(",")[0])
+    except ValueError as exc:
+        print(f"seg-perception bench: {exc}", file=sys.stderr)
+        return 2
+    source = args.frame_source or "tabletop"
+    frames = render_bench_frames(width, height, source=source, seed=args.seed)
+    try:
+        result = compare_trees(frames, args.against, rounds=args.rounds,
+                               iterations=args.frames or 90, progress=not args.no_progress)
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"seg-perception bench --against: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out or "out/against")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "against.json").write_text(json.dumps(result, indent=2))
+    text = markdown_against(result)
+    (out / "against.md").write_text(text)
+    print(text)
+    print(f"wrote {out / 'against.json'} and {out / 'against.md'}")
+    return 0
 
 
 def run_soak(args: argparse.Namespace) -> int:
