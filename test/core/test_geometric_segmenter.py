@@ -438,6 +438,18 @@ def test_one_colour_in_light_and_shade_joins_across_a_histogram_bin_edge():
     assert one_coloured_pairs(stats, [(1, 2), (3, 4)]) == [(1, 2)]
 
 
+def _grid_scene(frame: RGBDFrame):
+    """The default config's :class:`GridScene` of ``frame`` (grid, support plane, heights)."""
+    from seg_perception.segmenters.geometric.grid import GridScene
+    from seg_perception.segmenters.geometric.points import GridPoints
+    from seg_perception.segmenters.geometric.support import support_plane
+
+    cfg = GeometricConfig()
+    points = GridPoints.of(frame, cfg)
+    plane, _ = support_plane(points, cfg)
+    return GridScene.on_plane(frame, cfg, points, plane)
+
+
 def _dark_table_frame(seed: int) -> tuple[RGBDFrame, np.ndarray, int]:
     """Two thin books (2.5 cm) and a box on a table whose depth is 4x noisier than the
     objects' (a near-black top returns little of the projector's pattern): 1.2 m away."""
@@ -583,18 +595,13 @@ def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():
     # along the blue box (a crumb) is cut off from the rest of the red top by a line of
     # one pixel that is no cut (a bridge): it belongs to red. Given to blue first (it
     # shares more outline with blue), the bridge would then join red and blue.
-    from seg_perception.segmenters.geometric.grid import GridScene, eroded
+    from seg_perception.segmenters.geometric.grid import eroded
     from seg_perception.segmenters.geometric.merge import merge_regions
-    from seg_perception.segmenters.geometric.points import GridPoints
-    from seg_perception.segmenters.geometric.support import support_plane
 
     objects = [Box((-0.05, 0.0), (0.10, 0.10, 0.06), color=(220, 40, 40)),
                Box((0.05, 0.0), (0.10, 0.10, 0.06), color=(40, 60, 220))]
     scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.001, 0.7)))
-    cfg = GeometricConfig()
-    points = GridPoints.of(scene.frame, cfg)
-    plane, _ = support_plane(points, cfg)
-    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    g = _grid_scene(scene.frame)
     truth = scene.instance_labels
     top = g.height > 0.05
     red, blue = (truth == 1) & top, (truth == 2) & top
@@ -660,18 +667,12 @@ def test_crumbs_of_two_objects_bridged_together_do_not_join_the_objects():
     # through the other crumb to the tall one.
     import cv2
 
-    from seg_perception.segmenters.geometric.grid import GridScene
     from seg_perception.segmenters.geometric.merge import merge_regions
-    from seg_perception.segmenters.geometric.points import GridPoints
-    from seg_perception.segmenters.geometric.support import support_plane
 
     objects = [Box((-0.05, 0.0), (0.10, 0.10, 0.055), color=(150, 150, 150)),
                Box((0.05, 0.0), (0.10, 0.10, 0.035), color=(120, 120, 120))]
     scene = render_scene(objects, 320, 240, camera=look_at((0.35, -0.001, 0.55)))
-    cfg = GeometricConfig()
-    points = GridPoints.of(scene.frame, cfg)
-    plane, _ = support_plane(points, cfg)
-    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    g = _grid_scene(scene.frame)
     truth, height = scene.instance_labels, g.height
     tall = (truth == 1) & (height > 0.048)
     wall = (truth == 1) & (height <= 0.048) & (height > 0.036)  # seen above the low box
@@ -698,17 +699,11 @@ def test_a_crumb_given_to_a_neighbour_by_outline_does_not_join_a_third_object():
     # of its outline with the left one and meets the right one over 3 pixels (elsewhere
     # a gap without label parts them). The sliver goes to the left book; its one colour
     # with the right book, with no depth step, used to join the two books through it.
-    from seg_perception.segmenters.geometric.grid import GridScene
     from seg_perception.segmenters.geometric.merge import merge_regions
-    from seg_perception.segmenters.geometric.points import GridPoints
-    from seg_perception.segmenters.geometric.support import support_plane
 
     scene = render_scene([Box((0.0, 0.0), (0.36, 0.14, 0.03), color=(40, 170, 150))],
                          320, 240, camera=look_at((0.0, -0.001, 0.9)))
-    cfg = GeometricConfig()
-    points = GridPoints.of(scene.frame, cfg)
-    plane, _ = support_plane(points, cfg)
-    g = GridScene.on_plane(scene.frame, cfg, points, plane)
+    g = _grid_scene(scene.frame)
     top = (scene.instance_labels == 1) & (g.height > 0.025)
     r = np.arange(top.shape[0])[:, None]
     c = np.arange(top.shape[1])[None, :]
