@@ -588,6 +588,7 @@ def test_a_pocket_one_object_encloses_joins_it_if_it_looks_like_the_object():
     inside[8:14, 8:14] = True
     assert np.array_equal(filled == 1, (labels == 1) | (inside & valid))
     assert np.array_equal(filled[~inside], labels[~inside])
+    assert not fill_enclosed(grid, np.zeros_like(labels)).any()  # no object: no work
 
 
 def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():

@@ -89,6 +89,8 @@ def fill_enclosed(g: GridScene, labels: np.ndarray) -> np.ndarray:
     import cv2
 
     rows, cols = np.flatnonzero(labels.any(axis=1)), np.flatnonzero(labels.any(axis=0))
+    if rows.size == 0:
+        return labels
     win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     crop = labels[win]  # a view: written through
     free = (crop == 0).view(np.uint8)
