@@ -629,19 +629,25 @@ def test_a_crumb_bridged_to_its_own_object_is_not_given_to_a_neighbour():
     assert out[red & ~gap].max() != out[blue].min()  # red and blue stay apart
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_a_thin_object_at_its_noise_band_is_one_object_not_a_speckle(seed):
+@pytest.mark.parametrize("thickness, object_noise, min_iou, seed",
+                         [(0.018, 0.004, 0.6, s) for s in range(4)]
+                         + [(0.015, 0.005, 0.8, s) for s in range(3)])
+def test_a_thin_object_at_its_noise_band_is_one_object_not_a_speckle(thickness, object_noise,
+                                                                      min_iou, seed):
     # Books 1.8 cm thick, 1.2 m away, with ~6 mm depth noise of their own: about half of
-    # their pixels clear the 3-sigma band. Hysteresis (down to 1.5 sigmas where connected
-    # to such pixels) keeps each book whole; without it, IoU 0-0.54.
-    objects = [Box((-0.1, 0.0), (0.14, 0.10, 0.018), yaw=0.2, color=(230, 230, 220)),
-               Box((0.12, 0.05), (0.12, 0.09, 0.018), yaw=-0.3, color=(40, 170, 150))]
+    # their pixels clear the 3-sigma band; hysteresis (down to 1.5 sigmas where connected
+    # to such pixels) keeps each book whole (without it, IoU 0-0.54). Books 1.5 cm thick
+    # with ~7 mm noise (a stereo camera's, issue 24 item 3): fewer pixels clear the band
+    # and the rest of the top is at 1.5-2 sigmas; down to 2 sigmas one book was lost and
+    # the others matched at IoU 0.74-0.78.
+    objects = [Box((-0.1, 0.0), (0.14, 0.10, thickness), yaw=0.2, color=(230, 230, 220)),
+               Box((0.12, 0.05), (0.12, 0.09, thickness), yaw=-0.3, color=(40, 170, 150))]
     scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.75, 0.9)))
-    frame = _noisy_depth(scene, seed, 0.004, 0.008)
+    frame = _noisy_depth(scene, seed, object_noise, 0.008)
     masks = build_geometric().segment(frame)
     ious = _matched_ious(masks, scene.instance_labels, 2)
-    assert ious.min() > 0.6, ious
     assert len(masks) == 2
+    assert ious.min() > min_iou, ious
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -752,19 +758,3 @@ def test_grown_labels_follow_depth_continuity_within_the_reach():
     got = grown_labels(two, two == 0, np.array([[1.0, 1.015, 1.02]], np.float32),
                        np.full((1, 3), 0.03, np.float32), 3)
     assert got[0, 1] == 2
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_thinner_object_with_noisier_depth_stays_whole(seed):
-    # Issue 24 item 3: books 1.5 cm thick, 1.2 m away, with ~7 mm depth noise of their
-    # own (a stereo camera's): fewer pixels clear the 3-sigma band and the rest of
-    # the top is at 1.5-2 sigmas. Hysteresis down to 1.5 sigmas keeps each whole; down
-    # to 2 sigmas one book was lost and the others matched at IoU 0.74-0.78.
-    objects = [Box((-0.1, 0.0), (0.14, 0.10, 0.015), yaw=0.2, color=(230, 230, 220)),
-               Box((0.12, 0.05), (0.12, 0.09, 0.015), yaw=-0.3, color=(40, 170, 150))]
-    scene = render_scene(objects, 320, 240, camera=look_at((0.0, -0.75, 0.9)))
-    frame = _noisy_depth(scene, seed, 0.005, 0.008)
-    masks = build_geometric().segment(frame)
-    ious = _matched_ious(masks, scene.instance_labels, 2)
-    assert len(masks) == 2
-    assert ious.min() > 0.8, ious
