@@ -14,7 +14,7 @@ from .noise import local_noise
 from .points import GridPoints, subsampled
 from .support import measured_noise
 
-__all__ = ["GridScene", "eroded", "height_image", "signed_distance"]
+__all__ = ["GridScene", "bounding_window", "eroded", "height_image", "signed_distance"]
 
 
 def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
@@ -47,6 +47,17 @@ def eroded(mask: np.ndarray, radius: int) -> np.ndarray:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), kernel, borderValue=0).view(bool)
+
+
+def bounding_window(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
+    """Rows and columns of ``mask``'s bounding box grown by ``margin`` pixels (clipped to
+    the image); an empty window for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    h, w = mask.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
 
 
 _LOW_K = 1.5
@@ -92,10 +103,9 @@ def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.n
     floor = np.float32(_THIN_FLOOR * min_height)
     band = ((height > floor) & (height < np.float32(2.0 * min_height)) & (noise2 <= floor)
             & points.valid & points.normals_ok)
-    rows, cols = np.flatnonzero(band.any(axis=1)), np.flatnonzero(band.any(axis=0))
-    if rows.size == 0:
+    win = bounding_window(band)
+    if win[0].stop == 0:
         return band
-    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     n = np.asarray(plane.normal, np.float32)
     nx, ny, nz = (c[win] for c in points.normals)
     up = nx * n[0]

@@ -62,6 +62,11 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     seed_counts = np.bincount(labels[seeds], minlength=n + 1)
     min_px = g.min_pixels(stats.depth)
     crumbs = {i for i in range(1, n + 1) if stats.count[i] and seed_counts[i] < min_px[i]}
+    solid = [i for i in range(1, n + 1) if stats.count[i] and i not in crumbs]
+
+    def object_roots() -> set[int]:  # the regions holding an object, as merged so far
+        return {find(i) for i in solid}
+
     # Regions joined by a thin uncut bridge (a cup's rim between its inside and
     # outside) with the same colour and top height: first, so that a crumb of an object
     # (a piece of its rim) is taken by its own object, not by the neighbour it happens
@@ -74,12 +79,12 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
                 union(a, b)
         # Two crumbs join only while neither holds an object: slivers of two objects
         # side by side in a pile, bridged at their seam, would join the objects.
-        owned = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
+        owned = object_roots()
         for (a, b), both in zip(pairs, two_crumbs, strict=True):
             if both and find(a) not in owned and find(b) not in owned \
                     and find(a) != find(b) and same_colour_and_top(g, stats, a, b):
                 union(a, b)
-    taken = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
+    taken = object_roots()
     bridged = {c for c in crumbs if find(c) in taken}  # joined to an object already
     # Crumbs: regions too thin to hold a seed of min_points pixels (slivers
     # between two cut lines, mixed pixels at an edge) join the neighbour they
@@ -126,7 +131,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
     # only a thin band of missing depth parts them (a self-occlusion edge).
     pairs = [(a, b) for a, b in list(stats.outline) + across_holes(g, labels, stats)
              if find(a) != find(b)]
-    objects = {find(i) for i in range(1, n + 1) if stats.count[i] and i not in crumbs}
+    objects = object_roots()
     for a, b in one_coloured_pairs(stats, pairs):
         if find(a) == find(b):
             continue

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...geometry.cluster import concave_edges, depth_edges, label_regions
 from .colour import colour_split
-from .grid import GridScene, eroded
+from .grid import GridScene, bounding_window, eroded
 from .merge import merge_regions
 from .timing import StageTimer
 from .workspace import filter_regions
@@ -30,7 +30,7 @@ def segment_objects(g: GridScene, timer: StageTimer
     reassign_radius = 2 * k + 1.5 + cfg.seed_erosion
     # Cuts and regions only where candidates are: the window around them (with room for
     # every neighbourhood these steps read) gives the same result as the whole grid.
-    win = candidate_window(g.candidates, margin=int(math.ceil(reassign_radius)) + 2 * k + 2)
+    win = bounding_window(g.candidates, margin=int(math.ceil(reassign_radius)) + 2 * k + 2)
     cuts = _cuts(g, win)
     timer.lap("edges")
     candidates = g.candidates[win]
@@ -97,17 +97,6 @@ def grown_labels(labels: np.ndarray, todo: np.ndarray, z: np.ndarray, tol: np.nd
         if idx.size == 0:
             break
     return out
-
-
-def candidate_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """Rows and columns of ``mask``'s bounding box grown by ``margin`` pixels (clipped to
-    the image); an empty window for an empty mask."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return slice(0, 0), slice(0, 0)
-    h, w = mask.shape
-    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
-            slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
 
 
 def _cuts(g: GridScene, win: tuple[slice, slice]) -> np.ndarray:

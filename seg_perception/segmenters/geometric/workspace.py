@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...geometry import workspace as ws
-from .grid import GridScene
+from .grid import GridScene, bounding_window
 
 __all__ = ["filter_regions"]
 
@@ -88,10 +88,9 @@ def fill_enclosed(g: GridScene, labels: np.ndarray) -> np.ndarray:
     """
     import cv2
 
-    rows, cols = np.flatnonzero(labels.any(axis=1)), np.flatnonzero(labels.any(axis=0))
-    if rows.size == 0:
+    win = bounding_window(labels)
+    if win[0].stop == 0:
         return labels
-    win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     crop = labels[win]  # a view: written through
     free = (crop == 0).view(np.uint8)
     n, comp, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
@@ -173,12 +172,9 @@ def grow_thin_tops(g: GridScene, labels: np.ndarray, ids: np.ndarray,
     import cv2
 
     # Growth is into the workspace only: its bounding box (one pixel more) is enough.
-    rows, cols = np.flatnonzero(workspace.any(axis=1)), np.flatnonzero(workspace.any(axis=0))
-    if rows.size == 0:
+    win = bounding_window(workspace, margin=1)
+    if win[0].stop == 0:
         return labels
-    h, w = labels.shape
-    win = (slice(max(0, rows[0] - 1), min(h, rows[-1] + 2)),
-           slice(max(0, cols[0] - 1), min(w, cols[-1] + 2)))
     lab = g.lab_of(*win)
     crop = labels[win]  # a view: written through
     free = workspace[win] & g.valid[win] & (crop == 0)
