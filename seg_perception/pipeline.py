@@ -51,14 +51,18 @@ class Pipeline:
     Backends are built from ``config`` unless passed in. Thresholds that do not
     need a model reload (score, depth range, 3D filters, tracking) can be changed
     while running with :meth:`update_config`; it is thread safe. ``layout_thread``
-    runs the layout segmenter beside the 3D stage on a second thread (off where each
-    core already runs a pipeline: :class:`~seg_perception.parallel.ParallelPipeline`).
+    runs the layout segmenter beside the 3D stage on a second thread; None (default):
+    only when the layout runs on an accelerator (a CUDA model waits on the GPU while the
+    3D stage runs). On the CPU both stages are many short numpy / OpenCV calls that
+    take turns on the GIL: one after the other was 1-4 ms faster per 640x480 frame on
+    2 cores (README, Speed). Off in worker processes, where each
+    core already runs a pipeline (:class:`~seg_perception.parallel.ParallelPipeline`).
     """
 
     def __init__(self, config: PipelineConfig | None = None, *,
                  instance_segmenter: InstanceSegmenter | None = None,
                  semantic_segmenter: SemanticSegmenter | None = None,
-                 layout_thread: bool = True) -> None:
+                 layout_thread: bool | None = None) -> None:
         cfg = config or PipelineConfig()
         device = cfg.device
         if instance_segmenter is None or (semantic_segmenter is None
@@ -76,7 +80,9 @@ class Pipeline:
         else:
             self.semantic_segmenter = build_semantic_segmenter(
                 cfg.semantic_backend, **_builder_kwargs(cfg.semantic_weights, device, cfg.fp16))
-        # Off where every core already runs a pipeline (worker processes).
+        if layout_thread is None:
+            layout_thread = (self.semantic_segmenter is not None
+                             and str(getattr(self.semantic_segmenter, "device", "cpu")) != "cpu")
         self.layout_thread = layout_thread
         self._settings = LiveSettings(cfg)
         self._executor: ThreadPoolExecutor | None = None  # made on first use

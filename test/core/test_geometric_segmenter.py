@@ -758,3 +758,34 @@ def test_grown_labels_follow_depth_continuity_within_the_reach():
     got = grown_labels(two, two == 0, np.array([[1.0, 1.015, 1.02]], np.float32),
                        np.full((1, 3), 0.03, np.float32), 3)
     assert got[0, 1] == 2
+
+
+@pytest.mark.parametrize("high", [200, 2 ** 22])
+def test_smallest_k_is_a_stable_sort_of_each_pair(high):
+    """The occlusion merge's closest point pairs: the k smallest per pair, equal distances
+    in index order, whatever partition algorithm numpy picks on this CPU."""
+    from seg_perception.segmenters.geometric.occlusion import smallest_k
+
+    rng = np.random.default_rng(3)
+    d2 = rng.integers(0, high, (7, 60, 60)).astype(np.float32 if high < 2 ** 24 else np.float64)
+    d2[:, 1:3, 40:60] = 0  # with the random zeros: a tie across the k-th place
+    got = smallest_k(d2, 40)
+    want = np.argsort(d2.reshape(7, -1), axis=1, kind="stable")[:, :40]
+    assert got.shape == (7, 40)
+    np.testing.assert_array_equal(got, want)
+    few = d2[:, :5, :6]  # fewer than k values, and fewer rows than k: every value sorted
+    np.testing.assert_array_equal(smallest_k(few, 40),
+                                  np.argsort(few.reshape(7, -1), axis=1, kind="stable"))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e9])  # metres, and values past the packed key
+def test_sorted_within_is_a_stable_sort_by_group_then_value(scale):
+    from seg_perception.segmenters.geometric.stats import sorted_within
+
+    rng = np.random.default_rng(5)
+    groups = rng.integers(1, 9, 5000)
+    values = np.round(rng.random(5000) * 0.3, 4) * scale  # many equal values
+    values[:50] = -0.01  # below the support: sorts as 0
+    quantised = np.clip(values * 1e5, 0, 2 ** 31 - 1).astype(np.int64)
+    want = np.lexsort((np.arange(5000), quantised, groups))
+    np.testing.assert_array_equal(sorted_within(groups, values), want)

@@ -427,8 +427,8 @@ class _ThreadRecordingLayout:
 
     class_names = LAYOUT_CLASSES
 
-    def __init__(self, fail: bool = False) -> None:
-        self.fail, self.threads = fail, []
+    def __init__(self, fail: bool = False, device: str = "cpu") -> None:
+        self.fail, self.threads, self.device = fail, [], device
 
     def segment(self, frame: RGBDFrame) -> Any:
         import threading
@@ -440,18 +440,34 @@ class _ThreadRecordingLayout:
         return SemanticMap(np.zeros(frame.depth.shape, np.uint8), LAYOUT_CLASSES)
 
 
-def test_layout_runs_beside_the_3d_stage_and_its_errors_reach_the_caller(
+def test_a_layout_on_an_accelerator_runs_beside_the_3d_stage_and_its_errors_reach_the_caller(
         scenes: dict[str, SyntheticScene]) -> None:
     import threading
 
     frame = scenes["stacked"].frame
-    layout = _ThreadRecordingLayout()
+    layout = _ThreadRecordingLayout(device="cuda")
     scene = Pipeline(PipelineConfig(**CPU), semantic_segmenter=layout).process(frame)
     assert scene.semantic is not None and len(scene.objects) == 2
     assert layout.threads and layout.threads[0] is not threading.main_thread()
-    broken = Pipeline(PipelineConfig(**CPU), semantic_segmenter=_ThreadRecordingLayout(True))
+    broken = Pipeline(PipelineConfig(**CPU),
+                      semantic_segmenter=_ThreadRecordingLayout(True, device="cuda"))
     with pytest.raises(RuntimeError, match="layout model broke"):
         broken.process(frame)
+
+
+def test_a_layout_on_the_cpu_runs_after_the_3d_stage_unless_asked(
+        scenes: dict[str, SyntheticScene]) -> None:
+    import threading
+
+    frame = scenes["stacked"].frame
+    serial = _ThreadRecordingLayout()
+    Pipeline(PipelineConfig(**CPU), semantic_segmenter=serial).process(frame)
+    assert serial.threads == [threading.main_thread()]
+    asked = _ThreadRecordingLayout()
+    Pipeline(PipelineConfig(**CPU), semantic_segmenter=asked, layout_thread=True).process(frame)
+    assert asked.threads and asked.threads[0] is not threading.main_thread()
+    # The default geometric layout is on the CPU: no thread.
+    assert Pipeline(PipelineConfig(**CPU)).layout_thread is False
 
 
 def test_reset_forgets_tracks_and_the_last_support_plane(scenes: dict[str, SyntheticScene]

@@ -161,10 +161,24 @@ class RegionStats:
 
 
 def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Order of ``values`` (metres) sorted by group, then by value to 10 um.
+    """Order of ``values`` (metres) sorted by group, then by value to 10 um, then by
+    position (a stable sort); negative values (a few reassigned pixels just below the
+    support) sort as 0.
 
-    One integer sort instead of a two-key ``lexsort``; negative values (a few
-    reassigned pixels just below the support) sort as 0.
+    The three keys packed into one unique integer and sorted by value, not arg-sorted
+    (about twice as fast); a stable ``argsort`` where they do not fit in 63 bits.
     """
     quantised = np.clip(values * 1e5, 0, 2 ** 31 - 1).astype(np.int64)
-    return np.argsort((groups.astype(np.int64) << 32) | quantised, kind="stable")
+    n = len(values)
+    pos_bits = max(1, (n - 1).bit_length())
+    value_bits = int(quantised.max(initial=0)).bit_length()
+    group_bits = int(groups.max(initial=0)).bit_length()
+    if pos_bits + value_bits + group_bits > 63:
+        return np.argsort((groups.astype(np.int64) << 32) | quantised, kind="stable")
+    key = groups.astype(np.int64) << (value_bits + pos_bits)
+    quantised <<= pos_bits
+    key |= quantised
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    key &= (1 << pos_bits) - 1
+    return key
