@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .grid import GridScene
+from .grid import GridScene, pixels_of
 
 __all__ = ["colour_similarity", "colour_split", "two_means"]
 
@@ -86,7 +86,7 @@ def try_colour_split(g: GridScene, labels: np.ndarray, r: int, internal: np.ndar
     extent = max(stats[longest, cv2.CC_STAT_WIDTH], stats[longest, cv2.CC_STAT_HEIGHT]) - 2
     if extent < 4 * k + 2:
         return None
-    ys, xs = np.nonzero(reg)
+    ys, xs = pixels_of(reg)
     min_px = float(g.min_pixels(float(np.median(g.z[y0:y1, x0:x1][ys, xs]))))
     if ys.size < 2 * min_px:
         return None
@@ -99,7 +99,7 @@ def try_colour_split(g: GridScene, labels: np.ndarray, r: int, internal: np.ndar
     # The two colours around the crease ...
     lab = g.lab_of(slice(y0, y1), slice(x0, x1))
     ab = lab[:, :, 1:].astype(np.float32)
-    rv, ru = np.nonzero(ring)
+    rv, ru = pixels_of(ring)
     side = two_means(ab[rv, ru])
     if side is None:
         return None

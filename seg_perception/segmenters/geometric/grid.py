@@ -14,7 +14,8 @@ from .noise import local_noise
 from .points import GridPoints, subsampled
 from .support import measured_noise
 
-__all__ = ["GridScene", "bounding_window", "eroded", "height_image", "signed_distance"]
+__all__ = ["GridScene", "bounding_window", "eroded", "height_image", "pixels_of",
+           "signed_distance"]
 
 
 def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
@@ -58,6 +59,12 @@ def bounding_window(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
     h, w = mask.shape
     return (slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
             slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)))
+
+
+def pixels_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of a 2-D mask's True pixels in raster order: ``np.nonzero(mask)``,
+    which is 3-5x slower on 2-D arrays than on the flat one."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 _LOW_K = 1.5

@@ -9,6 +9,7 @@ import numpy as np
 from ...frames import RGBDFrame
 from ...results import InstanceMasks, Plane
 from .config import GeometricConfig
+from .grid import pixels_of
 
 __all__ = ["instances", "upsample_labels"]
 
@@ -73,7 +74,8 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     # Object pixels just outside the grid outline take the neighbouring label
     # (nearest-neighbour upsampling rounds outlines to the grid).
     grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
-    fine = np.where(ok, np.where(up > 0, up, grown), np.uint16(0))
+    fine = np.where(up > 0, up, grown)
+    fine *= ok
     # Inside an object (its grid label on all 8 grid neighbours) the grid has decided:
     # a pixel there that is noisy, just under the height tolerance (a plate's top) or
     # without depth (a sensor dropout on a dark or shiny surface) is still the object.
@@ -83,7 +85,7 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     interior = (crop > 0) & (cv2.erode(crop, box3) == cv2.dilate(crop, box3))
     inner = cv2.resize(interior.view(np.uint8), ((gx1 - gx0) * s, (gy1 - gy0) * s),
                        interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0].view(bool)
-    fine = np.where(inner, up, fine)
+    np.copyto(fine, up, where=inner)
     # An object's base: its sides reach down to the support, through the band under
     # the height tolerance that the test above cuts off (a few pixels of every outline
     # against the table). Grown back by up to one grid cell (``stride`` pixels, what
@@ -95,7 +97,7 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     band = cv2.dilate(has, np.ones((2 * s + 1, 2 * s + 1), np.uint8)) > has
     band[[0, -1], :] = False  # (neighbours below are read without bounds checks)
     band[:, [0, -1]] = False
-    ys, xs = np.nonzero(band)
+    ys, xs = pixels_of(band)
     zb = depth[ys, xs]
     sigma = sigma_full[ys, xs]
     hb = height[ys, xs]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...geometry.cluster import concave_edges, depth_edges, label_regions
 from .colour import colour_split
-from .grid import GridScene, bounding_window, eroded
+from .grid import GridScene, bounding_window, eroded, pixels_of
 from .merge import merge_regions
 from .timing import StageTimer
 from .workspace import filter_regions
@@ -134,7 +134,7 @@ def big_steps(z: np.ndarray, valid: np.ndarray, jump: np.ndarray, edges: np.ndar
               ) -> np.ndarray:
     """``edges`` (far sides of depth steps, ``bool[h, w]``) whose step from a valid
     4-neighbour exceeds ``jump`` there: the plain test of :func:`depth_edges`."""
-    ys, xs = np.nonzero(edges)
+    ys, xs = pixels_of(edges)
     h, w = edges.shape
     # Neighbours off the grid are clipped onto the pixel itself: a step of 0.
     yy = np.clip(ys[:, None] + _DY4, 0, h - 1)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...geometry import workspace as ws
-from .grid import GridScene, bounding_window
+from .grid import GridScene, bounding_window, pixels_of
 
 __all__ = ["filter_regions"]
 
@@ -105,7 +105,7 @@ def fill_enclosed(g: GridScene, labels: np.ndarray) -> np.ndarray:
     # Only the pockets' own pixels are looked at (few: the rest is open table).
     is_in = np.zeros(n, bool)
     is_in[inside] = True
-    py, px = np.nonzero(is_in[comp])
+    py, px = pixels_of(is_in[comp])
     pc = comp[py, px]
     lab = g.lab_of(*win)
     big = np.int32(np.iinfo(np.int32).max)
@@ -240,7 +240,7 @@ def like_the_support(g: GridScene, labels: np.ndarray, doubtful_mask: np.ndarray
     r = _RING_PX
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     for i in doubtful:
-        ys, xs = np.nonzero(labels == i)
+        ys, xs = pixels_of(labels == i)
         y0, y1 = max(0, ys.min() - r), min(h, ys.max() + r + 1)
         x0, x1 = max(0, xs.min() - r), min(w, xs.max() + r + 1)
         mine = labels[y0:y1, x0:x1] == i
@@ -303,7 +303,7 @@ def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.n
         if not np.all(np.isfinite(d)) or np.linalg.norm(d) < 1e-6:
             continue
         d = 3.0 * d / np.linalg.norm(d)  # three grid pixels "up" in the image
-        rv, ru = np.nonzero(labels == r)
+        rv, ru = pixels_of(labels == r)
         qv = np.round(rv + d[1]).astype(np.int64)
         qu = np.round(ru + d[0]).astype(np.int64)
         outside = (qv < 0) | (qv >= h) | (qu < 0) | (qu >= w)
