@@ -30,14 +30,17 @@ class RegionStats:
         lab = crop.ravel()[sel_c]
         self.count = np.bincount(lab, minlength=n + 1)
         heights, zs = g.height.ravel()[sel], g.z.ravel()[sel]
-        by_height = sorted_within(lab, heights)
-        by_depth = sorted_within(lab, zs)
         starts = np.concatenate([[0], np.cumsum(self.count)])[:-1]
         has = self.count > 0
         cnt = np.maximum(self.count, 1)
-        self.top = np.where(has, heights[by_height[starts + (0.95 * (cnt - 1)).astype(int)]], 0.0)
-        self.depth = np.where(has, 0.5 * (zs[by_depth[starts + (cnt - 1) // 2]]
-                                          + zs[by_depth[starts + cnt // 2]]), 0.0)
+        # 95th percentile height and median depth: the pixels at those ranks of each
+        # region, selected (not sorted).
+        top = ranked_within(lab, heights, starts + (0.95 * (cnt - 1)).astype(int))
+        low, high = (ranked_within(lab, zs, starts + rank) for rank in ((cnt - 1) // 2, cnt // 2))
+        self.top = np.where(has, heights[top], 0.0)
+        self.depth = np.where(has, 0.5 * (zs[low] + zs[high]), 0.0)
+        # Pixels grouped by region (a radix sort of small labels).
+        by_region = np.argsort(lab.astype(np.uint16) if n < 2 ** 16 else lab, kind="stable")
         # a*b* histogram bin of every grid pixel, then of the selected ones (one
         # flat index into a 1-byte image: much cheaper than picking [M, 3] rows).
         ab = g.lab_of(slice(None), slice(None))
@@ -56,7 +59,7 @@ class RegionStats:
                                   for c in coords], axis=1)
         second = sum(np.bincount(lab, weights=c * c, minlength=n + 1) / safe for c in coords)
         self.size = np.sqrt(12.0 * np.clip(second - (self.centroid ** 2).sum(axis=1), 0, None))
-        self._members, self._starts = sel[by_depth], starts  # flat indices by region
+        self._members, self._starts = sel[by_region], starts  # flat indices by region
         rows, cols = np.divmod(self._members, labels.shape[1])  # grouped by region
         first = starts[has]
         y_min, y_max = np.minimum.reduceat(rows, first), np.maximum.reduceat(rows, first)
@@ -160,13 +163,14 @@ class RegionStats:
         return float(np.minimum(self.hist[a], self.hist[b]).sum())
 
 
-def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Order of ``values`` (metres) sorted by group, then by value to 10 um, then by
-    position (a stable sort); negative values (a few reassigned pixels just below the
-    support) sort as 0.
+def ranked_within(groups: np.ndarray, values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Positions of the elements at ``ranks`` of ``values`` (metres) ordered by group,
+    then by value to 10 um, then by position (a stable sort's ranks; negative values,
+    a few reassigned pixels just below the support, rank as 0).
 
-    The three keys packed into one unique integer and sorted by value, not arg-sorted
-    (about twice as fast); a stable ``argsort`` where they do not fit in 63 bits.
+    The three keys packed into one unique integer and only the ranks asked for
+    selected (``np.partition``), several times cheaper than arg-sorting; a stable
+    ``argsort`` where the keys do not fit in 63 bits.
     """
     quantised = np.clip(values * 1e5, 0, 2 ** 31 - 1).astype(np.int64)
     n = len(values)
@@ -174,11 +178,11 @@ def sorted_within(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     value_bits = int(quantised.max(initial=0)).bit_length()
     group_bits = int(groups.max(initial=0)).bit_length()
     if pos_bits + value_bits + group_bits > 63:
-        return np.argsort((groups.astype(np.int64) << 32) | quantised, kind="stable")
+        order = np.argsort((groups.astype(np.int64) << 32) | quantised, kind="stable")
+        return order[ranks]
     key = groups.astype(np.int64) << (value_bits + pos_bits)
     quantised <<= pos_bits
     key |= quantised
     key |= np.arange(n, dtype=np.int64)
-    key.sort()
-    key &= (1 << pos_bits) - 1
-    return key
+    key = np.partition(key, np.unique(ranks))
+    return key[ranks] & ((1 << pos_bits) - 1)
