@@ -86,8 +86,8 @@ def merge_occluded(g: GridScene, labels: np.ndarray, stats: RegionStats, big: li
         hidden, gap = gaps_hidden(g, labels, pair_ab[line_pair, 0], pair_ab[line_pair, 1],
                                   pa, pb)
     else:
-        hidden, gap = gaps_hidden(g, roots[labels], roots[pair_ab[line_pair, 0]],
-                                  roots[pair_ab[line_pair, 1]], pa, pb)
+        hidden, gap = gaps_hidden(g, labels, roots[pair_ab[line_pair, 0]],
+                                  roots[pair_ab[line_pair, 1]], pa, pb, roots)
     # Only lines across a hidden gap need the (per-line) surface test.
     votes = np.zeros(len(pairs), int)
     for line in np.flatnonzero(hidden):
@@ -126,13 +126,15 @@ def smallest_k(d2: np.ndarray, k: int) -> np.ndarray:
 
 
 def gaps_hidden(g: GridScene, labels: np.ndarray, a: np.ndarray, b: np.ndarray,
-                pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                pa: np.ndarray, pb: np.ndarray, roots: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """For each image line ``pa[i] -> pb[i]`` (grid ``(u, v)``) from region ``a[i]``
     to ``b[i]``: is the gap between them hidden by something in front?
 
     Every pixel between the two regions must be either hidden (no depth) or in
     front of the surface joining the ends, and at least one in front. All lines
-    at once, padded to the longest. Returns ``(bool[L], gap[L] metres)``.
+    at once, padded to the longest. ``roots``: each label's region after the merges
+    so far (looked up on the lines' pixels only). Returns ``(bool[L], gap[L] metres)``.
     """
     cfg = g.cfg
     z = g.z
@@ -156,6 +158,8 @@ def gaps_hidden(g: GridScene, labels: np.ndarray, a: np.ndarray, b: np.ndarray,
     zb64 = np.where(ok, zb, 1.0)[:, None].astype(np.float64)
     expected = 1.0 / ((1 - t) / za64 + t / zb64)  # planes are linear in 1/z along a line
     zl, ll = z[vs, us], labels[vs, us]
+    if roots is not None:
+        ll = roots[ll]
     between = inside & (ll != a[:, None]) & (ll != b[:, None])
     in_front = (zl > 0) & (zl < expected - g.jump[vs, us])
     # What breaks the surface: the support, or another object, seen at or behind it.

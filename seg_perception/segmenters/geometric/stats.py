@@ -36,7 +36,8 @@ class RegionStats:
         # 95th percentile height and median depth: the pixels at those ranks of each
         # region, selected (not sorted).
         top = ranked_within(lab, heights, starts + (0.95 * (cnt - 1)).astype(int))
-        low, high = (ranked_within(lab, zs, starts + rank) for rank in ((cnt - 1) // 2, cnt // 2))
+        low, high = np.split(ranked_within(lab, zs, np.concatenate(
+            [starts + (cnt - 1) // 2, starts + cnt // 2])), 2)
         self.top = np.where(has, heights[top], 0.0)
         self.depth = np.where(has, 0.5 * (zs[low] + zs[high]), 0.0)
         # Pixels grouped by region (a radix sort of small labels).
