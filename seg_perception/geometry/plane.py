@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import InvalidFrameError
 from ..results import Plane
+from .transforms import cross3
 
 if TYPE_CHECKING:
     from ..frames import RGBDFrame
@@ -441,9 +442,9 @@ def plane_basis(normal: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Two ``float32[3]`` unit vectors spanning the plane with this normal."""
     n = np.asarray(normal, np.float64)
     helper = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(n, helper)
+    e1 = cross3(n, helper)
     e1 /= np.linalg.norm(e1)
-    return e1.astype(np.float32), np.cross(n, e1).astype(np.float32)
+    return e1.astype(np.float32), cross3(n, e1).astype(np.float32)
 
 
 class SurfaceExtent:

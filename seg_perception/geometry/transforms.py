@@ -29,11 +29,19 @@ import numpy as np
 
 __all__ = [
     "Transform",
+    "cross3",
     "quaternion_to_rotation_matrix",
     "rotation_matrix_to_quaternion",
     "rotation_matrix_to_rpy",
     "rpy_to_rotation_matrix",
 ]
+
+
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors, ``float64[3]``: the same arithmetic as ``np.cross``
+    (the same bits), without its ~20 us of overhead per call."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
 
 
 def rotation_matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:

@@ -108,7 +108,7 @@ def surface_extents(support: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.nda
     n, comp = cv2.connectedComponents(closed, connectivity=8)
     comp = np.where(support, comp, 0)
     if workspace == "largest_surface":
-        seen = np.bincount(comp[support], minlength=n)  # support pixels, not bridges
+        seen = np.bincount(comp.ravel(), minlength=n)  # support pixels, not bridges (0)
         chosen = [1 + int(np.argmax(seen[1:]))] if n > 1 else []
     else:
         sel = np.flatnonzero(support)

@@ -145,3 +145,11 @@ def test_transform_geometry() -> None:
     assert np.isclose(np.linalg.det(h.box_rotation), 1.0)
     np.testing.assert_array_equal(h.box_extent, g.box_extent)
     np.testing.assert_allclose(h.top_normal, T.rotation @ g.top_normal, atol=1e-12)
+
+
+def test_cross3_has_the_bits_of_np_cross():
+    from seg_perception.geometry.transforms import cross3
+
+    rng = np.random.default_rng(11)
+    for a, b in rng.normal(size=(500, 2, 3)):
+        np.testing.assert_array_equal(cross3(a, b), np.cross(a, b))

@@ -51,7 +51,7 @@ def segment_objects(g: GridScene, timer: StageTimer
     if (cfg.merge_bridged or cfg.merge_occluded) and labels.max() > 1:
         labels = merge_regions(g, labels, g.candidates & ~cuts, seeds, win)
         timer.lap("merge")
-    labels, workspace, background = filter_regions(g, labels)
+    labels, workspace, background = filter_regions(g, labels, win)
     if candidates.size:
         # Pixels the components stage left out (a cut pixel or crumb whose nearest seed
         # pixel is past a depth step: an object's side seen obliquely, a cup's inner

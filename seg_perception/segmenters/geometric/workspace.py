@@ -12,10 +12,12 @@ from .grid import GridScene, bounding_window, pixels_of
 
 __all__ = ["filter_regions"]
 
-def filter_regions(g: GridScene, labels: np.ndarray
+def filter_regions(g: GridScene, labels: np.ndarray, window: tuple[slice, slice] | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep regions of plausible metric size whose footprint lies on the workspace
     surface and that are not part of a larger vertical plane; relabel 1..N.
+    ``window``: grid rows and columns holding every labelled pixel (the per-pixel work
+    is done there only).
 
     Returns ``(labels, workspace, background)``: ``bool[h, w]`` support pixels of the
     surface(s) objects may stand on, and regions rejected as part of a wall.
@@ -30,8 +32,12 @@ def filter_regions(g: GridScene, labels: np.ndarray
     n_lab = int(labels.max())
     if n_lab == 0:
         return labels, workspace, background
-    sel = np.flatnonzero(labels.ravel())
-    lab = labels.ravel()[sel]
+    window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
+    crop = labels[window]
+    sel_c = np.flatnonzero(crop)  # in the window; the same order as in the grid
+    cy, cx = np.divmod(sel_c, crop.shape[1])
+    sel = (cy + window[0].start) * labels.shape[1] + (cx + window[1].start)
+    lab = crop.ravel()[sel_c]
     px, py, pz = g.x.ravel()[sel], g.y.ravel()[sel], g.z.ravel()[sel]
     counts = np.bincount(lab, minlength=n_lab + 1).astype(np.float64)
     safe = np.maximum(counts, 1)
@@ -67,11 +73,12 @@ def filter_regions(g: GridScene, labels: np.ndarray
     keep &= ~like_the_support(g, labels, thin)
     if cfg.reject_wall_planes:
         wall = wall_like(g, labels, keep, np.stack(mean, axis=1), eigval, eigvec[:, :, 0])
-        background = wall[labels] & (labels > 0)
+        background[window] = wall[crop] & (crop > 0)
         keep &= ~wall
     lut = np.zeros(n_lab + 1, np.int32)
     lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    labels = lut[labels]
+    labels = np.zeros(labels.shape, np.int32)
+    labels[window] = lut[crop]
     if (thin & keep).any():
         labels = grow_thin_tops(g, labels, lut[thin & keep], workspace)
     if keep.any():
