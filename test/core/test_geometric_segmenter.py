@@ -359,6 +359,16 @@ def test_low_depth_steps_need_an_edge_in_the_image():
     assert kept[2, 3] and kept[2, 4]
     assert not kept[2, :2].any() and not kept[2, 6:].any()
     assert not kept[~steps].any()
+    # Pixels at the image border and none at all: the 3 x 3 spread of the whole image.
+    rng = np.random.default_rng(2)
+    lab = rng.integers(0, 256, (9, 11, 3)).astype(np.uint8)
+    some = rng.random((9, 11)) < 0.2
+    some[0, 0] = some[-1, -1] = True
+    pad = np.pad(lab.astype(int), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    near = np.stack([pad[1 + dy:10 + dy, 1 + dx:12 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    want = some & ((near.max(axis=0) - near.min(axis=0)).max(axis=2) >= 20)
+    np.testing.assert_array_equal(colour_edges(lab, some, 20.0), want)
+    assert not colour_edges(lab, np.zeros((9, 11), bool), 20.0).any()
 
 
 def test_small_parts_of_one_coloured_object_join_across_a_crease_or_a_depth_hole():

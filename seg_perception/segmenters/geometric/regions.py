@@ -112,7 +112,7 @@ def _cuts(g: GridScene, win: tuple[slice, slice]) -> np.ndarray:
                         noise=_crop(g.step_noise, win)) & candidates
     creases = concave_edges([g.x[win], g.y[win], z], [n[win] for n in g.normals],
                             g.normals_ok[win] & candidates, baseline=k,
-                            min_score=_crop(crease_threshold(g), win),
+                            min_score=crease_threshold(g, win),
                             max_gap=jump * (2 * k))
     if cfg.jump_slope_ratio is not None:
         # Low steps that stand out from the slope on both sides (objects in a pile,
@@ -152,19 +152,28 @@ def colour_edges(lab: np.ndarray, pixels: np.ndarray, min_step: float) -> np.nda
     neighbourhood: an edge in the image."""
     import cv2
 
+    # Only around the pixels asked about (their 3 x 3 neighbourhoods lie inside).
+    win = bounding_window(pixels, margin=1)
+    if win[0].stop == 0:
+        return np.zeros(pixels.shape, bool)
     box3 = np.ones((3, 3), np.uint8)
-    spread = cv2.split(cv2.subtract(cv2.dilate(lab, box3), cv2.erode(lab, box3)))
+    crop = np.ascontiguousarray(lab[win])
+    spread = cv2.split(cv2.subtract(cv2.dilate(crop, box3), cv2.erode(crop, box3)))
     largest = cv2.max(cv2.max(spread[0], spread[1]), spread[2])
-    return pixels & (largest >= min_step)
+    out = np.zeros(pixels.shape, bool)
+    out[win] = pixels[win] & (largest >= min_step)
+    return out
 
 
 _DY4, _DX4 = np.array([[-1, 1, 0, 0]]), np.array([[0, 0, -1, 1]])
 
 
-def crease_threshold(g: GridScene) -> np.ndarray | np.float32:
-    """``float32[h, w]`` (or one value for all): the smallest concave score taken as a
-    crease at each pixel: ``crease_min_score``, or ``noise_k`` standard deviations of
-    the score on a flat surface where the depth noise makes normals noisier than that.
+def crease_threshold(g: GridScene, win: tuple[slice, slice] | None = None
+                     ) -> np.ndarray | np.float32:
+    """``float32[h, w]`` (``win``: of that part of the grid; or one value for all): the
+    smallest concave score taken as a crease at each pixel: ``crease_min_score``, or
+    ``noise_k`` standard deviations of the score on a flat surface where the depth
+    noise makes normals noisier than that.
 
     The normals are differences of box means (half-size ``s = normal_smoothing``)
     two grid pixels apart: on a plane with depth noise ``sigma`` and pixel
@@ -180,5 +189,5 @@ def crease_threshold(g: GridScene) -> np.ndarray | np.float32:
     scale = np.float32(cfg.noise_k * math.sqrt(2.0) * cfg.noise_at_1m) * f / window
     if float(scale) * float(g.z.max(initial=0.0)) <= cfg.crease_min_score:
         return np.float32(cfg.crease_min_score)  # the noise is below it everywhere
-    return np.maximum(np.float32(cfg.crease_min_score), scale * g.z)
+    return np.maximum(np.float32(cfg.crease_min_score), scale * (g.z if win is None else g.z[win]))
 
