@@ -47,6 +47,7 @@ from .filters import (
     erode_mask_at_depth_edges,
     group_means,
     mean_colors,
+    median_of,
     neighbor_cell,
     remove_statistical_outliers,
     voxel_density,
@@ -250,7 +251,7 @@ class _Projector:
         z = z[z > 0]
         if z.size == 0:
             return 1
-        spacing = float(np.median(z)) / self.focal  # metres between neighbouring pixels
+        spacing = median_of(z) / self.focal  # metres between neighbouring pixels
         return int(min(cfg.max_pixel_step, max(1, cfg.voxel_size // spacing)))
 
 

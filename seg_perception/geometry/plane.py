@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import InvalidFrameError
 from ..results import Plane
+from .filters import median_of
 from .transforms import cross3
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
         b = min(_BATCH, num_iterations - done)
         idx = rng.integers(0, n_s, size=(b, 3))
         p0, p1, p2 = sample[idx[:, 0]], sample[idx[:, 1]], sample[idx[:, 2]]
-        normals = np.cross(p1 - p0, p2 - p0).astype(np.float32)
+        normals = cross3(p1 - p0, p2 - p0).astype(np.float32)
         norm = np.sqrt((normals * normals).sum(axis=1))
         ok = norm > 1e-9
         normals /= np.where(ok, norm, np.float32(1))[:, None]
@@ -528,5 +529,5 @@ def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m
         inl = ratio <= np.maximum(floor_ratio, np.float32(noise_k * a))
         if int(np.count_nonzero(inl)) < 50:
             break
-        a = max(float(noise_at_1m), 1.4826 * float(np.median(ratio[inl])))
+        a = max(float(noise_at_1m), 1.4826 * median_of(ratio[inl]))
     return a

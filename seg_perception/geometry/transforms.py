@@ -38,10 +38,15 @@ __all__ = [
 
 
 def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross product of two 3-vectors, ``float64[3]``: the same arithmetic as ``np.cross``
-    (the same bits), without its ~20 us of overhead per call."""
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-                     a[0] * b[1] - a[1] * b[0]])
+    """Cross product of two 3-vectors (``float64[3]``), or row by row of two ``[M, 3]``
+    arrays (in their dtype): the same arithmetic as ``np.cross`` (the same bits),
+    without its ~20 us of overhead per call."""
+    if np.ndim(a) == 1:
+        return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                         a[0] * b[1] - a[1] * b[0]])
+    a0, a1, a2 = a[:, 0], a[:, 1], a[:, 2]
+    b0, b1, b2 = b[:, 0], b[:, 1], b[:, 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=1)
 
 
 def rotation_matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..frames import CameraIntrinsics
 from ..results import Plane
+from .filters import median_of
 from .plane import SurfaceExtent, depth_noise_from_residuals
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def surface_extents(support: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.nda
             # pixels at the support's median depth): a closing of the support by that
             # width, nothing from beyond the image border.
             zs = z[::2, ::2][support[::2, ::2]]  # every 2nd pixel is plenty for a median
-            far = float(np.median(zs if zs.size else z[support]))
+            far = median_of(zs if zs.size else z[support])
             r = max(1, math.ceil(max_gap * min(fx, fy) / max(far, 1e-3) / 2))
             spanned = cv2.morphologyEx(support.view(np.uint8), cv2.MORPH_CLOSE,
                                        np.ones((2 * r + 1, 2 * r + 1), np.uint8),

@@ -12,6 +12,7 @@ from seg_perception.geometry.filters import (
     erode_mask_at_depth_edges,
     knn_mean_distances,
     load_neighbor_backend,
+    median_of,
     neighbor_cell,
     remove_statistical_outliers,
     remove_voxel_outliers,
@@ -229,3 +230,15 @@ def test_voxel_outliers_remove_strays_keep_clean_grid_like_knn() -> None:
     assert remove_voxel_outliers(pts[:10], 0.004, 16, 2.0).all()
     with pytest.raises(ValueError, match="std_ratio"):
         remove_voxel_outliers(pts, 0.004, 16, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_median_of_is_np_median_to_the_bit(dtype):
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 3, 4, 7, 50, 51, 999, 1000):
+        for _ in range(20):
+            values = (rng.random(n) * 3.0).astype(dtype)
+            values[: n // 3] = values[0]  # ties
+            assert median_of(values) == float(np.median(values))
+            assert isinstance(median_of(values), float)
+    assert np.isnan(median_of(np.zeros(0, dtype)))

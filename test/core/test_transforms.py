@@ -153,3 +153,7 @@ def test_cross3_has_the_bits_of_np_cross():
     rng = np.random.default_rng(11)
     for a, b in rng.normal(size=(500, 2, 3)):
         np.testing.assert_array_equal(cross3(a, b), np.cross(a, b))
+    for dtype in (np.float32, np.float64):  # row by row
+        a, b = rng.normal(size=(2, 200, 3)).astype(dtype)
+        assert cross3(a, b).dtype == dtype
+        np.testing.assert_array_equal(cross3(a, b), np.cross(a, b))

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ...geometry.filters import median_of
 from .grid import GridScene, pixels_of
 
 __all__ = ["colour_similarity", "colour_split", "two_means"]
@@ -87,7 +88,7 @@ def try_colour_split(g: GridScene, labels: np.ndarray, r: int, internal: np.ndar
     if extent < 4 * k + 2:
         return None
     ys, xs = pixels_of(reg)
-    min_px = float(g.min_pixels(float(np.median(g.z[y0:y1, x0:x1][ys, xs]))))
+    min_px = float(g.min_pixels(median_of(g.z[y0:y1, x0:x1][ys, xs])))
     if ys.size < 2 * min_px:
         return None
     crease = (comp == longest) & inner
