@@ -241,7 +241,7 @@ class InstanceMasks:
         if self._crops is not None:
             return self._crops[i]
         if self._labels is not None:
-            return self._labels[y0:y1, x0:x1] == self._label_ids[i]
+            return self._labels[y0:y1, x0:x1] == int(self._label_ids[i])  # int: compared as uint16
         return self._full[i, y0:y1, x0:x1]
 
     def window(self, i: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -251,7 +251,7 @@ class InstanceMasks:
         if self._full is not None:
             return self._full[i, y0:y1, x0:x1]
         if self._labels is not None:
-            return self._labels[y0:y1, x0:x1] == self._label_ids[i]
+            return self._labels[y0:y1, x0:x1] == int(self._label_ids[i])  # int: compared as uint16
         out = np.zeros((y1 - y0, x1 - x0), bool)
         bx0, by0, bx1, by1 = self.tight_boxes()[i].tolist()
         ix0, iy0, ix1, iy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)

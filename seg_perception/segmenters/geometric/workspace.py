@@ -198,7 +198,7 @@ def grow_thin_tops(g: GridScene, labels: np.ndarray, ids: np.ndarray,
         return cv2.transform(cv2.multiply(d, d), ones)
 
     d_table = dist2(tuple(float(c) for c in table))
-    for i in ids:
+    for i in ids.tolist():  # Python ints: label compares stay int32
         mine = (crop == i).view(np.uint8)
         if not mine.any():
             continue
@@ -246,7 +246,7 @@ def like_the_support(g: GridScene, labels: np.ndarray, doubtful_mask: np.ndarray
     h, w = labels.shape
     r = _RING_PX
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    for i in doubtful:
+    for i in doubtful.tolist():  # Python ints: label compares stay int32
         ys, xs = pixels_of(labels == i)
         y0, y1 = max(0, ys.min() - r), min(h, ys.max() + r + 1)
         x0, x1 = max(0, xs.min() - r), min(w, xs.max() + r + 1)
@@ -302,7 +302,7 @@ def wall_like(g: GridScene, labels: np.ndarray, keep: np.ndarray, centroid: np.n
     vertical = np.abs(normal @ up) <= math.sin(math.radians(20.0))
     h, w = labels.shape
     K = g.K
-    for r in np.flatnonzero(keep & planar & vertical):
+    for r in np.flatnonzero(keep & planar & vertical).tolist():
         c = centroid[r]
         above = c + 0.05 * up
         uv = [(K.fx * p[0] / p[2] + K.cx, K.fy * p[1] / p[2] + K.cy) for p in (c, above)]
