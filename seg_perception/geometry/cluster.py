@@ -184,7 +184,7 @@ def label_regions(mask: np.ndarray, cuts: np.ndarray | None = None, min_pixels: 
     order = keep[np.argsort(-areas[keep], kind="stable")]
     lut = np.zeros(n, np.int32)
     lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
-    labels = lut[comp]
+    labels = np.take(lut, comp)  # (np.take: a faster lookup than lut[comp])
     if reassign_radius > 0 and order.size:
         labels = _reassign(labels, mask & (labels == 0), reassign_radius, depth, depth_tolerance)
     return labels

@@ -70,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "worktree of an older commit) on the same frames, in turns")
     parser.add_argument("--rounds", type=int, default=3,
                         help="--against: turns per tree (default 3)")
+    parser.add_argument("--stream-frames", type=int, default=120,
+                        help="--against: frames per turn through each tree's 2 worker "
+                             "processes (default 120; 0: no stream)")
     soak = parser.add_argument_group("soak and fuzz runs (perception_node over DDS)")
     soak.add_argument("--soak", action="store_true",
                       help="soak run instead of the benchmark: --frames frames at --rate into "
@@ -185,7 +188,8 @@ def run_against(args: argparse.Namespace) -> int:
     frames = render_bench_frames(width, height, source=source, seed=args.seed)
     try:
         result = compare_trees(frames, args.against, rounds=args.rounds,
-                               iterations=args.frames or 90, progress=not args.no_progress)
+                               iterations=args.frames or 90, stream=args.stream_frames,
+                               progress=not args.no_progress)
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"seg-perception bench --against: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seg_perception.benchmark import render_bench_frames
@@ -32,19 +33,27 @@ def copy_of_this(tmp_path_factory):
 
 
 def test_both_trees_run_in_turns_on_the_same_frames(frames, copy_of_this):
-    result = compare_trees(frames, copy_of_this, rounds=2, iterations=3, warmup=1,
+    result = compare_trees(frames, copy_of_this, rounds=2, iterations=3, warmup=1, stream=4,
                            progress=False)
     other, this = result["trees"]["other"], result["trees"]["this"]
     assert other["path"] == str(copy_of_this.resolve())
     assert this["path"] == str(THIS)
-    assert len(other["p50_ms"]) == len(this["p50_ms"]) == 2
-    assert min(other["p50_ms"] + this["p50_ms"]) > 0
+    assert len(other["p50_ms"]) == len(this["mean_ms"]) == len(this["fps"]) == 2
+    assert min(other["p50_ms"] + this["p50_ms"] + other["mean_ms"] + other["fps"]) > 0
     # Same code, same frames: the same objects found, whichever tree.
     assert other["found_mean"] == this["found_mean"] > 0
     assert result["ratio_p50"] == pytest.approx(this["median_p50_ms"] / other["median_p50_ms"],
                                                 abs=1e-3)
+    assert result["ratio_fps"] == pytest.approx(this["median_fps"] / other["median_fps"],
+                                                abs=1e-3)
+    # Each frame timed on its own: both frames, in each tree, in every turn.
+    assert len(this["per_frame_ms"]) == len(frames) and all(this["per_frame_ms"])
+    ratios = [t / o for t, o in zip(this["per_frame_ms"], other["per_frame_ms"], strict=True)]
+    assert result["ratio_per_frame"] == pytest.approx(float(np.exp(np.mean(np.log(ratios)))),
+                                                      abs=1e-3)
     text = markdown_against(result)
     assert str(copy_of_this.resolve()) in text and "this / other" in text
+    assert "stream rate" in text and "Each frame's median" in text
 
 
 def test_a_tree_without_the_package_is_refused_with_what_to_give(tmp_path, frames):
@@ -68,10 +77,11 @@ def test_the_cli_writes_the_table_and_json(tmp_path, copy_of_this, capsys):
     out = tmp_path / "against"
     args = parser.parse_args(["--against", str(copy_of_this), "--rounds", "1", "--frames", "2",
                               "--sizes", "160x120", "--source", "synthetic", "--no-progress",
-                              "--out", str(out)])
+                              "--stream-frames", "0", "--out", str(out)])
     assert bench.run(args) == 0
     saved = json.loads((out / "against.json").read_text())
     assert saved["frames"]["size"] == "160x120" and saved["rounds"] == 1
+    assert saved["ratio_fps"] is None and saved["trees"]["this"]["fps"] == []  # no stream
     assert "| this |" in (out / "against.md").read_text()
     assert "this / other" in capsys.readouterr().out
     args.against = str(tmp_path / "nowhere")

@@ -84,7 +84,7 @@ def grown_candidates(candidates: np.ndarray, low: np.ndarray) -> np.ndarray:
         return np.zeros(low.shape, bool)
     has = np.bincount(comp[candidates], minlength=n) > 0
     has[0] = False
-    return has[comp] & ~candidates
+    return np.take(has, comp) & ~candidates  # (np.take: a faster lookup than has[comp])
 
 
 _THIN_FLOOR, _THIN_MAX_TILT_DEG = 0.5, 15.0
@@ -127,7 +127,7 @@ def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.n
     clears = total >= min_height * np.maximum(count, 1)
     clears[0] = False
     out = np.zeros(band.shape, bool)
-    out[win] = clears[comp] & crop
+    out[win] = np.take(clears, comp) & crop
     return out
 
 

@@ -147,7 +147,7 @@ def merge_regions(g: GridScene, labels: np.ndarray, uncut: np.ndarray, seeds: np
         merge_occluded(g, labels, stats, big, union, roots)
     roots = np.array([find(i) for i in range(n + 1)], np.int32)
     out = np.zeros(labels.shape, np.int32)
-    out[window] = roots[labels[window]]
+    out[window] = np.take(roots, labels[window])  # (faster than roots[...])
     return out
 
 
