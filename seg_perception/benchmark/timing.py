@@ -69,6 +69,7 @@ def time_pipeline(frames: Sequence[BenchFrame], *, iterations: int, warmup: int 
     result = {
         "backends": {"instance": pipe.config.instance_backend,
                      "semantic": pipe.config.semantic_backend},
+        "layout_thread": bool(getattr(pipe, "layout_thread", False)),
         "iterations": iterations, "warmup": warmup,
         "stages": stages,
         "instance_substages": {k: rounded(v) for k, v in sub.summary().items()},

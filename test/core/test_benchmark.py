@@ -90,6 +90,10 @@ def test_pipeline_section_has_every_stage_with_positive_numbers(bench):
     assert "merge" in pipe["instance_substages"]  # the geometric segmenter's own stages
     shares = stage_shares(pipe)
     assert abs(sum(share for _, _, share in shares) - 1.0) < 1e-6
+    # The default layout runs after the 3D stage (CPU): counted whole, not "beyond".
+    assert pipe["layout_thread"] is False
+    layout = [ms for name, ms, _ in shares if name.startswith("semantic")]
+    assert layout == [pytest.approx(pipe["stages"]["semantic"]["mean"])]
 
 
 def test_baseline_section_and_speedup(bench):
