@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import GridScene
+from .grid import GridScene, labelled_pixels
 
 __all__ = ["RegionStats"]
 
@@ -23,10 +23,7 @@ class RegionStats:
         done there only)."""
         n = self.n = int(labels.max())
         window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
-        crop = labels[window]
-        sel_c = np.flatnonzero(crop)  # in the window; the same order as in the grid
-        cy, cx = np.divmod(sel_c, crop.shape[1])
-        sel = (cy + window[0].start) * labels.shape[1] + (cx + window[1].start)
+        crop, sel_c, sel = labelled_pixels(labels, window)
         lab = crop.ravel()[sel_c]
         self.count = np.bincount(lab, minlength=n + 1)
         heights, zs = g.height.ravel()[sel], g.z.ravel()[sel]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...geometry import workspace as ws
-from .grid import GridScene, bounding_window, pixels_of
+from .grid import GridScene, bounding_window, labelled_pixels, pixels_of
 
 __all__ = ["filter_regions"]
 
@@ -33,10 +33,7 @@ def filter_regions(g: GridScene, labels: np.ndarray, window: tuple[slice, slice]
     if n_lab == 0:
         return labels, workspace, background
     window = window or (slice(0, labels.shape[0]), slice(0, labels.shape[1]))
-    crop = labels[window]
-    sel_c = np.flatnonzero(crop)  # in the window; the same order as in the grid
-    cy, cx = np.divmod(sel_c, crop.shape[1])
-    sel = (cy + window[0].start) * labels.shape[1] + (cx + window[1].start)
+    crop, sel_c, sel = labelled_pixels(labels, window)
     lab = crop.ravel()[sel_c]
     px, py, pz = g.x.ravel()[sel], g.y.ravel()[sel], g.z.ravel()[sel]
     counts = np.bincount(lab, minlength=n_lab + 1).astype(np.float64)
