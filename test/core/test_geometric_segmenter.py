@@ -800,3 +800,17 @@ def test_ranked_within_picks_the_ranks_of_a_stable_sort_by_group_then_value(scal
     order = np.lexsort((np.arange(5000), quantised, groups))
     ranks = np.array([0, 1, 17, 17, 2500, 4998, 4999])
     np.testing.assert_array_equal(ranked_within(groups, values, ranks), order[ranks])
+
+
+@pytest.mark.parametrize("bound", [50, 10 ** 9])  # a count per key, and np.unique
+def test_distinct_is_np_unique_with_counts(bound):
+    from seg_perception.segmenters.geometric.stats import distinct
+
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, min(bound, 50), 300).astype(np.int64)
+    found, counts = distinct(keys, bound)
+    want, want_counts = np.unique(keys, return_counts=True)
+    np.testing.assert_array_equal(found, want)
+    np.testing.assert_array_equal(counts, want_counts)
+    empty, none = distinct(np.zeros(0, np.int64), bound)
+    assert empty.size == 0 and none.size == 0

@@ -115,7 +115,7 @@ def try_colour_split(g: GridScene, labels: np.ndarray, r: int, internal: np.ndar
     if cos > math.cos(math.radians(20)):
         return None
     # Every pixel of the region takes the nearer of the two colours.
-    nearer2 = ((ab - c2) ** 2).sum(axis=2) < ((ab - c1) ** 2).sum(axis=2)
+    nearer2 = _squared_distance(ab, c2) < _squared_distance(ab, c1)
     nearer2 = cv2.medianBlur(nearer2.astype(np.uint8), 5).view(bool) & reg
     parts = []
     for m, seed in ((reg & ~nearer2, (rv[~side], ru[~side])), (nearer2, (rv[side], ru[side]))):
@@ -157,13 +157,21 @@ def two_means(ab: np.ndarray, iterations: int = 8) -> np.ndarray | None:
         if assign.all() or not assign.any():
             return None
         c0, c1 = ab[~assign].mean(axis=0), ab[assign].mean(axis=0)
-        new = ((ab - c1) ** 2).sum(axis=1) < ((ab - c0) ** 2).sum(axis=1)
+        new = _squared_distance(ab, c1) < _squared_distance(ab, c0)
         if np.array_equal(new, assign):
             break
         assign = new
     if assign.all() or not assign.any():
         return None
     return assign
+
+
+def _squared_distance(ab: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """``((ab - centre) ** 2).sum(axis=-1)`` of ``[..., 2]`` colours: the same two squares
+    and one sum, without numpy's slow reduction over a 2-long last axis."""
+    d = ab - centre
+    a, b = d[..., 0], d[..., 1]
+    return a * a + b * b
 
 
 def colour_histogram(lab: np.ndarray) -> np.ndarray:

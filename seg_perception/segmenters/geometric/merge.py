@@ -8,7 +8,7 @@ import numpy as np
 from ...geometry.plane import SurfaceExtent
 from .grid import GridScene
 from .occlusion import merge_occluded
-from .stats import RegionStats
+from .stats import RegionStats, distinct
 from .workspace import footprints
 
 __all__ = ["merge_regions"]
@@ -230,7 +230,7 @@ def across_holes(g: GridScene, labels: np.ndarray, stats: RegionStats
         keys.append(np.minimum(a, b) * n1 + np.maximum(a, b))
     if not any(k.size for k in keys):
         return []
-    pairs = [(int(k // n1), int(k % n1)) for k in np.unique(np.concatenate(keys))]
+    pairs = [(int(k // n1), int(k % n1)) for k in distinct(np.concatenate(keys), n1 * n1)[0]]
     return [p for p in pairs if p not in stats.outline]
 
 
@@ -269,7 +269,8 @@ def bridged_pairs(labels: np.ndarray, uncut: np.ndarray) -> list[tuple[int, int]
 
     n_c, coarse = cv2.connectedComponents(uncut.view(np.uint8), connectivity=4)
     both = (labels > 0) & (coarse > 0)
-    key = np.unique(labels[both].astype(np.int64) * n_c + coarse[both])
+    key, _ = distinct(labels[both].astype(np.int64) * n_c + coarse[both],
+                      (int(labels.max(initial=0)) + 1) * n_c)
     owner, comp = key // n_c, key % n_c
     pairs = []
     ids, cnt = np.unique(comp, return_counts=True)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .grid import GridScene, labelled_pixels
 
-__all__ = ["RegionStats"]
+__all__ = ["RegionStats", "distinct"]
 
 
 class RegionStats:
@@ -81,7 +81,7 @@ class RegionStats:
             # Key (back, front): one entry per neighbouring pixel pair, both ways.
             touch += [a * n1 + b, b * n1 + a]
             behind += [(za - zb) > jump[sa][diff], (zb - za) > jump[sb][diff]]
-        keys, counts = np.unique(np.concatenate(outline), return_counts=True)
+        keys, counts = distinct(np.concatenate(outline), n1 * n1)
         self.outline = {(int(k // n1), int(k % n1)): int(c)
                         for k, c in zip(keys, counts, strict=True)}
         t = np.concatenate(touch)
@@ -159,6 +159,17 @@ class RegionStats:
     def colour_similarity(self, a: int, b: int) -> float:
         """Histogram intersection in [0, 1] of the regions' a*b* colours."""
         return float(np.minimum(self.hist[a], self.hist[b]).sum())
+
+
+def distinct(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_counts=True)`` of non-negative integer keys below
+    ``bound``: by one count per key (no sort) where ``bound`` is small next to the
+    number of keys, by ``np.unique`` otherwise; the same result either way."""
+    if bound > 4 * keys.size + 4096:
+        return np.unique(keys, return_counts=True)
+    counts = np.bincount(keys, minlength=bound)
+    found = np.flatnonzero(counts)
+    return found, counts[found]
 
 
 def ranked_within(groups: np.ndarray, values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
