@@ -218,7 +218,7 @@ def across_holes(g: GridScene, labels: np.ndarray, stats: RegionStats
     box3 = np.ones((3, 3), np.uint8)
     for _ in range(_HOLE_WIDTH):
         fill = hole & (grown == 0)
-        grown[fill] = cv2.dilate(grown, box3)[fill]
+        np.copyto(grown, cv2.dilate(grown, box3), where=fill)
     new = grown != labels
     n1 = stats.n + 1
     keys = []

@@ -61,10 +61,7 @@ def fill_small_holes(depth: np.ndarray, config: GeometricConfig) -> np.ndarray:
                    kernel.astype(np.uint8))
     agree = (hi - lo) <= np.float32(config.min_depth_jump) + np.float32(
         2 * config.noise_k) * config.sigma(mean)
-    out = depth.copy()
-    fill = hole & agree
-    out[fill] = mean[fill]
-    return out
+    return np.where(hole & agree, mean, depth)
 
 
 @dataclass(frozen=True, eq=False)
