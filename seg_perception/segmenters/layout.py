@@ -220,7 +220,9 @@ class GeometricLayoutSegmenter:
             if label == _WALL:
                 if abs(float(n @ up)) > sin_v:
                     continue  # slanted: leave it unknown
-                rise = (pts[inliers] * up.astype(np.float32)).sum(axis=1)
+                u = up.astype(np.float32)
+                on = pts[inliers]  # heights along up: the same sums as .sum(axis=1)
+                rise = on[:, 0] * u[0] + on[:, 1] * u[1] + on[:, 2] * u[2]
                 low, high = np.percentile(rise, [5, 95])
                 if float(high - low) < cfg.min_wall_height:
                     continue  # a low vertical face (a table's edge, a box side): not a wall
