@@ -53,29 +53,31 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     up = cv2.resize(labels[gy0:gy1, gx0:gx1], ((gx1 - gx0) * s, (gy1 - gy0) * s),
                     interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0]
     # Full-resolution check: a pixel keeps the nearest grid label only if it is
-    # itself above the support plane (object outlines at full resolution).
+    # itself above the support plane (object outlines at full resolution). Depth,
+    # height and noise are looked up only at the pixels tested (outline bands).
     depth = frame.depth[y0:y1, x0:x1]
     K = frame.intrinsics
     rays_u, rays_v = K.pixel_rays()
-    u, v = rays_u[x0:x1], rays_v[y0:y1]
     n = np.asarray(plane.normal, np.float32)
-    height = depth * ((n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]) + np.float32(
-        plane.offset)
-    if noise is None:
-        sigma_full = config.sigma(depth)
-    else:
+    along_u = n[0] * rays_u[x0:x1]  # height = depth * (along_u[x] + along_v[y]) + offset
+    along_v = n[1] * rays_v[y0:y1] + n[2]
+    offset = np.float32(plane.offset)
+    if noise is not None:
         a = cv2.resize(np.ascontiguousarray(noise[gy0:gy1, gx0:gx1]),
                        ((gx1 - gx0) * s, (gy1 - gy0) * s),
                        interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0]
-        sigma_full = a * depth * depth
-    tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * sigma_full)
-    ok = ((height > tol) & (depth >= np.float32(config.min_depth))
-          & (depth <= np.float32(config.max_depth)))
-    # Object pixels just outside the grid outline take the neighbouring label
-    # (nearest-neighbour upsampling rounds outlines to the grid).
-    grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
-    fine = np.where(up > 0, up, grown)
-    fine *= ok
+
+    def at(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(depth, height, sigma, tolerance)`` at window pixels ``ys, xs``."""
+        z = depth[ys, xs]
+        height = z * (along_u[xs] + along_v[ys]) + offset
+        sigma = config.sigma(z) if noise is None else a[ys, xs] * z * z
+        tol = np.maximum(np.float32(config.min_height), np.float32(config.noise_k) * sigma)
+        return z, height, sigma, tol
+
+    def in_range(z: np.ndarray) -> np.ndarray:
+        return (z >= np.float32(config.min_depth)) & (z <= np.float32(config.max_depth))
+
     # Inside an object (its grid label on all 8 grid neighbours) the grid has decided:
     # a pixel there that is noisy, just under the height tolerance (a plate's top) or
     # without depth (a sensor dropout on a dark or shiny surface) is still the object.
@@ -85,7 +87,17 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     interior = (crop > 0) & (cv2.erode(crop, box3) == cv2.dilate(crop, box3))
     inner = cv2.resize(interior.view(np.uint8), ((gx1 - gx0) * s, (gy1 - gy0) * s),
                        interpolation=cv2.INTER_NEAREST)[:y1 - y0, :x1 - x0].view(bool)
+    fine = np.zeros(up.shape, np.uint16)
     np.copyto(fine, up, where=inner)
+    # Object pixels just outside the grid outline take the neighbouring label
+    # (nearest-neighbour upsampling rounds outlines to the grid).
+    grown = cv2.dilate(up, np.ones((2 * s - 1, 2 * s - 1), np.uint8))
+    ys, xs = pixels_of((grown > 0) & ~inner)
+    z, height, _, tol = at(ys, xs)
+    ok = (height > tol) & in_range(z)
+    ys, xs = ys[ok], xs[ok]
+    own = up[ys, xs]
+    fine[ys, xs] = np.where(own > 0, own, grown[ys, xs])
     # An object's base: its sides reach down to the support, through the band under
     # the height tolerance that the test above cuts off (a few pixels of every outline
     # against the table). Grown back by up to one grid cell (``stride`` pixels, what
@@ -98,11 +110,8 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     band[[0, -1], :] = False  # (neighbours below are read without bounds checks)
     band[:, [0, -1]] = False
     ys, xs = pixels_of(band)
-    zb = depth[ys, xs]
-    sigma = sigma_full[ys, xs]
-    hb = height[ys, xs]
-    keep = ((hb > np.float32(_BASE_K) * sigma) & (hb <= tol[ys, xs])
-            & (zb >= np.float32(config.min_depth)) & (zb <= np.float32(config.max_depth)))
+    zb, hb, sigma, tol = at(ys, xs)
+    keep = (hb > np.float32(_BASE_K) * sigma) & (hb <= tol) & in_range(zb)
     ys, xs, zb = ys[keep], xs[keep], zb[keep]
     step = np.float32(config.noise_k * math.sqrt(2.0)) * sigma[keep]
     for _ in range(s):  # one pixel ring per pass, all of a ring at once
