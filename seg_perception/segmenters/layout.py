@@ -173,8 +173,9 @@ class GeometricLayoutSegmenter:
                                          (0, frame.width - labels.shape[1])), mode="edge")
             labels = np.ascontiguousarray(labels)
         labels[frame.depth <= 0] = _UNKNOWN
-        if a.num_objects:
-            labels[a.full_labels(frame) > 0] = _OBJECT
+        if a.num_objects:  # (in the window that holds the objects)
+            win = a.full_window(frame)
+            np.copyto(labels[win], np.uint8(_OBJECT), where=a.full_labels(frame)[win] > 0)
         return SemanticMap(labels=labels, class_names=LAYOUT_CLASSES)
 
     def _up(self, a: SceneAnalysis) -> np.ndarray | None:
