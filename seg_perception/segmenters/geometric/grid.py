@@ -181,18 +181,20 @@ class GridScene:
         a_min = config.noise_at_1m
         if config.estimate_noise:
             config = measured_noise(height, z, valid, config)
-        tol = np.maximum(np.float32(config.min_height),
-                         np.float32(config.noise_k) * config.sigma(z))
-        support = valid & (np.abs(height) <= tol)
-        if config.estimate_noise:
             # The noise where each pixel is (a dark table is noisier than the objects
             # on it): the plane's tolerance band for every pixel from its own noise.
-            noise = local_noise(z, valid, support, config.noise_at_1m, a_min)
-            tol = np.maximum(np.float32(config.min_height),
-                             np.float32(config.noise_k) * noise * z * z)
-            support = valid & (np.abs(height) <= tol)
+            # The band of the plane's noise is read on every 2nd pixel only.
+            sub = (slice(None, None, 2), slice(None, None, 2))
+            tol_sub = np.maximum(np.float32(config.min_height),
+                                 np.float32(config.noise_k) * config.sigma(z[sub]))
+            support_sub = valid[sub] & (np.abs(height[sub]) <= tol_sub)
+            noise = local_noise(z, valid, support_sub, config.noise_at_1m, a_min)
+            sigma_k = np.float32(config.noise_k) * noise * z * z
         else:
             noise = np.full(z.shape, np.float32(config.noise_at_1m))
+            sigma_k = np.float32(config.noise_k) * config.sigma(z)
+        tol = np.maximum(np.float32(config.min_height), sigma_k)
+        support = valid & (np.abs(height) <= tol)
         candidates = valid & (height > tol) & (height < np.float32(config.max_height))
         # Hysteresis: a surface that stands out of its noise band somewhere continues
         # down to _LOW_K sigmas where connected (a thin object in noisy depth is a
