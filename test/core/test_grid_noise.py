@@ -11,3 +11,24 @@ def test_missing_levels_alternate_smallest_and_largest_and_are_shared_read_only(
     np.testing.assert_array_equal(got, [[0, 255, 0, 255], [255, 0, 255, 0], [0, 255, 0, 255]])
     assert got.dtype == np.uint8 and not got.flags.writeable
     assert _missing_levels((3, 4)) is got
+
+
+def test_grown_candidates_are_the_low_pixels_connected_to_a_candidate():
+    import cv2
+
+    from seg_perception.segmenters.geometric.grid import grown_candidates
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        h, w = rng.integers(1, 30, 2)
+        base = rng.random((h, w))
+        candidates = base < rng.random() * 0.4
+        low = (base < rng.random()) | (rng.random((h, w)) < 0.2)
+        # By definition: the components of low | candidates that hold a candidate.
+        n, comp = cv2.connectedComponents((low | candidates).view(np.uint8), connectivity=8)
+        has = np.zeros(n, bool)
+        has[comp[candidates]] = True
+        has[0] = False
+        np.testing.assert_array_equal(grown_candidates(candidates, low),
+                                      has[comp] & ~candidates)
+    assert not grown_candidates(np.ones((4, 5), bool), np.ones((4, 5), bool)).any()
