@@ -136,24 +136,32 @@ def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.n
     floor = np.float32(_THIN_FLOOR * min_height)
     band = ((height > floor) & (height < np.float32(2.0 * min_height)) & (noise2 <= floor)
             & points.valid & points.normals_ok)
-    win = bounding_window(band)
-    if win[0].stop == 0:
+    # The band holds few pixels: the rest is done on their flat indices (raster order,
+    # as a mask of them would give), the labelling on their bounding box only.
+    idx = np.flatnonzero(band)
+    if idx.size == 0:
         return band
     n = np.asarray(plane.normal, np.float32)
-    nx, ny, nz = (c[win] for c in points.normals)
+    nx, ny, nz = (c.ravel()[idx] for c in points.normals)
     up = nx * n[0]
     up += ny * n[1]
     up += nz * n[2]
     cos_max = np.float32(math.cos(math.radians(_THIN_MAX_TILT_DEG)))
-    crop = band[win] & (np.abs(up) >= cos_max)
-    k, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
-    idx = comp[crop]
-    count = np.bincount(idx, minlength=k)
-    total = np.bincount(idx, weights=height[win][crop], minlength=k)
-    clears = total >= min_height * np.maximum(count, 1)
-    clears[0] = False
+    idx = idx[np.abs(up) >= cos_max]
     out = np.zeros(band.shape, bool)
-    out[win] = np.take(clears, comp) & crop
+    if idx.size == 0:
+        return out
+    rows, cols = np.divmod(idx, band.shape[1])
+    rows -= rows.min()
+    cols -= cols.min()
+    crop = np.zeros((int(rows.max()) + 1, int(cols.max()) + 1), bool)
+    crop[rows, cols] = True
+    k, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
+    label = comp[rows, cols]
+    count = np.bincount(label, minlength=k)
+    total = np.bincount(label, weights=height.ravel()[idx], minlength=k)
+    clears = total >= min_height * np.maximum(count, 1)
+    out.ravel()[idx] = np.take(clears, label)
     return out
 
 
