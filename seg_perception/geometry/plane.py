@@ -521,7 +521,8 @@ def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m
     """
     z = np.asarray(z, np.float32)
     ok = z > 0
-    z2 = z[ok] * z[ok]
+    z_ok = z[ok]
+    z2 = z_ok * z_ok
     ratio = np.abs(np.asarray(residuals, np.float32)[ok]) / z2
     floor_ratio = np.float32(floor_m) / z2
     a = float(noise_at_1m)
@@ -529,5 +530,8 @@ def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m
         inl = ratio <= np.maximum(floor_ratio, np.float32(noise_k * a))
         if int(np.count_nonzero(inl)) < 50:
             break
-        a = max(float(noise_at_1m), 1.4826 * median_of(ratio[inl]))
+        a_next = max(float(noise_at_1m), 1.4826 * median_of(ratio[inl]))
+        if a_next == a:  # a fixed point: every further round would repeat this one
+            break
+        a = a_next
     return a
