@@ -129,9 +129,13 @@ def refit_in_disparity(points: GridPoints, plane: Plane, config: GeometricConfig
         hint = hint / np.linalg.norm(hint)
         cos_hint = math.cos(math.radians(config.max_up_angle_deg))
     n, d = np.asarray(plane.normal, np.float64), float(plane.offset)
+    last = None
     for _ in range(_REFIT_ROUNDS):
         n32 = n.astype(np.float32)
         inl = (np.abs(xyz @ n32 + np.float32(d)) <= thr) & (nrm @ n32 >= cos_normal)
+        if last is not None and np.array_equal(inl, last):
+            break  # the same inliers: this round would refit the same plane
+        last = inl
         if np.count_nonzero(inl) < 3 * config.min_points:
             break
         uu, uv, su, vv, sv, cnt, uw, vw, sw = terms @ inl.astype(np.float64)
