@@ -120,9 +120,18 @@ def refit_in_disparity(points: GridPoints, plane: Plane, config: GeometricConfig
                      np.float32(config.noise_k) * config.sigma(z))
     # The normal equations of 1/z ~ (u, v, 1) as sums over the inliers: one product
     # of this 9 x N matrix with the inlier mask per round.
-    u, v, w = (xyz[:, 0] / z).astype(np.float64), (xyz[:, 1] / z).astype(np.float64), \
-        (1.0 / z).astype(np.float64)
-    terms = np.stack([u * u, u * v, u, v * v, v, np.ones_like(u), u * w, v * w, w])
+    # Written in place (no temporaries to stack); u, v, w are float32 quotients, widened.
+    terms = np.empty((9, z.size))
+    uu, uv, u, vv, v, one, uw, vw, w = terms
+    np.divide(xyz[:, 0], z, out=u, dtype=np.float32)
+    np.divide(xyz[:, 1], z, out=v, dtype=np.float32)
+    np.divide(np.float32(1.0), z, out=w, dtype=np.float32)
+    np.multiply(u, u, out=uu)
+    np.multiply(u, v, out=uv)
+    np.multiply(v, v, out=vv)
+    one.fill(1.0)
+    np.multiply(u, w, out=uw)
+    np.multiply(v, w, out=vw)
     cos_normal = np.float32(math.cos(math.radians(_REFIT_NORMAL_DEG)))
     hint = None if config.up_hint is None else np.asarray(config.up_hint, np.float64)
     if hint is not None:
