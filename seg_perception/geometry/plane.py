@@ -77,13 +77,17 @@ def fit_plane_lstsq(points: np.ndarray, weights: np.ndarray | None = None) -> Pl
     pts = np.asarray(points, np.float64)
     if pts.shape[0] < 3:
         raise InvalidFrameError(f"a plane needs at least 3 points, got {pts.shape[0]}")
-    w = np.ones(pts.shape[0]) if weights is None else np.asarray(weights, np.float64)
-    centroid = (w[:, None] * pts).sum(axis=0) / w.sum()
+    # Unweighted: the same sums without the products by 1 (the same values summed).
+    w = None if weights is None else np.asarray(weights, np.float64)
+    if w is None:
+        centroid = pts.sum(axis=0) / np.float64(pts.shape[0])
+    else:
+        centroid = (w[:, None] * pts).sum(axis=0) / w.sum()
     c = [pts[:, i] - centroid[i] for i in range(3)]
     # Six elementwise sums instead of a BLAS product (faster on thin matrices).
     cov = np.empty((3, 3))
     for i in range(3):
-        wc = w * c[i]
+        wc = c[i] if w is None else w * c[i]
         for j in range(i, 3):
             cov[i, j] = cov[j, i] = float((wc * c[j]).sum())
     _, vecs = np.linalg.eigh(cov)
