@@ -244,14 +244,18 @@ class GridScene:
         pixel_angle = 1.0 / min(K.fx, K.fy)
         # Largest depth step between neighbouring grid pixels on one smooth surface:
         # the pixel footprint seen at up to max_incidence, plus noise of both pixels.
-        two_pixels = np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z)
-        self.jump = (np.float32(config.min_depth_jump)
-                     + z * np.float32(pixel_angle
-                                      * math.tan(math.radians(config.max_incidence_deg)))
-                     + two_pixels)
+        # (In place: one new array each, no temporaries.)
+        two_pixels = config.sigma(z)
+        two_pixels *= np.float32(config.noise_k * math.sqrt(2.0))
+        self.jump = z * np.float32(pixel_angle * math.tan(math.radians(config.max_incidence_deg)))
+        self.jump += np.float32(config.min_depth_jump)
+        self.jump += two_pixels
         # Smallest step the (optional) slope test accepts: above the noise of two pixels.
-        self.step_noise = 0.0 if config.jump_slope_ratio is None else (
-            np.float32(0.5 * config.min_depth_jump) + two_pixels)
+        if config.jump_slope_ratio is None:
+            self.step_noise = 0.0
+        else:
+            two_pixels += np.float32(0.5 * config.min_depth_jump)
+            self.step_noise = two_pixels
 
     # The grid's own arrays, read through.
     stride = property(lambda self: self.points.stride)
