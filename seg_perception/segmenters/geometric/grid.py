@@ -118,7 +118,7 @@ _THIN_FLOOR, _THIN_MAX_TILT_DEG = 0.5, 15.0
 facing up within this many degrees of the support's normal."""
 
 
-def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.ndarray,
+def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, sigma: np.ndarray,
               min_height: float) -> np.ndarray:
     """``bool[h, w]``: the tops of thin flat objects (a plate, a closed book lying flat).
 
@@ -127,15 +127,16 @@ def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.n
     facing up like the support, between ``_THIN_FLOOR`` and twice ``min_height``
     high, whose mean height clears ``min_height`` is such a top, all of it. A bowl's
     floor or a warped table stays under ``min_height`` on average; an object's sides
-    and foot do not face up. Only where the noise (``noise2``: 2 sigmas, metres) is
-    under the patch's floor: elsewhere the band would hold the table's upper noise
-    tail, whose mean is high.
+    and foot do not face up. Only where 2 noise sigmas (``sigma``, metres) are at most
+    the patch's floor: elsewhere the band would hold the table's upper noise tail,
+    whose mean is high.
     """
     import cv2
 
     floor = np.float32(_THIN_FLOOR * min_height)
-    band = ((height > floor) & (height < np.float32(2.0 * min_height)) & (noise2 <= floor)
-            & points.valid & points.normals_ok)
+    # (sigma <= floor / 2: the same test as 2 sigma <= floor; doubling and halving are exact.)
+    band = ((height > floor) & (height < np.float32(2.0 * min_height))
+            & (sigma <= floor / np.float32(2.0)) & points.valid & points.normals_ok)
     # The band holds few pixels: the rest is done on their flat indices (raster order,
     # as a mask of them would give), the labelling on their bounding box only.
     idx = np.flatnonzero(band)
@@ -209,24 +210,32 @@ class GridScene:
                                  np.float32(config.noise_k) * config.sigma(z[sub]))
             support_sub = valid[sub] & (np.abs(height[sub]) <= tol_sub)
             noise = local_noise(z, valid, support_sub, config.noise_at_1m, a_min)
-            sigma_k = np.float32(config.noise_k) * noise * z * z
+            tol = noise * np.float32(config.noise_k)  # (k noise) z z, in place
+            tol *= z
+            tol *= z
         else:
             noise = np.full(z.shape, np.float32(config.noise_at_1m))
-            sigma_k = np.float32(config.noise_k) * config.sigma(z)
-        tol = np.maximum(np.float32(config.min_height), sigma_k)
-        support = valid & (np.abs(height) <= tol)
-        candidates = valid & (height > tol) & (height < np.float32(config.max_height))
+            tol = config.sigma(z)
+            tol *= np.float32(config.noise_k)
+        min_height = np.float32(config.min_height)
+        np.maximum(tol, min_height, out=tol)
+        support = np.abs(height) <= tol
+        support &= valid
+        in_range = height < np.float32(config.max_height)
+        in_range &= valid
+        candidates = (height > tol) & in_range
         # Hysteresis: a surface that stands out of its noise band somewhere continues
         # down to _LOW_K sigmas where connected (a thin object in noisy depth is a
         # speckle of pixels over the band, not fragments); never under min_height,
         # but for the top of a thin flat object (thin_flat: a plate lying flat).
-        sigma = noise * z * z
-        low_tol = np.maximum(np.float32(config.min_height), np.float32(_LOW_K) * sigma)
-        grown = grown_candidates(candidates, valid & (height > low_tol)
-                                 & (height < np.float32(config.max_height)))
-        thin = (thin_flat(points, plane, height, np.float32(2.0) * sigma, config.min_height)
-                & ~candidates & ~grown)
+        sigma = noise * z
+        sigma *= z
+        low_tol = sigma * np.float32(_LOW_K)
+        np.maximum(low_tol, min_height, out=low_tol)
+        grown = grown_candidates(candidates, (height > low_tol) & in_range)
+        thin = thin_flat(points, plane, height, sigma, config.min_height)
         if thin.any():
+            thin &= ~(candidates | grown)
             low_tol = np.where(thin, np.float32(_THIN_FLOOR * config.min_height), low_tol)
             grown |= thin
         if grown.any():
