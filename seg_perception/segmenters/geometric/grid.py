@@ -36,8 +36,10 @@ def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.nda
     """``float32[H, W]`` signed height above ``plane``; ``n . ray`` is separable in u, v."""
     u, v = K.pixel_rays()
     n = np.asarray(plane.normal, np.float32)
-    along = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
-    return depth * along + np.float32(plane.offset)
+    height = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
+    height *= depth  # in place: one new array
+    height += np.float32(plane.offset)
+    return height
 
 
 def eroded(mask: np.ndarray, radius: int) -> np.ndarray:
