@@ -32,3 +32,16 @@ def test_grown_candidates_are_the_low_pixels_connected_to_a_candidate():
         np.testing.assert_array_equal(grown_candidates(candidates, low),
                                       has[comp] & ~candidates)
     assert not grown_candidates(np.ones((4, 5), bool), np.ones((4, 5), bool)).any()
+
+
+def test_upsampled_2x_is_a_nearest_neighbour_resize_cropped():
+    import cv2
+
+    from seg_perception.segmenters.geometric.noise import upsampled_2x
+
+    small = np.random.default_rng(0).random((5, 7)).astype(np.float32)
+    full = cv2.resize(small, (14, 10), interpolation=cv2.INTER_NEAREST)
+    for shape in [(10, 14), (9, 14), (10, 13), (9, 13)]:
+        got = upsampled_2x(small, shape)
+        assert got.flags.c_contiguous and got.dtype == np.float32
+        np.testing.assert_array_equal(got, full[:shape[0], :shape[1]])

@@ -79,10 +79,21 @@ def local_noise(z: np.ndarray, valid: np.ndarray, support_sub: np.ndarray, a_pla
         return np.full((h, w), np.float32(max(a_plane, a_min)))
     med = levels.astype(np.float32) * step
     med *= np.float32(a_plane / ref)
-    # Scaled and clipped per sample, then repeated: the same values as after the resize.
+    # Scaled and clipped per sample, then repeated: the same values as the other way round.
     np.clip(med, np.float32(a_min), np.float32(max(a_plane, a_min)), out=med)
-    return np.ascontiguousarray(cv2.resize(med, (2 * med.shape[1], 2 * med.shape[0]),
-                                           interpolation=cv2.INTER_NEAREST)[:h, :w])
+    return upsampled_2x(med, (h, w))
+
+
+def upsampled_2x(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``small`` with every value repeated over 2 x 2 pixels, cropped to ``shape`` (at
+    most one row and column fewer than twice ``small``'s): a nearest-neighbour
+    upsampling, as ``cv2.resize`` makes it but about 2x faster."""
+    h, w = shape
+    cols = np.repeat(small, 2, axis=1)[:, :w]
+    out = np.empty((h, w), small.dtype)
+    out[0::2] = cols[:(h + 1) // 2]
+    out[1::2] = cols[:h // 2]
+    return out
 
 
 @functools.lru_cache(maxsize=4)
