@@ -170,7 +170,7 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
         np.abs(dist, out=dist)
         inl = dist <= thr
         if snorm is not None:  # the point's own normal must agree with the plane's
-            agree = normals[:, 0:1] * snx
+            agree = np.multiply(normals[:, 0:1], snx, out=dist)  # (dist is done with)
             agree += normals[:, 1:2] * sny
             agree += normals[:, 2:3] * snz
             inl &= agree >= cos_normal
