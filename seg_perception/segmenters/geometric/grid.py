@@ -238,12 +238,12 @@ class GridScene:
         thin = thin_flat(points, plane, height, sigma, config.min_height)
         if thin.any():
             thin &= ~(candidates | grown)
-            low_tol = np.where(thin, np.float32(_THIN_FLOOR * config.min_height), low_tol)
+            low_tol[thin] = np.float32(_THIN_FLOOR * config.min_height)
             grown |= thin
-        if grown.any():
-            candidates = candidates | grown
-            support = support & ~grown
-            tol = np.where(grown, low_tol, tol)
+        if grown.any():  # (in place: all are this function's own arrays)
+            candidates |= grown
+            support &= ~grown
+            np.copyto(tol, low_tol, where=grown)
         return cls(frame, config, points, plane, height, tol, support, candidates, noise)
 
     def sigma(self) -> np.ndarray:
