@@ -1,4 +1,4 @@
-"""Helpers of the grid's noise and support split (noise.py, grid.py)."""
+"""Helpers of the grid's support plane, noise and support split (support.py, noise.py, grid.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,3 +45,14 @@ def test_upsampled_2x_is_a_nearest_neighbour_resize_cropped():
         got = upsampled_2x(small, shape)
         assert got.flags.c_contiguous and got.dtype == np.float32
         np.testing.assert_array_equal(got, full[:shape[0], :shape[1]])
+
+
+def test_gathered_stacks_the_arrays_values_at_flat_indices():
+    from seg_perception.segmenters.geometric.support import _gathered
+
+    rng = np.random.default_rng(0)
+    arrays = tuple(rng.random((4, 6)).astype(np.float32) for _ in range(3))
+    idx = rng.integers(0, 24, 50)
+    got = _gathered(arrays, idx)
+    np.testing.assert_array_equal(got, np.stack([a.ravel()[idx] for a in arrays], axis=1))
+    assert got.dtype == np.float32 and got.flags.c_contiguous

@@ -42,8 +42,8 @@ def support_plane(points: GridPoints, config: GeometricConfig,
     rng = np.random.default_rng(0)  # reproducible frame to frame
     if idx.size > 4096:  # plenty for a plane; duplicates are harmless
         idx = idx[rng.integers(0, idx.size, 4096)]
-    pts = np.stack([x.ravel()[idx], y.ravel()[idx], z.ravel()[idx]], axis=1)
-    nrm = np.stack([n.ravel()[idx] for n in normals], axis=1)
+    pts = _gathered((x, y, z), idx)
+    nrm = _gathered(normals, idx)
     thr = np.maximum(np.float32(config.plane_distance),
                      np.float32(config.noise_k) * config.sigma(pts[:, 2]))
     hint = config.up_hint
@@ -84,6 +84,15 @@ def support_plane(points: GridPoints, config: GeometricConfig,
                 and plane.offset < best.offset - MIN_TABLE_HEIGHT:
             best, best_count = plane, count
     return refit_in_disparity(points, best, config), best_count / pts.shape[0]
+
+
+def _gathered(arrays: tuple[np.ndarray, ...], idx: np.ndarray) -> np.ndarray:
+    """``[len(idx), len(arrays)]``: the arrays' values at flat indices ``idx``, one
+    column each, gathered straight into place (``np.stack`` of the gathers, faster)."""
+    out = np.empty((idx.size, len(arrays)), arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        np.take(a, idx, out=out[:, i])
+    return out
 
 
 _REFIT_ROUNDS = 3
