@@ -77,13 +77,17 @@ def fit_plane_lstsq(points: np.ndarray, weights: np.ndarray | None = None) -> Pl
     pts = np.asarray(points, np.float64)
     if pts.shape[0] < 3:
         raise InvalidFrameError(f"a plane needs at least 3 points, got {pts.shape[0]}")
-    w = np.ones(pts.shape[0]) if weights is None else np.asarray(weights, np.float64)
-    centroid = (w[:, None] * pts).sum(axis=0) / w.sum()
+    # Unweighted: the same sums without the products by 1 (the same values summed).
+    w = None if weights is None else np.asarray(weights, np.float64)
+    if w is None:
+        centroid = pts.sum(axis=0) / np.float64(pts.shape[0])
+    else:
+        centroid = (w[:, None] * pts).sum(axis=0) / w.sum()
     c = [pts[:, i] - centroid[i] for i in range(3)]
     # Six elementwise sums instead of a BLAS product (faster on thin matrices).
     cov = np.empty((3, 3))
     for i in range(3):
-        wc = w * c[i]
+        wc = c[i] if w is None else w * c[i]
         for j in range(i, 3):
             cov[i, j] = cov[j, i] = float((wc * c[j]).sum())
     _, vecs = np.linalg.eigh(cov)
@@ -166,7 +170,7 @@ def _ransac(points: np.ndarray, threshold: np.ndarray | float, num_iterations: i
         np.abs(dist, out=dist)
         inl = dist <= thr
         if snorm is not None:  # the point's own normal must agree with the plane's
-            agree = normals[:, 0:1] * snx
+            agree = np.multiply(normals[:, 0:1], snx, out=dist)  # (dist is done with)
             agree += normals[:, 1:2] * sny
             agree += normals[:, 2:3] * snz
             inl &= agree >= cos_normal
@@ -521,7 +525,8 @@ def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m
     """
     z = np.asarray(z, np.float32)
     ok = z > 0
-    z2 = z[ok] * z[ok]
+    z_ok = z[ok]
+    z2 = z_ok * z_ok
     ratio = np.abs(np.asarray(residuals, np.float32)[ok]) / z2
     floor_ratio = np.float32(floor_m) / z2
     a = float(noise_at_1m)
@@ -529,5 +534,8 @@ def depth_noise_from_residuals(residuals: np.ndarray, z: np.ndarray, noise_at_1m
         inl = ratio <= np.maximum(floor_ratio, np.float32(noise_k * a))
         if int(np.count_nonzero(inl)) < 50:
             break
-        a = max(float(noise_at_1m), 1.4826 * median_of(ratio[inl]))
+        a_next = max(float(noise_at_1m), 1.4826 * median_of(ratio[inl]))
+        if a_next == a:  # a fixed point: every further round would repeat this one
+            break
+        a = a_next
     return a

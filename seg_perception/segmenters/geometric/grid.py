@@ -36,8 +36,10 @@ def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.nda
     """``float32[H, W]`` signed height above ``plane``; ``n . ray`` is separable in u, v."""
     u, v = K.pixel_rays()
     n = np.asarray(plane.normal, np.float32)
-    along = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
-    return depth * along + np.float32(plane.offset)
+    height = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
+    height *= depth  # in place: one new array
+    height += np.float32(plane.offset)
+    return height
 
 
 def eroded(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -87,18 +89,30 @@ plane's band (``noise_k`` sigmas) somewhere continues (hysteresis). 1.5, not 2: 
 1.5 cm thick at 1.2-1.6 m from a stereo camera is 1.5-2 of its own sigmas up."""
 
 
+_NEIGHBOURS_8 = np.ones((3, 3), np.uint8)
+
+
 def grown_candidates(candidates: np.ndarray, low: np.ndarray) -> np.ndarray:
     """``bool[h, w]``: pixels of ``low`` (not in ``candidates``) in an 8-connected
-    component of ``low | candidates`` that holds a candidate pixel."""
+    component of ``low | candidates`` that holds a candidate pixel.
+
+    Found as the components of those few pixels alone (within their bounding box)
+    that touch a candidate: the same pixels, without labelling the whole grid.
+    """
     import cv2
 
-    both = low | candidates
-    n, comp = cv2.connectedComponents(both.view(np.uint8), connectivity=8)
-    if n < 2:
-        return np.zeros(low.shape, bool)
-    has = np.bincount(comp[candidates], minlength=n) > 0
+    extra = low > candidates  # low & ~candidates
+    out = np.zeros(low.shape, bool)
+    win = bounding_window(extra, margin=1)  # with the candidates next to them
+    if win[0].stop == 0:
+        return out
+    crop = extra[win]
+    touching = crop & cv2.dilate(candidates[win].view(np.uint8), _NEIGHBOURS_8).view(bool)
+    n, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
+    has = np.bincount(comp[touching], minlength=n) > 0
     has[0] = False
-    return np.take(has, comp) & ~candidates  # (np.take: a faster lookup than has[comp])
+    out[win] = np.take(has, comp)  # (np.take: a faster lookup than has[comp])
+    return out
 
 
 _THIN_FLOOR, _THIN_MAX_TILT_DEG = 0.5, 15.0
@@ -106,7 +120,7 @@ _THIN_FLOOR, _THIN_MAX_TILT_DEG = 0.5, 15.0
 facing up within this many degrees of the support's normal."""
 
 
-def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.ndarray,
+def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, sigma: np.ndarray,
               min_height: float) -> np.ndarray:
     """``bool[h, w]``: the tops of thin flat objects (a plate, a closed book lying flat).
 
@@ -115,33 +129,42 @@ def thin_flat(points: GridPoints, plane: Plane, height: np.ndarray, noise2: np.n
     facing up like the support, between ``_THIN_FLOOR`` and twice ``min_height``
     high, whose mean height clears ``min_height`` is such a top, all of it. A bowl's
     floor or a warped table stays under ``min_height`` on average; an object's sides
-    and foot do not face up. Only where the noise (``noise2``: 2 sigmas, metres) is
-    under the patch's floor: elsewhere the band would hold the table's upper noise
-    tail, whose mean is high.
+    and foot do not face up. Only where 2 noise sigmas (``sigma``, metres) are at most
+    the patch's floor: elsewhere the band would hold the table's upper noise tail,
+    whose mean is high.
     """
     import cv2
 
     floor = np.float32(_THIN_FLOOR * min_height)
-    band = ((height > floor) & (height < np.float32(2.0 * min_height)) & (noise2 <= floor)
-            & points.valid & points.normals_ok)
-    win = bounding_window(band)
-    if win[0].stop == 0:
+    # (sigma <= floor / 2: the same test as 2 sigma <= floor; doubling and halving are exact.)
+    band = ((height > floor) & (height < np.float32(2.0 * min_height))
+            & (sigma <= floor / np.float32(2.0)) & points.valid & points.normals_ok)
+    # The band holds few pixels: the rest is done on their flat indices (raster order,
+    # as a mask of them would give), the labelling on their bounding box only.
+    idx = np.flatnonzero(band)
+    if idx.size == 0:
         return band
     n = np.asarray(plane.normal, np.float32)
-    nx, ny, nz = (c[win] for c in points.normals)
+    nx, ny, nz = (c.ravel()[idx] for c in points.normals)
     up = nx * n[0]
     up += ny * n[1]
     up += nz * n[2]
     cos_max = np.float32(math.cos(math.radians(_THIN_MAX_TILT_DEG)))
-    crop = band[win] & (np.abs(up) >= cos_max)
-    k, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
-    idx = comp[crop]
-    count = np.bincount(idx, minlength=k)
-    total = np.bincount(idx, weights=height[win][crop], minlength=k)
-    clears = total >= min_height * np.maximum(count, 1)
-    clears[0] = False
+    idx = idx[np.abs(up) >= cos_max]
     out = np.zeros(band.shape, bool)
-    out[win] = np.take(clears, comp) & crop
+    if idx.size == 0:
+        return out
+    rows, cols = np.divmod(idx, band.shape[1])
+    rows -= rows.min()
+    cols -= cols.min()
+    crop = np.zeros((int(rows.max()) + 1, int(cols.max()) + 1), bool)
+    crop[rows, cols] = True
+    k, comp = cv2.connectedComponents(crop.view(np.uint8), connectivity=8)
+    label = comp[rows, cols]
+    count = np.bincount(label, minlength=k)
+    total = np.bincount(label, weights=height.ravel()[idx], minlength=k)
+    clears = total >= min_height * np.maximum(count, 1)
+    out.ravel()[idx] = np.take(clears, label)
     return out
 
 
@@ -181,36 +204,46 @@ class GridScene:
         a_min = config.noise_at_1m
         if config.estimate_noise:
             config = measured_noise(height, z, valid, config)
-        tol = np.maximum(np.float32(config.min_height),
-                         np.float32(config.noise_k) * config.sigma(z))
-        support = valid & (np.abs(height) <= tol)
-        if config.estimate_noise:
             # The noise where each pixel is (a dark table is noisier than the objects
             # on it): the plane's tolerance band for every pixel from its own noise.
-            noise = local_noise(z, valid, support, config.noise_at_1m, a_min)
-            tol = np.maximum(np.float32(config.min_height),
-                             np.float32(config.noise_k) * noise * z * z)
-            support = valid & (np.abs(height) <= tol)
+            # The band of the plane's noise is read on every 2nd pixel only.
+            sub = (slice(None, None, 2), slice(None, None, 2))
+            tol_sub = np.maximum(np.float32(config.min_height),
+                                 np.float32(config.noise_k) * config.sigma(z[sub]))
+            support_sub = valid[sub] & (np.abs(height[sub]) <= tol_sub)
+            noise = local_noise(z, valid, support_sub, config.noise_at_1m, a_min)
+            tol = noise * np.float32(config.noise_k)  # (k noise) z z, in place
+            tol *= z
+            tol *= z
         else:
             noise = np.full(z.shape, np.float32(config.noise_at_1m))
-        candidates = valid & (height > tol) & (height < np.float32(config.max_height))
+            tol = config.sigma(z)
+            tol *= np.float32(config.noise_k)
+        min_height = np.float32(config.min_height)
+        np.maximum(tol, min_height, out=tol)
+        support = np.abs(height) <= tol
+        support &= valid
+        in_range = height < np.float32(config.max_height)
+        in_range &= valid
+        candidates = (height > tol) & in_range
         # Hysteresis: a surface that stands out of its noise band somewhere continues
         # down to _LOW_K sigmas where connected (a thin object in noisy depth is a
         # speckle of pixels over the band, not fragments); never under min_height,
         # but for the top of a thin flat object (thin_flat: a plate lying flat).
-        sigma = noise * z * z
-        low_tol = np.maximum(np.float32(config.min_height), np.float32(_LOW_K) * sigma)
-        grown = grown_candidates(candidates, valid & (height > low_tol)
-                                 & (height < np.float32(config.max_height)))
-        thin = (thin_flat(points, plane, height, np.float32(2.0) * sigma, config.min_height)
-                & ~candidates & ~grown)
+        sigma = noise * z
+        sigma *= z
+        low_tol = sigma * np.float32(_LOW_K)
+        np.maximum(low_tol, min_height, out=low_tol)
+        grown = grown_candidates(candidates, (height > low_tol) & in_range)
+        thin = thin_flat(points, plane, height, sigma, config.min_height)
         if thin.any():
-            low_tol = np.where(thin, np.float32(_THIN_FLOOR * config.min_height), low_tol)
+            thin &= ~(candidates | grown)
+            low_tol[thin] = np.float32(_THIN_FLOOR * config.min_height)
             grown |= thin
-        if grown.any():
-            candidates = candidates | grown
-            support = support & ~grown
-            tol = np.where(grown, low_tol, tol)
+        if grown.any():  # (in place: all are this function's own arrays)
+            candidates |= grown
+            support &= ~grown
+            np.copyto(tol, low_tol, where=grown)
         return cls(frame, config, points, plane, height, tol, support, candidates, noise)
 
     def sigma(self) -> np.ndarray:
@@ -222,14 +255,18 @@ class GridScene:
         pixel_angle = 1.0 / min(K.fx, K.fy)
         # Largest depth step between neighbouring grid pixels on one smooth surface:
         # the pixel footprint seen at up to max_incidence, plus noise of both pixels.
-        two_pixels = np.float32(config.noise_k * math.sqrt(2.0)) * config.sigma(z)
-        self.jump = (np.float32(config.min_depth_jump)
-                     + z * np.float32(pixel_angle
-                                      * math.tan(math.radians(config.max_incidence_deg)))
-                     + two_pixels)
+        # (In place: one new array each, no temporaries.)
+        two_pixels = config.sigma(z)
+        two_pixels *= np.float32(config.noise_k * math.sqrt(2.0))
+        self.jump = z * np.float32(pixel_angle * math.tan(math.radians(config.max_incidence_deg)))
+        self.jump += np.float32(config.min_depth_jump)
+        self.jump += two_pixels
         # Smallest step the (optional) slope test accepts: above the noise of two pixels.
-        self.step_noise = 0.0 if config.jump_slope_ratio is None else (
-            np.float32(0.5 * config.min_depth_jump) + two_pixels)
+        if config.jump_slope_ratio is None:
+            self.step_noise = 0.0
+        else:
+            two_pixels += np.float32(0.5 * config.min_depth_jump)
+            self.step_noise = two_pixels
 
     # The grid's own arrays, read through.
     stride = property(lambda self: self.points.stride)
