@@ -15,7 +15,7 @@ from .points import GridPoints, subsampled
 from .support import measured_noise
 
 __all__ = ["GridScene", "bounding_window", "eroded", "height_image", "labelled_pixels",
-           "pixels_of", "signed_distance"]
+           "pixels_of", "ray_terms", "signed_distance"]
 
 
 def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
@@ -32,11 +32,19 @@ def signed_distance(points: np.ndarray, plane: Plane) -> np.ndarray:
     return d
 
 
-def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.ndarray:
-    """``float32[H, W]`` signed height above ``plane``; ``n . ray`` is separable in u, v."""
+def ray_terms(K: CameraIntrinsics, plane: Plane) -> tuple[np.ndarray, np.ndarray]:
+    """``(float32[W], float32[H])``: ``n . ray`` of pixel ``(v, u)`` is the sum of the
+    first at ``u`` and the second at ``v`` (separable), so the height above ``plane``
+    of a pixel at depth ``z`` is ``z * (along_u[u] + along_v[v]) + offset``."""
     u, v = K.pixel_rays()
     n = np.asarray(plane.normal, np.float32)
-    height = (n[0] * u)[None, :] + (n[1] * v + n[2])[:, None]
+    return n[0] * u, n[1] * v + n[2]
+
+
+def height_image(depth: np.ndarray, K: CameraIntrinsics, plane: Plane) -> np.ndarray:
+    """``float32[H, W]`` signed height above ``plane`` (see :func:`ray_terms`)."""
+    along_u, along_v = ray_terms(K, plane)
+    height = along_u[None, :] + along_v[:, None]
     height *= depth  # in place: one new array
     height += np.float32(plane.offset)
     return height

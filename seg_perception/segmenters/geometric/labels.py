@@ -9,7 +9,7 @@ import numpy as np
 from ...frames import RGBDFrame
 from ...results import InstanceMasks, Plane
 from .config import GeometricConfig
-from .grid import pixels_of
+from .grid import bounding_window, pixels_of, ray_terms
 
 __all__ = ["instances", "upsample_labels"]
 
@@ -44,10 +44,8 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     out = np.zeros((H, W), np.uint16)
     if plane is None or not labels.any():
         return out, (slice(0, 0), slice(0, 0))
-    rows = np.flatnonzero(labels.any(axis=1))
-    cols = np.flatnonzero(labels.any(axis=0))
-    gy0, gy1 = max(0, rows[0] - 1), min(labels.shape[0], rows[-1] + 2)
-    gx0, gx1 = max(0, cols[0] - 1), min(labels.shape[1], cols[-1] + 2)
+    rows, cols = bounding_window(labels, margin=1)
+    gy0, gy1, gx0, gx1 = rows.start, rows.stop, cols.start, cols.stop
     y0, x0 = gy0 * s, gx0 * s
     y1, x1 = min(H, gy1 * s), min(W, gx1 * s)
     up = cv2.resize(labels[gy0:gy1, gx0:gx1], ((gx1 - gx0) * s, (gy1 - gy0) * s),
@@ -56,11 +54,8 @@ def upsample_labels(grid_labels: np.ndarray, stride: int, plane: Plane | None,
     # itself above the support plane (object outlines at full resolution). Depth,
     # height and noise are looked up only at the pixels tested (outline bands).
     depth = frame.depth[y0:y1, x0:x1]
-    K = frame.intrinsics
-    rays_u, rays_v = K.pixel_rays()
-    n = np.asarray(plane.normal, np.float32)
-    along_u = n[0] * rays_u[x0:x1]  # height = depth * (along_u[x] + along_v[y]) + offset
-    along_v = n[1] * rays_v[y0:y1] + n[2]
+    along_u, along_v = ray_terms(frame.intrinsics, plane)
+    along_u, along_v = along_u[x0:x1], along_v[y0:y1]
     offset = np.float32(plane.offset)
     if noise is not None:
         a = cv2.resize(np.ascontiguousarray(noise[gy0:gy1, gx0:gx1]),

@@ -273,7 +273,7 @@ def bridged_pairs(labels: np.ndarray, uncut: np.ndarray) -> list[tuple[int, int]
                       (int(labels.max(initial=0)) + 1) * n_c)
     owner, comp = key // n_c, key % n_c
     pairs = []
-    ids, cnt = np.unique(comp, return_counts=True)
+    ids, cnt = distinct(comp, n_c)
     for c in ids[cnt > 1]:
         members = owner[comp == c]
         pairs += [(int(a), int(b)) for i, a in enumerate(members) for b in members[i + 1:]]
