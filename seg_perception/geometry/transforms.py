@@ -49,6 +49,11 @@ def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=1)
 
 
+# Rows: the branch whose component is largest (w, x, y, z); columns: the terms of
+# rotation_matrix_to_quaternion that give x, y, z, w * 4 * that component.
+_SHEPPERD_TERMS = np.array([[0, 1, 2, 3], [3, 4, 5, 0], [4, 3, 6, 1], [5, 6, 3, 2]])
+
+
 def rotation_matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     """Unit quaternion ``float64[..., 4]`` ``(x, y, z, w)`` of ``float[..., 3, 3]`` rotations.
 
@@ -85,19 +90,17 @@ def rotation_matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
     best = np.argmax(t, axis=1)
     big = t[np.arange(len(t)), best]          # 4 * (largest component)^2
     s = 2.0 * np.sqrt(big)                    # 4 * largest component
-    a = R[:, 2, 1] - R[:, 1, 2]               # 4 w x
-    b = R[:, 0, 2] - R[:, 2, 0]               # 4 w y
-    c = R[:, 1, 0] - R[:, 0, 1]               # 4 w z
-    xy = R[:, 0, 1] + R[:, 1, 0]              # 4 x y
-    xz = R[:, 0, 2] + R[:, 2, 0]              # 4 x z
-    yz = R[:, 1, 2] + R[:, 2, 1]              # 4 y z
-    numerators = np.stack([                   # rows: (x, y, z, w) * 4 * largest, per branch
-        np.stack([a, b, c, big], axis=1),     # w largest
-        np.stack([big, xy, xz, a], axis=1),   # x largest
-        np.stack([xy, big, yz, b], axis=1),   # y largest
-        np.stack([xz, yz, big, c], axis=1),   # z largest
-    ], axis=0)
-    q = numerators[best, np.arange(len(t))] / s[:, None]
+    terms = np.stack([
+        R[:, 2, 1] - R[:, 1, 2],               # 4 w x
+        R[:, 0, 2] - R[:, 2, 0],               # 4 w y
+        R[:, 1, 0] - R[:, 0, 1],               # 4 w z
+        big,                                   # 4 * (largest component)^2
+        R[:, 0, 1] + R[:, 1, 0],               # 4 x y
+        R[:, 0, 2] + R[:, 2, 0],               # 4 x z
+        R[:, 1, 2] + R[:, 2, 1],               # 4 y z
+    ], axis=1)
+    # (x, y, z, w) * 4 * largest: each branch's picks of the terms (one gather, no branches).
+    q = np.take_along_axis(terms, _SHEPPERD_TERMS[best], axis=1) / s[:, None]
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     q *= np.where(q[:, 3:4] < 0, -1.0, 1.0)
     return q.reshape(batch_shape + (4,))

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import array
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -66,9 +67,12 @@ from .message_maker import bare_message, copy_header
 
 __all__ = [
     "COLOR_ENCODINGS",
+    "CloudPayload",
     "DEPTH_ENCODINGS",
     "SUPPORTED_ENCODINGS",
     "camera_info_to_intrinsics",
+    "cloud_message",
+    "cloud_payload",
     "cloud_to_points",
     "geometry_status_name",
     "image_to_depth_m",
@@ -377,6 +381,18 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     return np.stack([(p >> 16) & 0xFF, (p >> 8) & 0xFF, p & 0xFF], axis=1).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class CloudPayload:
+    """A PointCloud2's contents without its header: what :func:`points_to_cloud` and
+    the CDR form of ``~/objects`` (:mod:`seg_perception.ros.outputs`) both write."""
+
+    data: array.array  # uint8, point_step * width bytes, host byte order
+    width: int
+    point_step: int
+    fields: tuple[tuple[str, int, int], ...]  # (name, offset, PointField datatype)
+    is_dense: bool
+
+
 def points_to_cloud(points: np.ndarray, header: Header | None = None,
                     colors: np.ndarray | None = None,
                     labels: np.ndarray | int | None = None) -> PointCloud2:
@@ -403,12 +419,28 @@ def points_to_cloud(points: np.ndarray, header: Header | None = None,
         >>> [f.name for f in cloud.fields], cloud.point_step, cloud.row_step
         (['x', 'y', 'z', 'rgb'], 16, 64)
     """
+    return cloud_message(cloud_payload(points, colors, labels), header)
+
+
+def cloud_message(payload: CloudPayload, header: Header | None = None) -> PointCloud2:
+    """The PointCloud2 of ``payload`` (its data array taken as it is, not copied)."""
+    return bare_message(PointCloud2, {
+        "header": copy_header(header), "height": 1, "width": payload.width,
+        "fields": [bare_message(PointField, {"name": name, "offset": offset,
+                                             "datatype": datatype, "count": 1})
+                   for name, offset, datatype in payload.fields],
+        "is_bigendian": _HOST_BIG_ENDIAN, "point_step": payload.point_step,
+        "row_step": payload.point_step * payload.width, "data": payload.data,
+        "is_dense": payload.is_dense})
+
+
+def cloud_payload(points: np.ndarray, colors: np.ndarray | None = None,
+                  labels: np.ndarray | int | None = None) -> CloudPayload:
+    """The data and layout :func:`points_to_cloud` describes (same arguments and checks)."""
     pts = np.asarray(points)
     if pts.ndim != 2 or pts.shape[1] != 3:
         raise InvalidFrameError(f"points must be float[N, 3], got shape {pts.shape}")
     n = pts.shape[0]
-    names, formats, fields = ["x", "y", "z"], ["f4", "f4", "f4"], [
-        _point_field(axis, 4 * i, PointField.FLOAT32) for i, axis in enumerate("xyz")]
     packed = label_values = None
     if colors is not None:
         c = np.asarray(colors)
@@ -419,10 +451,6 @@ def points_to_cloud(points: np.ndarray, header: Header | None = None,
             raise InvalidFrameError(f"colors must be in [0, 255], got {c.dtype} values "
                                     f"{c.min()}..{c.max()}")
         packed = pack_rgb(c)
-        # Built as uint32 so the bits are copied exactly; the field says FLOAT32 for RViz.
-        names.append("rgb")
-        formats.append("u4")
-        fields.append(_point_field("rgb", 4 * (len(names) - 1), PointField.FLOAT32))
     if labels is not None:
         lab = np.asarray(labels)
         if lab.ndim == 0:
@@ -432,13 +460,9 @@ def points_to_cloud(points: np.ndarray, header: Header | None = None,
         if lab.size and (lab.min() < 0 or lab.max() >= 2**32):
             raise InvalidFrameError(f"labels must be in [0, 2**32), got {lab.min()}..{lab.max()}")
         label_values = lab
-        names.append("label")
-        formats.append("u4")
-        fields.append(_point_field("label", 4 * (len(names) - 1), PointField.UINT32))
-    record = np.dtype({"names": names, "formats": formats})
-    point_step = record.itemsize
+    record, fields = _cloud_layout(packed is not None, label_values is not None)
     # Fill the message's own buffer through a structured view: no temporary cloud copy.
-    data = array.array("B", b"\0") * (point_step * n)
+    data = array.array("B", b"\0") * (record.itemsize * n)
     structured = np.frombuffer(data, dtype=record)
     structured["x"], structured["y"], structured["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
     if packed is not None:
@@ -446,15 +470,23 @@ def points_to_cloud(points: np.ndarray, header: Header | None = None,
     if label_values is not None:
         structured["label"] = label_values
     del structured  # release the buffer export before the message takes the array
-    return bare_message(PointCloud2, {
-        "header": copy_header(header), "height": 1, "width": int(n), "fields": fields,
-        "is_bigendian": _HOST_BIG_ENDIAN, "point_step": int(point_step),
-        "row_step": int(point_step * n), "data": data,
-        "is_dense": bool(np.isfinite(pts).all())})
+    return CloudPayload(data, int(n), record.itemsize, fields, bool(np.isfinite(pts).all()))
 
 
-def _point_field(name: str, offset: int, datatype: int) -> PointField:
-    return bare_message(PointField, {"name": name, "offset": offset, "datatype": datatype, "count": 1})
+@lru_cache(maxsize=None)
+def _cloud_layout(rgb: bool, label: bool) -> tuple[np.dtype, tuple[tuple[str, int, int], ...]]:
+    """The point record (x, y, z float32, then rgb, label uint32) and its PointFields.
+
+    rgb is written as uint32 so the bits are copied exactly; its field says FLOAT32
+    for RViz."""
+    columns = [("x", "f4", PointField.FLOAT32), ("y", "f4", PointField.FLOAT32),
+               ("z", "f4", PointField.FLOAT32)]
+    if rgb:
+        columns.append(("rgb", "u4", PointField.FLOAT32))
+    if label:
+        columns.append(("label", "u4", PointField.UINT32))
+    record = np.dtype({"names": [c[0] for c in columns], "formats": [c[1] for c in columns]})
+    return record, tuple((name, 4 * i, datatype) for i, (name, _, datatype) in enumerate(columns))
 
 
 def cloud_to_points(msg: PointCloud2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

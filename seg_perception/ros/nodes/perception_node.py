@@ -35,8 +35,8 @@ from ..compressed import COLOR_TRANSPORT, DEPTH_TRANSPORT, image_from_compressed
 from ..conversions import numpy_to_image
 from ..frame_input import depth_range_hint, frame_advisories, frame_from_messages
 from ..lifecycle import ManagedNode
-from ..outputs import (instance_label_image, scene_to_cloud, scene_to_markers, scene_to_objects_msg,
-                       semantic_label_image)
+from ..outputs import (instance_label_image, objects_cdr_matches, scene_to_cloud, scene_to_markers,
+                       scene_to_objects_cdr, scene_to_objects_msg, semantic_label_image)
 from ..params import NODE_PARAMS, PERCEPTION_PARAMS, declare_specs, read_specs, validate_changes
 from ..qos import (LATCHED_QOS, RELIABLE_OUTPUT_QOS, SENSOR_QOS, own_profile,
                    qos_overriding_options)
@@ -82,6 +82,7 @@ class PerceptionNode(ManagedNode):
         self._state_note = "unconfigured"
         self._last_stamp_ns: int | None = None
         self._node_cfg: dict[str, Any] = {}
+        self._objects_form: Callable[..., Any] = scene_to_objects_msg  # or its CDR bytes
         self._input_seen = [0.0, 0.0, 0.0]
         self._last_synced = 0.0
         self._activated_at = 0.0
@@ -221,6 +222,14 @@ class PerceptionNode(ManagedNode):
                     qos_overriding_options=qos_overriding_options())
         if vision_msgs_available() and self._node_cfg["publish_label_info"]:
             self._publish_label_infos(LabelInfo)
+        # ~/objects as bytes written from the scene where this rmw serializes the same way.
+        self._objects_form = scene_to_objects_msg
+        if "objects" in self._pubs:
+            if objects_cdr_matches():
+                self._objects_form = scene_to_objects_cdr
+            else:
+                self.get_logger().info("~/objects goes through rclpy's serializer: this rmw's "
+                                       "bytes differ from the package's own CDR writer")
 
     def _publish_label_infos(self, msg_type: Any) -> None:
         """Class id -> name of both label images, latched: sent once per configure (and
@@ -494,7 +503,7 @@ class PerceptionNode(ManagedNode):
         (ns) when ``~/objects`` was sent."""
         pubs, pipeline = self._pubs, self._pipeline
         if "objects" in pubs:
-            pubs["objects"].publish(scene_to_objects_msg(
+            pubs["objects"].publish(self._objects_form(
                 scene, header, backend=pipeline.config.instance_backend, device=pipeline.device,
                 with_clouds=self._node_cfg["publish_object_clouds"]))
         sent = time.time_ns()
