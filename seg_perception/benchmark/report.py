@@ -257,6 +257,8 @@ def _overhead_parts(node: dict[str, Any]) -> list[str] | None:
     if not parts:
         return None
     labels = {"input": "stamp -> worker takes the frame (DDS in, sync, waiting)",
+              "camera": "of which: the bench's camera sending the set (stamp -> its last "
+                        "message sent; rclpy converting Python messages)",
               "convert": "messages -> RGBDFrame",
               "objects": "~/objects built + sent (after the pipeline)",
               "objects_out": "~/objects sent -> listener callback (DDS out, the bench "

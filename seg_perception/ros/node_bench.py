@@ -118,6 +118,7 @@ class NodeBench:
         self.log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Lock()
         self.received: dict[int, int] = {}  # image stamp ns -> receive time ns
+        self.camera_sent: dict[int, int] = {}  # image stamp ns -> its last message sent, ns
         # image stamp ns -> the node's own timings of that frame (its frame observer)
         self.node_timings: dict[int, dict[str, float]] = {}
         self._param_dir: str | None = None
@@ -352,6 +353,9 @@ class NodeBench:
         for msg in (depth, info, color):
             msg.header.stamp = stamp
         self.publish_messages({"depth": depth, "info": info, "color": color})
+        sent = time.time_ns()
+        with self._lock:
+            self.camera_sent[stamp_ns] = sent
         return stamp_ns
 
     def next_stamp(self) -> int:
@@ -522,15 +526,17 @@ class NodeBench:
 
         Keys (ms, one value per such frame): ``pipeline`` (``Scene.timings_ms["total"]``),
         ``overhead`` (latency - pipeline), and its parts: ``input`` (stamp to the node
-        taking the frame up: DDS in, synchronisation, waiting for a worker), ``convert``
+        taking the frame up: DDS in, synchronisation, waiting for a worker; of which
+        ``camera``: stamp to this process's camera having sent the set's last message,
+        rclpy converting the Python messages included), ``convert``
         (messages to frame), ``objects`` (``~/objects`` built and sent, after the
         pipeline), ``objects_out`` (``~/objects`` sent to the listener's callback: DDS
         out and this process taking it), ``other`` (the rest of the overhead: hand-over
         to the worker not in the pipeline's time; about 0); and ``publish`` (every
         output built and sent: the outputs after ``~/objects`` are not in the latency).
         """
-        keys = ("pipeline", "overhead", "input", "convert", "objects", "objects_out", "other",
-                "publish")
+        keys = ("pipeline", "overhead", "input", "camera", "convert", "objects", "objects_out",
+                "other", "publish")
         out: dict[str, list[float]] = {k: [] for k in keys}
         with self._lock:
             for s in stamps:
@@ -542,6 +548,7 @@ class NodeBench:
                 out["pipeline"].append(t["total"])
                 out["overhead"].append(overhead)
                 out["input"].append(t["input"])
+                out["camera"].append((self.camera_sent.get(s, s) - s) / 1e6)
                 out["convert"].append(t["convert"])
                 objects = t.get("objects", float("nan"))
                 objects_out = ((self.received[s] - t["objects_ns"]) / 1e6
@@ -897,8 +904,8 @@ def _measure_step(bench: NodeBench, rate: float, step_s: float) -> dict[str, Any
         "node_pipeline_ms": summary_ms(split["pipeline"]),
         "overhead_ms": summary_ms(split["overhead"]),
         "overhead_parts_ms": {k: summary_ms(split[k]) for k in
-                              ("input", "convert", "objects", "objects_out", "other",
-                               "publish")},
+                              ("input", "camera", "convert", "objects", "objects_out",
+                               "other", "publish")},
         "node_cpu_percent": round(cpu, 1),
         "node_rss_mb": round(bench.node_rss_mb(), 1),
         "node_workers_rss_mb": (step_fp or {}).get("node_workers_rss_mb"),

@@ -50,6 +50,10 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
         assert step["latency_ms"]["p50"] > 0
         # The node's own split: pipeline time is part of the end-to-end latency.
         assert 0 < step["node_pipeline_ms"]["p50"] <= step["latency_ms"]["p50"]
+        # The camera's own sending is timed for every frame (a part of the input time).
+        parts = step["overhead_parts_ms"]
+        assert parts["camera"]["n"] == parts["input"]["n"] > 0
+        assert 0 < parts["camera"]["p50"] < parts["input"]["p50"]
     assert report["throughput_hz"] > 0
     # Every output the node publishes had a subscriber and got the frames; overlay is off.
     outputs = report["outputs_subscribed"]
