@@ -61,7 +61,7 @@ class BenchConfig:
     node: bool = True
     node_size: tuple[int, int] = (640, 480)
     node_rates: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0, 30.0)
-    node_step_s: float = 4.0
+    node_step_s: float = 6.0
     stream_workers: tuple[int, ...] = (2,)
     quick: bool = False
 

@@ -113,6 +113,9 @@ def run_benchmark(config: BenchConfig, out_dir: str | os.PathLike[str] | None = 
         paired = (node.get("overhead_per_frame_ms") or {}).get("p50")
         if paired is not None and math.isfinite(paired):
             node["overhead_paired_p50_ms"] = round(paired, 2)
+        own = (node.get("node_overhead_per_frame_ms") or {}).get("p50")
+        if own is not None and math.isfinite(own):
+            node["node_overhead_p50_ms"] = round(own, 2)
         report["node"] = node
 
     if config.learned:

@@ -90,13 +90,20 @@ def _node_targets(node: dict[str, Any] | None) -> list[dict[str, Any]]:
         why = "not run" if not node else f"error: {node.get('error', '?')}"
         return [{"target": n, "measured": why, "reached": None} for n in names]
     rows = []
+    own = node.get("node_overhead_p50_ms")
     paired, diff = node.get("overhead_paired_p50_ms"), node.get("overhead_p50_ms")
-    if paired is not None or diff is not None:
+    if own is not None or paired is not None or diff is not None:
         # Per frame (e2e minus the node's own pipeline time for that frame) is immune to the
         # load drifting between the bare and the node runs; the difference of p50s is not.
+        # The node's share leaves out the bench camera's own sending (Python messages
+        # converted by rclpy in the bench process: not the node's work).
         text = []
+        if own is not None:
+            text.append(f"{own:.1f} ms per frame (e2e - the node's own pipeline time - the "
+                        "bench camera sending the frame)")
         if paired is not None:
-            text.append(f"{paired:.1f} ms per frame (e2e - the node's own pipeline time)")
+            text.append(f"{paired:.1f} ms per frame with the camera's sending "
+                        "(e2e - the node's own pipeline time)")
         if diff is not None:
             text.append(f"{diff:.1f} ms as e2e p50 {node['latency_ms']['p50']:.1f} - bare p50 "
                         f"{node['bare_pipeline_p50_ms']:.1f}")
@@ -106,7 +113,8 @@ def _node_targets(node: dict[str, Any] | None) -> list[dict[str, Any]]:
         rows.append({"target": names[0],
                      "measured": "; ".join(text) + f" (at {node['latency_rate_hz']:g} Hz; "
                                  "judged with every output subscribed)",
-                     "reached": (paired if paired is not None else diff) <= NODE_OVERHEAD_MS})
+                     "reached": next(v for v in (own, paired, diff) if v is not None)
+                     <= NODE_OVERHEAD_MS})
     else:
         rows.append({"target": names[0], "measured": "not measured", "reached": None})
     at30 = node.get("camera_30hz")

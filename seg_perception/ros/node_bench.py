@@ -525,7 +525,8 @@ class NodeBench:
         """Where each frame's latency went, for stamps with an output and the node's timings.
 
         Keys (ms, one value per such frame): ``pipeline`` (``Scene.timings_ms["total"]``),
-        ``overhead`` (latency - pipeline), and its parts: ``input`` (stamp to the node
+        ``overhead`` (latency - pipeline), ``node_overhead`` (overhead - ``camera``: what
+        the node and DDS add, not this process's camera sending), and the parts: ``input`` (stamp to the node
         taking the frame up: DDS in, synchronisation, waiting for a worker; of which
         ``camera``: stamp to this process's camera having sent the set's last message,
         rclpy converting the Python messages included), ``convert``
@@ -535,8 +536,8 @@ class NodeBench:
         to the worker not in the pipeline's time; about 0); and ``publish`` (every
         output built and sent: the outputs after ``~/objects`` are not in the latency).
         """
-        keys = ("pipeline", "overhead", "input", "camera", "convert", "objects", "objects_out",
-                "other", "publish")
+        keys = ("pipeline", "overhead", "node_overhead", "input", "camera", "convert",
+                "objects", "objects_out", "other", "publish")
         out: dict[str, list[float]] = {k: [] for k in keys}
         with self._lock:
             for s in stamps:
@@ -547,8 +548,10 @@ class NodeBench:
                 overhead = latency - t["total"]
                 out["pipeline"].append(t["total"])
                 out["overhead"].append(overhead)
+                camera = (self.camera_sent.get(s, s) - s) / 1e6
+                out["node_overhead"].append(overhead - camera)
                 out["input"].append(t["input"])
-                out["camera"].append((self.camera_sent.get(s, s) - s) / 1e6)
+                out["camera"].append(camera)
                 out["convert"].append(t["convert"])
                 objects = t.get("objects", float("nan"))
                 objects_out = ((self.received[s] - t["objects_ns"]) / 1e6
@@ -801,7 +804,8 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
     the lowest rate before the other outputs get subscribers, so what they cost shows),
     "footprint" (separate process only: node and
     worker RSS and heavy libraries at *active* and after the sweep, and the peak of
-    node + workers RSS over the steps), ...}``.
+    node + workers RSS over the steps), "overhead_per_frame_ms" and
+    "node_overhead_per_frame_ms" (at the lowest rate, see :meth:`NodeBench.split_ms`), ...}``.
     """
     from tqdm import tqdm
 
@@ -859,10 +863,12 @@ def run_rate_sweep(frames: Sequence[Any], *, rates: Sequence[float] = (5, 10, 15
         "footprint": footprint,
         "objects_only": None if objects_only is None else {
             k: objects_only[k] for k in ("rate_hz", "sent", "received", "latency_ms",
-                                         "node_pipeline_ms", "overhead_ms", "overhead_parts_ms")},
+                                         "node_pipeline_ms", "overhead_ms", "node_overhead_ms",
+                                         "overhead_parts_ms")},
         "latency_ms": steps[0]["latency_ms"], "latency_rate_hz": steps[0]["rate_hz"],
         "node_pipeline_ms": steps[0]["node_pipeline_ms"],
         "overhead_per_frame_ms": steps[0]["overhead_ms"],
+        "node_overhead_per_frame_ms": steps[0]["node_overhead_ms"],
         "overhead_parts_ms": steps[0]["overhead_parts_ms"],
         "throughput_hz": max(s["output_hz"] for s in steps),
         "highest_rate_without_drops_hz": highest,
@@ -903,6 +909,7 @@ def _measure_step(bench: NodeBench, rate: float, step_s: float) -> dict[str, Any
         "latency_ms": summary_ms(lat),
         "node_pipeline_ms": summary_ms(split["pipeline"]),
         "overhead_ms": summary_ms(split["overhead"]),
+        "node_overhead_ms": summary_ms(split["node_overhead"]),
         "overhead_parts_ms": {k: summary_ms(split[k]) for k in
                               ("input", "camera", "convert", "objects", "objects_out",
                                "other", "publish")},

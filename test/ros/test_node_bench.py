@@ -54,6 +54,9 @@ def test_rate_sweep_accounts_for_every_frame(frames: list) -> None:
         parts = step["overhead_parts_ms"]
         assert parts["camera"]["n"] == parts["input"]["n"] > 0
         assert 0 < parts["camera"]["p50"] < parts["input"]["p50"]
+        # The node's share: the overhead less the camera's sending, frame by frame.
+        assert step["node_overhead_ms"]["n"] == step["overhead_ms"]["n"]
+        assert step["node_overhead_ms"]["p50"] < step["overhead_ms"]["p50"]
     assert report["throughput_hz"] > 0
     # Every output the node publishes had a subscriber and got the frames; overlay is off.
     outputs = report["outputs_subscribed"]
