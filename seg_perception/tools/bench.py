@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX exports")
     parser.add_argument("--node-rates", help="comma-separated camera rates, Hz "
                                              "(default 5,10,15,20,30)")
-    parser.add_argument("--node-step", type=float, help="seconds per node rate step (default 4)")
+    parser.add_argument("--node-step", type=float, help="seconds per node rate step (default 6)")
     parser.add_argument("--node-size", help="frame size of the node section (default 640x480)")
     parser.add_argument("--in-process", action="store_true",
                         help="run perception_node in this process instead of its own")
