@@ -197,8 +197,10 @@ def markdown_report(report: dict[str, Any]) -> str:
                 "", *_outputs_part(node), *(_overhead_parts(node) or []),
                 "Overhead per frame = (receive time - stamp) - the pipeline's own time for "
                     "that frame inside the node: message conversion, synchronisation, hand-over "
-                    "to the worker, output messages, DDS both ways. The difference of p50s "
-                    "compares runs at different times and drifts with the machine's load.", "",
+                    "to the worker, output messages, DDS both ways. The node's share (the "
+                    "target) leaves out the bench camera's own sending of each set. The "
+                    "difference of p50s compares runs at different times and drifts with the "
+                    "machine's load.", "",
                 *_footprint_part(node)]
     learned = report.get("learned")
     if learned:
