@@ -45,7 +45,7 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
     h, w = rgb.shape[:2]
     # Each output pixel depends only on its colour value, its layout tint and its
     # instance: every (tint, instance, value, channel) result is computed once in a small
-    # table (the same float32 sums as pixel by pixel), then the image is one lookup.
+    # table (the same float32 sums as pixel by pixel), then looked up.
     tints = [np.zeros(3, np.float32)]
     tint_of = np.zeros(0, np.intp)
     if draw_layout and scene.semantic is not None:
@@ -69,19 +69,30 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
         if ids:
             blended = (1 - alpha) * base + alpha * colours[1:, None, :]  # [N, 256, 3]
             table[t, 1:] = np.clip(blended, 0, 255).astype(np.uint8)
-    key = np.zeros((h, w), np.int32)
+    # Pixels on no object: one lookup per layout tint over the image (cv2.LUT, 256
+    # entries), kept under that tint's pixels; tint 0 is the colour itself.
+    rgb = np.ascontiguousarray(rgb)
+    out = rgb.copy()
+    tint = None
     if len(tints) > 1:
-        key += np.take(tint_of * np.int32(len(ids) + 1), scene.semantic.labels)
+        tint = np.take(tint_of.astype(np.uint8), scene.semantic.labels)
+        for t in range(1, len(tints)):
+            where = cv2.compare(tint, t, cv2.CMP_EQ)
+            if cv2.countNonZero(where):
+                cv2.copyTo(cv2.LUT(rgb, table[t, 0].reshape(256, 1, 3)), where, out)
+    # Object pixels (about a tenth): one gather each from the table by tint, object, value.
     if ids:
         labels = scene.instances.label_image()  # i + 1 = instance i = scene.objects[i]
         if len(scene.instances) > len(ids):  # instances without an object: not painted
             labels = np.where(labels <= len(ids), labels, 0)
-        key += labels
-    # Per channel (a plane each: contiguous, cheaper than one interleaved index).
-    base = key * np.int32(256)
-    planes = cv2.split(np.ascontiguousarray(rgb))
-    out = cv2.merge([np.take(np.ascontiguousarray(table[..., c]).reshape(-1), base + planes[c])
-                     for c in range(3)])
+        at = np.flatnonzero(labels)
+        row = labels.reshape(-1)[at].astype(np.int32)
+        if tint is not None:
+            row += tint.reshape(-1)[at].astype(np.int32) * np.int32(len(ids) + 1)
+        first = row * np.int32(256 * 3)  # table[t, i] starts here in the flat table
+        flat, src, dst = table.reshape(-1), rgb.reshape(-1), out.reshape(-1)
+        for c in range(3):
+            dst[at * 3 + c] = flat[first + src[at * 3 + c].astype(np.int32) * 3 + c]
     box3 = np.ones((3, 3), np.uint8)
     for obj, ident in zip(scene.objects, ids):
         color = color_for_id(ident)
