@@ -425,3 +425,31 @@ def test_palette_and_id_colours() -> None:
     assert len(set(colours)) == 64  # ids in one window of 64 never share a colour
     assert color_for_id(3) == color_for_id(3) == color_for_id(3 + 64)
     assert all(type(v) is int for v in color_for_id(5))
+
+
+def test_overlay_blends_objects_over_their_layout_tint_pixel_by_pixel(processed: Scene) -> None:
+    """Every pixel off the outlines is the float32 blend of its own colour, its layout
+    class's tint and its object's colour, as written out pixel by pixel here."""
+    alpha = 0.5
+    out = overlay_scene(processed, alpha=alpha, draw_labels=False)
+    rgb = processed.frame.rgb.astype(np.float32)
+    base = rgb.copy()
+    tints = {"support_surface": (90, 160, 90), "floor": (90, 90, 160), "wall": (160, 150, 90)}
+    names = processed.semantic.class_names
+    for name, tint in tints.items():
+        if name in names:
+            where = processed.semantic.labels == names.index(name)
+            base[where] = 0.75 * rgb[where] + 0.25 * np.float32(tint)
+    expected = base.copy()
+    outline = np.zeros((H, W), bool)
+    for i, obj in enumerate(processed.objects):
+        mask = processed.instances.label_image() == i + 1
+        colour = np.float32(color_for_id(obj.track_id))
+        expected[mask] = (1 - alpha) * base[mask] + alpha * colour
+        outline |= cv2.morphologyEx(obj.mask.astype(np.uint8), cv2.MORPH_GRADIENT,
+                                    np.ones((3, 3), np.uint8)) > 0
+    expected = np.clip(expected, 0, 255).astype(np.uint8)
+    on_objects = (processed.instances.label_image() > 0) & ~outline
+    tinted = np.isin(processed.semantic.labels, [names.index(n) for n in tints if n in names])
+    assert on_objects.sum() > 50 and (tinted & ~outline).sum() > 100
+    np.testing.assert_array_equal(out[~outline], expected[~outline])
