@@ -1,10 +1,11 @@
 """A minimal writer of serialized ROS 2 messages: little-endian plain CDR (XCDR1).
 
-What every ROS 2 rmw on Humble..Kilted puts on the wire for a message: a 4-byte
-encapsulation header (``00 01 00 00``: CDR, little endian), then the fields in
-``.msg`` order, each primitive aligned to its size (8 at most) counted from the
-end of that header; strings as ``uint32`` length (NUL included), the bytes and
-a NUL; sequences as ``uint32`` count and the elements. Padding is written as zeros.
+What Fast DDS, the default rmw of Humble, Jazzy and Kilted, puts on the wire for a
+message on a little-endian host: a 4-byte encapsulation header (``00 01 00 00``:
+CDR, little endian), then the fields in ``.msg`` order, each primitive aligned to
+its size (8 at most) counted from the end of that header; strings as ``uint32``
+length (NUL included), the bytes and a NUL; sequences as ``uint32`` count and the
+elements. Padding is written as zeros.
 
 For a message built field by field from numpy (``~/objects``: ~40 nested messages
 per object) this is several times faster than making the Python messages and

@@ -526,10 +526,10 @@ class NodeBench:
 
         Keys (ms, one value per such frame): ``pipeline`` (``Scene.timings_ms["total"]``),
         ``overhead`` (latency - pipeline), ``node_overhead`` (overhead - ``camera``: what
-        the node and DDS add, not this process's camera sending), and the parts: ``input`` (stamp to the node
-        taking the frame up: DDS in, synchronisation, waiting for a worker; of which
-        ``camera``: stamp to this process's camera having sent the set's last message,
-        rclpy converting the Python messages included), ``convert``
+        the node and DDS add, not this process's camera sending), and the parts:
+        ``input`` (stamp to the node taking the frame up: DDS in, synchronisation,
+        waiting for a worker; of which ``camera``: stamp to this process's camera having
+        sent the set's last message, rclpy converting the Python messages), ``convert``
         (messages to frame), ``objects`` (``~/objects`` built and sent, after the
         pipeline), ``objects_out`` (``~/objects`` sent to the listener's callback: DDS
         out and this process taking it), ``other`` (the rest of the overhead: hand-over
