@@ -41,7 +41,7 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
     """``uint8[H, W, 3]`` RGB: the frame with layout tint, instance masks, boxes and labels."""
     import cv2
 
-    rgb = scene.frame.rgb
+    rgb = np.ascontiguousarray(scene.frame.rgb)
     h, w = rgb.shape[:2]
     # Each output pixel depends only on its colour value, its layout tint and its
     # instance: every (tint, instance, value, channel) result is computed once in a small
@@ -71,7 +71,6 @@ def overlay_scene(scene: Scene, alpha: float = 0.5, draw_layout: bool = True,
             table[t, 1:] = np.clip(blended, 0, 255).astype(np.uint8)
     # Pixels on no object: one lookup per layout tint over the image (cv2.LUT, 256
     # entries), kept under that tint's pixels; tint 0 is the colour itself.
-    rgb = np.ascontiguousarray(rgb)
     out = rgb.copy()
     tint = None
     if len(tints) > 1:
